@@ -1,0 +1,513 @@
+//! `decide`: checks a command against the state and the policy, and turns it into events or a
+//! typed error. Pure: no clock (the command carries its time), no randomness (event ids derive
+//! from the command id), no I/O.
+//!
+//! The order of the checks in each function is part of the contract (docs/semantics.md): when a
+//! command breaks several rules, the first one listed there is the error reported.
+
+use crate::command::{Command, CommandKind};
+use crate::error::DomainError;
+use crate::event::{Event, EventBody, GroupAck, GroupAckDeclined, Role};
+use crate::ids::{ConversationId, GroupId, MessageId, UserId};
+use crate::policy::{GroupAckRequesters, Policy};
+use crate::state::{Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED};
+
+/// What a decided command amounts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The facts to append, in order (empty when the command repeats something already done).
+    pub events: Vec<Event>,
+    /// What the caller should know beyond the events.
+    pub note: Option<Note>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Note {
+    /// The command repeats something that already happened: nothing to record, nobody to tell.
+    AlreadyDone,
+    /// The message was sent, but without group read receipts, for this reason.
+    GroupAckDeclined(GroupAckDeclined),
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyDone => f.write_str("already done; nothing changed"),
+            Self::GroupAckDeclined(why) => {
+                write!(f, "message sent, but group read receipts declined: {why}")
+            }
+        }
+    }
+}
+
+impl Decision {
+    fn no_op() -> Self {
+        Self {
+            events: Vec::new(),
+            note: Some(Note::AlreadyDone),
+        }
+    }
+}
+
+enum Outcome {
+    Emit(EventBody, Option<Note>),
+    NoOp,
+}
+
+use Outcome::{Emit, NoOp};
+
+fn emit(body: EventBody) -> Result<Outcome, DomainError> {
+    Ok(Emit(body, None))
+}
+
+/// Decides a command against the current state and policy.
+pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decision, DomainError> {
+    policy.validate()?;
+    let at_ms = command.at_ms;
+    let outcome = match &command.kind {
+        CommandKind::SendMessage {
+            conversation,
+            message,
+            sender,
+            needs_group_ack,
+        } => send(
+            state,
+            policy,
+            conversation,
+            *message,
+            sender,
+            *needs_group_ack,
+        ),
+        CommandKind::Deliver { message, recipient } => {
+            deliver(state, policy, *message, recipient, at_ms)
+        }
+        CommandKind::AckMessageRead { message, reader } => {
+            ack_message(state, policy, *message, reader, at_ms)
+        }
+        CommandKind::AckConversationRead {
+            conversation,
+            reader,
+        } => ack_conversation(state, policy, conversation, reader),
+        CommandKind::AckGroupMessageRead { message, reader } => {
+            ack_group_message(state, policy, *message, reader, at_ms)
+        }
+        CommandKind::MarkMessageRead { message, reader } => mark_message(state, *message, reader),
+        CommandKind::MarkConversationRead {
+            conversation,
+            reader,
+        } => mark_conversation(state, conversation, reader),
+        CommandKind::JoinGroup { group, user, role } => join(state, group, user, *role),
+        CommandKind::LeaveGroup { group, user } => leave(state, group, user),
+        CommandKind::SetRole { group, user, role } => set_role(state, group, user, *role),
+    }?;
+    Ok(match outcome {
+        NoOp => Decision::no_op(),
+        Emit(body, note) => Decision {
+            events: vec![Event {
+                id: command.id.event_id(0),
+                at_ms,
+                body,
+            }],
+            note,
+        },
+    })
+}
+
+fn group_conversation<'s>(state: &'s State, group: &GroupId) -> Option<&'s Conversation> {
+    state.conversation(&ConversationId::Group(group.clone()))
+}
+
+fn is_current_member(state: &State, conv: Option<&Conversation>, user: &UserId) -> bool {
+    conv.and_then(|c| state.reader(c, user))
+        .is_some_and(|r| r.is_current())
+}
+
+fn send(
+    state: &State,
+    policy: &Policy,
+    conversation: &ConversationId,
+    message: MessageId,
+    sender: &UserId,
+    needs_group_ack: bool,
+) -> Result<Outcome, DomainError> {
+    if let Some((conv, record, _)) = state.message(&message) {
+        // A retried send (same id, conversation and sender) is a duplicate, not a conflict.
+        return if &conv.id == conversation && state.user_id(record.sender) == sender {
+            Ok(NoOp)
+        } else {
+            Err(DomainError::MessageIdInUse(message))
+        };
+    }
+    let group_ack = match conversation {
+        ConversationId::Direct { .. } => {
+            if conversation.peer_of(sender).is_none() {
+                return Err(DomainError::NotAParticipant {
+                    user: sender.clone(),
+                });
+            }
+            if needs_group_ack {
+                GroupAck::Declined(GroupAckDeclined::NotAGroup)
+            } else {
+                GroupAck::NotRequested
+            }
+        }
+        ConversationId::Group(group) => {
+            let conv = group_conversation(state, group);
+            let role = conv
+                .and_then(|c| state.reader(c, sender))
+                .and_then(|r| r.role)
+                .ok_or_else(|| DomainError::NotAMember {
+                    user: sender.clone(),
+                    group: group.clone(),
+                })?;
+            let members = conv.map_or(0, |c| c.member_count);
+            if !needs_group_ack {
+                GroupAck::NotRequested
+            } else if !policy.require_read_ack {
+                GroupAck::Declined(GroupAckDeclined::ReadAcksDisabled)
+            } else if !policy.group_read_receipts {
+                GroupAck::Declined(GroupAckDeclined::FeatureDisabled)
+            } else if policy.group_ack_requesters == GroupAckRequesters::OwnerAndAdmins
+                && role == Role::Member
+            {
+                GroupAck::Declined(GroupAckDeclined::SenderNotPermitted)
+            } else if members > policy.max_group_size {
+                GroupAck::Declined(GroupAckDeclined::GroupTooLarge {
+                    members,
+                    max_group_size: policy.max_group_size,
+                })
+            } else {
+                GroupAck::Enabled
+            }
+        }
+    };
+    let note = match group_ack {
+        GroupAck::Declined(why) => Some(Note::GroupAckDeclined(why)),
+        _ => None,
+    };
+    Ok(Emit(
+        EventBody::MessageSent {
+            conversation: conversation.clone(),
+            message,
+            sender: sender.clone(),
+            group_ack,
+        },
+        note,
+    ))
+}
+
+/// The message, checked to exist and to be a direct message.
+fn direct_message(
+    state: &State,
+    message: MessageId,
+) -> Result<(&Conversation, &MessageRecord, Seq), DomainError> {
+    let found = state
+        .message(&message)
+        .ok_or(DomainError::UnknownMessage(message))?;
+    if found.0.id.is_group() {
+        return Err(DomainError::NotADirectMessage(message));
+    }
+    Ok(found)
+}
+
+/// Only the recipient of a direct message may acknowledge it, within retention.
+fn check_direct_recipient(
+    state: &State,
+    policy: &Policy,
+    conv: &Conversation,
+    record: &MessageRecord,
+    message: MessageId,
+    user: &UserId,
+    at_ms: u64,
+) -> Result<(), DomainError> {
+    let sender = state.user_id(record.sender);
+    if sender == user {
+        return Err(DomainError::OwnMessage {
+            user: user.clone(),
+            message,
+        });
+    }
+    if conv.id.peer_of(sender) != Some(user) {
+        return Err(DomainError::NotARecipient {
+            user: user.clone(),
+            message,
+        });
+    }
+    let age_ms = at_ms.saturating_sub(record.sent_at_ms);
+    match policy.message_retention_ms {
+        Some(retention_ms) if age_ms > retention_ms => Err(DomainError::MessageExpired {
+            message,
+            age_ms,
+            retention_ms,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn is_read_acked(
+    state: &State,
+    conv: &Conversation,
+    record: &MessageRecord,
+    seq: Seq,
+    user: &UserId,
+) -> bool {
+    record.has(FLAG_READ_ACKED)
+        || state
+            .reader(conv, user)
+            .is_some_and(|r| seq < r.ack_watermark)
+}
+
+fn deliver(
+    state: &State,
+    policy: &Policy,
+    message: MessageId,
+    recipient: &UserId,
+    at_ms: u64,
+) -> Result<Outcome, DomainError> {
+    let (conv, record, seq) = match direct_message(state, message) {
+        Err(DomainError::NotADirectMessage(_)) => {
+            return Err(DomainError::GroupDeliveryUnsupported)
+        }
+        other => other?,
+    };
+    if !policy.require_delivery_ack {
+        return Err(DomainError::DeliveryAcksDisabled);
+    }
+    check_direct_recipient(state, policy, conv, record, message, recipient, at_ms)?;
+    // A read ack implies delivery: the sender already knows, so a late delivery changes nothing.
+    if record.has(FLAG_DELIVERED) || is_read_acked(state, conv, record, seq, recipient) {
+        return Ok(NoOp);
+    }
+    emit(EventBody::Delivered {
+        conversation: conv.id.clone(),
+        message,
+        recipient: recipient.clone(),
+    })
+}
+
+fn ack_message(
+    state: &State,
+    policy: &Policy,
+    message: MessageId,
+    reader: &UserId,
+    at_ms: u64,
+) -> Result<Outcome, DomainError> {
+    let (conv, record, seq) = direct_message(state, message)?;
+    if !policy.require_read_ack {
+        return Err(DomainError::ReadAcksDisabled);
+    }
+    check_direct_recipient(state, policy, conv, record, message, reader, at_ms)?;
+    if is_read_acked(state, conv, record, seq, reader) {
+        return Ok(NoOp);
+    }
+    emit(EventBody::ReadAcked {
+        conversation: conv.id.clone(),
+        message,
+        reader: reader.clone(),
+    })
+}
+
+fn ack_conversation(
+    state: &State,
+    policy: &Policy,
+    conversation: &ConversationId,
+    reader: &UserId,
+) -> Result<Outcome, DomainError> {
+    if conversation.is_group() {
+        return Err(DomainError::ConversationAckDirectOnly);
+    }
+    if !policy.require_read_ack {
+        return Err(DomainError::ReadAcksDisabled);
+    }
+    if conversation.peer_of(reader).is_none() {
+        return Err(DomainError::NotAParticipant {
+            user: reader.clone(),
+        });
+    }
+    let unacked = state
+        .conversation(conversation)
+        .and_then(|c| state.reader(c, reader))
+        .map_or(0, |r| r.unacked_from_peer);
+    if unacked == 0 {
+        return Ok(NoOp);
+    }
+    emit(EventBody::ConversationAcked {
+        conversation: conversation.clone(),
+        reader: reader.clone(),
+    })
+}
+
+fn ack_group_message(
+    state: &State,
+    policy: &Policy,
+    message: MessageId,
+    reader: &UserId,
+    at_ms: u64,
+) -> Result<Outcome, DomainError> {
+    let (conv, record, seq) = state
+        .message(&message)
+        .ok_or(DomainError::UnknownMessage(message))?;
+    let ConversationId::Group(group) = &conv.id else {
+        return Err(DomainError::NotAGroupMessage(message));
+    };
+    if !policy.require_read_ack {
+        return Err(DomainError::ReadAcksDisabled);
+    }
+    if !policy.group_read_receipts {
+        return Err(DomainError::GroupReadReceiptsDisabled);
+    }
+    if !record.has(crate::state::FLAG_GROUP_ACK) {
+        return Err(DomainError::GroupAckNotRequested(message));
+    }
+    if state.user_id(record.sender) == reader {
+        return Err(DomainError::OwnMessage {
+            user: reader.clone(),
+            message,
+        });
+    }
+    let r = state
+        .reader(conv, reader)
+        .filter(|r| r.is_current())
+        .ok_or_else(|| DomainError::NotAMember {
+            user: reader.clone(),
+            group: group.clone(),
+        })?;
+    if !r.is_eligible(seq) {
+        return Err(DomainError::NotARecipient {
+            user: reader.clone(),
+            message,
+        });
+    }
+    let age_ms = at_ms.saturating_sub(record.sent_at_ms);
+    if age_ms > policy.group_ack_validity_ms {
+        return Err(DomainError::AckExpired {
+            message,
+            age_ms,
+            validity_ms: policy.group_ack_validity_ms,
+        });
+    }
+    // Bounded by the acks this message has, itself capped by max_group_size at send time.
+    let reader_idx = state.user_idx(reader);
+    if reader_idx.is_some_and(|u| record.group_acked_by(u)) {
+        return Ok(NoOp);
+    }
+    emit(EventBody::GroupReadAcked {
+        group: group.clone(),
+        message,
+        reader: reader.clone(),
+    })
+}
+
+fn mark_message(
+    state: &State,
+    message: MessageId,
+    reader: &UserId,
+) -> Result<Outcome, DomainError> {
+    let (conv, record, seq) = state
+        .message(&message)
+        .ok_or(DomainError::UnknownMessage(message))?;
+    if state.user_id(record.sender) == reader {
+        return Ok(NoOp); // One's own message is always read.
+    }
+    let r = state
+        .reader(conv, reader)
+        .filter(|r| r.is_eligible(seq))
+        .ok_or_else(|| DomainError::NotARecipient {
+            user: reader.clone(),
+            message,
+        })?;
+    if r.has_read(seq) {
+        return Ok(NoOp);
+    }
+    emit(EventBody::MessageMarkedRead {
+        conversation: conv.id.clone(),
+        message,
+        reader: reader.clone(),
+    })
+}
+
+fn mark_conversation(
+    state: &State,
+    conversation: &ConversationId,
+    reader: &UserId,
+) -> Result<Outcome, DomainError> {
+    let conv = state.conversation(conversation);
+    let r = conv.and_then(|c| state.reader(c, reader));
+    match (conversation, r) {
+        (ConversationId::Direct { .. }, _) if conversation.peer_of(reader).is_none() => {
+            Err(DomainError::NotAParticipant {
+                user: reader.clone(),
+            })
+        }
+        (ConversationId::Group(group), None) => Err(DomainError::NotAMember {
+            user: reader.clone(),
+            group: group.clone(),
+        }),
+        (_, Some(r)) if r.unread(conv.map_or(0, |c| c.len())) > 0 => {
+            emit(EventBody::ConversationMarkedRead {
+                conversation: conversation.clone(),
+                reader: reader.clone(),
+            })
+        }
+        _ => Ok(NoOp),
+    }
+}
+
+fn join(state: &State, group: &GroupId, user: &UserId, role: Role) -> Result<Outcome, DomainError> {
+    let current_role = group_conversation(state, group)
+        .and_then(|c| state.reader(c, user))
+        .and_then(|r| r.role);
+    match current_role {
+        None => emit(EventBody::MemberJoined {
+            group: group.clone(),
+            user: user.clone(),
+            role,
+        }),
+        Some(r) if r == role => Ok(NoOp),
+        Some(_) => Err(DomainError::AlreadyMember {
+            user: user.clone(),
+            group: group.clone(),
+        }),
+    }
+}
+
+fn leave(state: &State, group: &GroupId, user: &UserId) -> Result<Outcome, DomainError> {
+    match group_conversation(state, group).and_then(|c| state.reader(c, user)) {
+        None => Err(DomainError::NotAMember {
+            user: user.clone(),
+            group: group.clone(),
+        }),
+        Some(r) if !r.is_current() => Ok(NoOp),
+        Some(_) => emit(EventBody::MemberLeft {
+            group: group.clone(),
+            user: user.clone(),
+        }),
+    }
+}
+
+fn set_role(
+    state: &State,
+    group: &GroupId,
+    user: &UserId,
+    role: Role,
+) -> Result<Outcome, DomainError> {
+    let conv = group_conversation(state, group);
+    if !is_current_member(state, conv, user) {
+        return Err(DomainError::NotAMember {
+            user: user.clone(),
+            group: group.clone(),
+        });
+    }
+    let current = conv
+        .and_then(|c| state.reader(c, user))
+        .and_then(|r| r.role);
+    if current == Some(role) {
+        return Ok(NoOp);
+    }
+    emit(EventBody::MemberRoleChanged {
+        group: group.clone(),
+        user: user.clone(),
+        role,
+    })
+}

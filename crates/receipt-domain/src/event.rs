@@ -1,0 +1,157 @@
+//! Events: immutable facts, appended to the log of exactly one conversation.
+//!
+//! Persisted forever: variants and fields are only ever added at the end, and no serde attribute
+//! that needs a self-describing format is used.
+
+use crate::ids::{ConversationId, EventId, GroupId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+/// Why a group message was sent without read receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum GroupAckDeclined {
+    /// `require_read_ack` is off.
+    ReadAcksDisabled,
+    /// The group read-receipt feature is off for the app.
+    FeatureDisabled,
+    /// Only the owner and admins may request acks, and the sender is a plain member.
+    SenderNotPermitted,
+    /// The group had more members than the cap when the message was sent.
+    GroupTooLarge { members: u32, max_group_size: u32 },
+    /// Group acks were requested on a direct message.
+    NotAGroup,
+}
+
+impl std::fmt::Display for GroupAckDeclined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ReadAcksDisabled => {
+                f.write_str("read acks are disabled (require_read_ack is off)")
+            }
+            Self::FeatureDisabled => f.write_str("group read receipts are not enabled"),
+            Self::SenderNotPermitted => {
+                f.write_str("only the owner and admins may request group read receipts")
+            }
+            Self::GroupTooLarge {
+                members,
+                max_group_size,
+            } => write!(f, "group has {members} > {max_group_size} members"),
+            Self::NotAGroup => f.write_str("group read receipts only apply to group messages"),
+        }
+    }
+}
+
+/// What was decided about group read receipts for a message when it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum GroupAck {
+    NotRequested,
+    Enabled,
+    Declined(GroupAckDeclined),
+}
+
+/// An event: a fact with its id and the time of the command that produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub at_ms: u64,
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EventBody {
+    MessageSent {
+        conversation: ConversationId,
+        message: MessageId,
+        sender: UserId,
+        group_ack: GroupAck,
+    },
+    Delivered {
+        conversation: ConversationId,
+        message: MessageId,
+        recipient: UserId,
+    },
+    ReadAcked {
+        conversation: ConversationId,
+        message: MessageId,
+        reader: UserId,
+    },
+    /// Acks every message the peer sent the reader up to this point of the conversation's stream.
+    ConversationAcked {
+        conversation: ConversationId,
+        reader: UserId,
+    },
+    GroupReadAcked {
+        group: GroupId,
+        message: MessageId,
+        reader: UserId,
+    },
+    MessageMarkedRead {
+        conversation: ConversationId,
+        message: MessageId,
+        reader: UserId,
+    },
+    /// Marks every message up to this point of the conversation's stream read for the reader.
+    ConversationMarkedRead {
+        conversation: ConversationId,
+        reader: UserId,
+    },
+    MemberJoined {
+        group: GroupId,
+        user: UserId,
+        role: Role,
+    },
+    MemberLeft {
+        group: GroupId,
+        user: UserId,
+    },
+    MemberRoleChanged {
+        group: GroupId,
+        user: UserId,
+        role: Role,
+    },
+}
+
+impl EventBody {
+    /// The one conversation (stream) this event belongs to.
+    pub fn conversation(&self) -> ConversationId {
+        match self {
+            Self::MessageSent { conversation, .. }
+            | Self::Delivered { conversation, .. }
+            | Self::ReadAcked { conversation, .. }
+            | Self::ConversationAcked { conversation, .. }
+            | Self::MessageMarkedRead { conversation, .. }
+            | Self::ConversationMarkedRead { conversation, .. } => conversation.clone(),
+            Self::GroupReadAcked { group, .. }
+            | Self::MemberJoined { group, .. }
+            | Self::MemberLeft { group, .. }
+            | Self::MemberRoleChanged { group, .. } => ConversationId::Group(group.clone()),
+        }
+    }
+
+    /// A short stable name, for logs, exports and reports.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::MessageSent { .. } => "MessageSent",
+            Self::Delivered { .. } => "Delivered",
+            Self::ReadAcked { .. } => "ReadAcked",
+            Self::ConversationAcked { .. } => "ConversationAcked",
+            Self::GroupReadAcked { .. } => "GroupReadAcked",
+            Self::MessageMarkedRead { .. } => "MessageMarkedRead",
+            Self::ConversationMarkedRead { .. } => "ConversationMarkedRead",
+            Self::MemberJoined { .. } => "MemberJoined",
+            Self::MemberLeft { .. } => "MemberLeft",
+            Self::MemberRoleChanged { .. } => "MemberRoleChanged",
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The fold: applies a fact to the state. Never fails, never consults policy, O(1) amortized.
+//!
+//! Events produced by `decide` always reference things that exist. An event that does not (only
+//! possible in a log not written through `decide`) is counted and otherwise ignored rather than
+//! half-applied, so that no stored byte sequence can panic or corrupt the projections.
+
+use crate::event::{Event, EventBody, GroupAck};
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::state::{
+    ConvIdx, Conversation, GroupAcks, MessageRecord, MessageRef, ReaderState, Seq, State,
+    UserEntry, UserIdx, FLAG_DELIVERED, FLAG_GROUP_ACK, FLAG_READ_ACKED,
+};
+
+impl State {
+    /// Folds one event into the state.
+    pub fn apply(&mut self, event: &Event) {
+        self.events_applied += 1;
+        match &event.body {
+            EventBody::MessageSent {
+                conversation,
+                message,
+                sender,
+                group_ack,
+            } => self.on_sent(conversation, *message, sender, *group_ack, event.at_ms),
+            EventBody::Delivered { message, .. } => {
+                if let Some((conv, seq, _)) = self.locate(message) {
+                    self.conversations[conv as usize].messages[seq as usize].flags |=
+                        FLAG_DELIVERED;
+                }
+            }
+            EventBody::ReadAcked {
+                message, reader, ..
+            } => self.on_read_acked(*message, reader),
+            EventBody::ConversationAcked {
+                conversation,
+                reader,
+            } => {
+                if let Some(slot) = self.reader_mut(conversation, reader) {
+                    slot.reader.ack_watermark = slot.len;
+                    slot.reader.unacked_from_peer = 0;
+                    mark_all_read(slot.reader, slot.len);
+                }
+            }
+            EventBody::GroupReadAcked {
+                message, reader, ..
+            } => self.on_group_read_acked(*message, reader, event.at_ms),
+            EventBody::MessageMarkedRead {
+                message, reader, ..
+            } => {
+                if let (Some((conv, seq, sender)), Some(u)) =
+                    (self.locate(message), self.user_idx(reader))
+                {
+                    let c = &mut self.conversations[conv as usize];
+                    if let Some(r) = c.readers.get_mut(&u) {
+                        mark_read(r, seq, sender == u);
+                    }
+                }
+            }
+            EventBody::ConversationMarkedRead {
+                conversation,
+                reader,
+            } => {
+                if let Some(slot) = self.reader_mut(conversation, reader) {
+                    mark_all_read(slot.reader, slot.len);
+                }
+            }
+            EventBody::MemberJoined { group, user, role } => {
+                let conv = self.intern_conversation(&ConversationId::Group(group.clone()));
+                let u = self.intern_user(user);
+                let c = &mut self.conversations[conv as usize];
+                let len = c.len();
+                let is_new = !c.readers.contains_key(&u);
+                let r = c.readers.entry(u).or_default();
+                if r.current_start.is_none() {
+                    r.current_start = Some(len);
+                    c.member_count += 1;
+                }
+                r.role = Some(*role);
+                if is_new {
+                    self.users[u as usize].conversations.push(conv);
+                }
+            }
+            EventBody::MemberLeft { group, user } => {
+                if let Some(slot) = self.reader_mut(&ConversationId::Group(group.clone()), user) {
+                    let r = slot.reader;
+                    if let Some(start) = r.current_start.take() {
+                        r.past.push((start, slot.len));
+                        r.past_len += slot.len.saturating_sub(start);
+                        r.role = None;
+                        *slot.member_count = slot.member_count.saturating_sub(1);
+                    }
+                }
+            }
+            EventBody::MemberRoleChanged { group, user, role } => {
+                if let Some(slot) = self.reader_mut(&ConversationId::Group(group.clone()), user) {
+                    if slot.reader.is_current() {
+                        slot.reader.role = Some(*role);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_sent(
+        &mut self,
+        conversation: &ConversationId,
+        message: MessageId,
+        sender: &UserId,
+        group_ack: GroupAck,
+        at_ms: u64,
+    ) {
+        if self.messages.contains_key(&message) {
+            return; // Never produced by decide: a message id is used once.
+        }
+        let conv = self.intern_conversation(conversation);
+        let s = self.intern_user(sender);
+        let peer = conversation.peer_of(sender).map(|p| self.intern_user(p));
+        if let ConversationId::Direct { low, high } = conversation {
+            // A direct conversation starts with its first message; both sides read it from seq 0.
+            for side in [low, high] {
+                let u = self.intern_user(side);
+                let c = &mut self.conversations[conv as usize];
+                if let std::collections::hash_map::Entry::Vacant(slot) = c.readers.entry(u) {
+                    slot.insert(ReaderState::participant_from(0));
+                    self.users[u as usize].conversations.push(conv);
+                }
+            }
+        }
+        let c = &mut self.conversations[conv as usize];
+        let Ok(seq) = Seq::try_from(c.messages.len()) else {
+            return; // 4 billion messages in one conversation: refuse rather than wrap.
+        };
+        let flags = if group_ack == GroupAck::Enabled {
+            FLAG_GROUP_ACK
+        } else {
+            0
+        };
+        c.messages.push(MessageRecord {
+            sent_at_ms: at_ms,
+            group_acks: None,
+            sender: s,
+            flags,
+        });
+        // Only the sender's and (direct chats) the peer's counters move: never one per member.
+        if let Some(r) = c.readers.get_mut(&s) {
+            r.own_sent += 1;
+        }
+        if let Some(r) = peer.and_then(|p| c.readers.get_mut(&p)) {
+            r.unacked_from_peer += 1;
+        }
+        self.messages.insert(
+            message,
+            MessageRef {
+                conversation: conv,
+                seq,
+            },
+        );
+    }
+
+    fn on_read_acked(&mut self, message: MessageId, reader: &UserId) {
+        let (Some((conv, seq, sender)), Some(u)) = (self.locate(&message), self.user_idx(reader))
+        else {
+            return;
+        };
+        let c = &mut self.conversations[conv as usize];
+        let record = &mut c.messages[seq as usize];
+        if let Some(r) = c.readers.get_mut(&u) {
+            if !record.has(FLAG_READ_ACKED) && seq >= r.ack_watermark {
+                r.unacked_from_peer = r.unacked_from_peer.saturating_sub(1);
+            }
+            mark_read(r, seq, sender == u);
+        }
+        record.flags |= FLAG_READ_ACKED;
+    }
+
+    fn on_group_read_acked(&mut self, message: MessageId, reader: &UserId, at_ms: u64) {
+        let (Some((conv, seq, sender)), Some(u)) = (self.locate(&message), self.user_idx(reader))
+        else {
+            return;
+        };
+        let c = &mut self.conversations[conv as usize];
+        let acks = c.messages[seq as usize]
+            .group_acks
+            .get_or_insert_with(Box::<GroupAcks>::default);
+        acks.readers.push(u);
+        acks.at_ms.push(at_ms);
+        if let Some(r) = c.readers.get_mut(&u) {
+            mark_read(r, seq, sender == u);
+        }
+    }
+
+    /// Conversation index, sequence number and sender index of a message.
+    fn locate(&self, message: &MessageId) -> Option<(ConvIdx, Seq, UserIdx)> {
+        let r = self.messages.get(message)?;
+        let sender = self.conversations[r.conversation as usize].messages[r.seq as usize].sender;
+        Some((r.conversation, r.seq, sender))
+    }
+
+    fn reader_mut(
+        &mut self,
+        conversation: &ConversationId,
+        user: &UserId,
+    ) -> Option<ReaderSlot<'_>> {
+        let conv = *self.conversation_index.get(conversation)?;
+        let u = self.user_idx(user)?;
+        let c = &mut self.conversations[conv as usize];
+        let len = c.len();
+        let reader = c.readers.get_mut(&u)?;
+        Some(ReaderSlot {
+            len,
+            member_count: &mut c.member_count,
+            reader,
+        })
+    }
+
+    fn intern_user(&mut self, user: &UserId) -> UserIdx {
+        if let Some(&u) = self.user_index.get(user) {
+            return u;
+        }
+        // Interned users stay far below u32::MAX in any real deployment; saturate rather than wrap.
+        let u = UserIdx::try_from(self.users.len()).unwrap_or(UserIdx::MAX);
+        self.users.push(UserEntry {
+            id: user.clone(),
+            conversations: Vec::new(),
+        });
+        self.user_index.insert(user.clone(), u);
+        u
+    }
+
+    fn intern_conversation(&mut self, id: &ConversationId) -> ConvIdx {
+        if let Some(&c) = self.conversation_index.get(id) {
+            return c;
+        }
+        let c = ConvIdx::try_from(self.conversations.len()).unwrap_or(ConvIdx::MAX);
+        self.conversations.push(Conversation {
+            id: id.clone(),
+            messages: Vec::new(),
+            readers: Default::default(),
+            member_count: 0,
+        });
+        self.conversation_index.insert(id.clone(), c);
+        c
+    }
+}
+
+/// One reader's state together with the conversation numbers an update needs, borrowed apart.
+struct ReaderSlot<'a> {
+    len: u32,
+    member_count: &'a mut u32,
+    reader: &'a mut ReaderState,
+}
+
+/// Marks one message read for a reader, if it counts for them and is not read yet.
+fn mark_read(r: &mut ReaderState, seq: Seq, own: bool) {
+    if own || r.has_read(seq) || !r.is_eligible(seq) {
+        return;
+    }
+    r.reads_above.insert(seq);
+    r.read_count += 1;
+}
+
+/// Marks every message so far read: the watermark moves to the end and the sparse set empties.
+/// Amortized O(1): each entry cleared here was paid for when it was inserted.
+fn mark_all_read(r: &mut ReaderState, len: u32) {
+    r.read_watermark = len;
+    r.reads_above.clear();
+    r.read_count = r.eligible(len).saturating_sub(r.own_sent);
+}

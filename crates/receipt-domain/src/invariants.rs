@@ -1,0 +1,133 @@
+//! Structural invariants of the state. `decide` + `apply` keep them; a state decoded from bytes
+//! (a snapshot) is checked against them before it is trusted, so that no stored byte sequence can
+//! make a later query index out of bounds.
+
+use crate::state::{State, FLAG_GROUP_ACK};
+
+/// A broken invariant, described for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state invariant broken: {0}")]
+pub struct InvariantViolation(pub String);
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(InvariantViolation(format!($($fmt)+)));
+        }
+    };
+}
+
+impl State {
+    /// Checks every index is in range and every counter agrees with what it summarises.
+    /// O(size of the state): for tests and for validating a decoded snapshot, not the hot path.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let users = self.users.len();
+        let convs = self.conversations.len();
+        ensure!(self.user_index.len() == users, "user index size");
+        for (id, &u) in &self.user_index {
+            ensure!(
+                self.users.get(u as usize).is_some_and(|e| &e.id == id),
+                "user index entry {id}"
+            );
+        }
+        ensure!(
+            self.conversation_index.len() == convs,
+            "conversation index size"
+        );
+        for (id, &c) in &self.conversation_index {
+            ensure!(
+                self.conversations
+                    .get(c as usize)
+                    .is_some_and(|e| &e.id == id),
+                "conversation index entry {id}"
+            );
+        }
+        for e in &self.users {
+            ensure!(
+                e.conversations.iter().all(|&c| (c as usize) < convs),
+                "conversation list of {}",
+                e.id
+            );
+        }
+        let mut total_messages = 0;
+        for (ci, c) in self.conversations.iter().enumerate() {
+            let len = c.len();
+            total_messages += c.messages.len();
+            let mut current = 0;
+            for (&u, r) in &c.readers {
+                ensure!((u as usize) < users, "reader index {u} in {}", c.id);
+                ensure!(
+                    self.users[u as usize].conversations.contains(&(ci as u32)),
+                    "{} missing from the list of {}",
+                    c.id,
+                    self.users[u as usize].id
+                );
+                current += u32::from(r.is_current());
+                ensure!(
+                    r.current_start.is_none_or(|s| s <= len),
+                    "membership start past end in {}",
+                    c.id
+                );
+                let past: u32 = r.past.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
+                ensure!(past == r.past_len, "past length in {}", c.id);
+                ensure!(
+                    r.own_sent + r.read_count <= r.eligible(len),
+                    "unread would underflow for {} in {}",
+                    self.users[u as usize].id,
+                    c.id
+                );
+                ensure!(
+                    r.read_watermark <= len && r.ack_watermark <= len,
+                    "watermark past end in {}",
+                    c.id
+                );
+                ensure!(
+                    r.reads_above
+                        .iter()
+                        .all(|&s| s >= r.read_watermark && s < len && r.is_eligible(s)),
+                    "sparse read set in {}",
+                    c.id
+                );
+            }
+            if c.id.is_group() {
+                ensure!(current == c.member_count, "member count of {}", c.id);
+            }
+            for (seq, m) in c.messages.iter().enumerate() {
+                ensure!((m.sender as usize) < users, "sender index in {}", c.id);
+                if let Some(acks) = &m.group_acks {
+                    ensure!(
+                        m.flags & FLAG_GROUP_ACK != 0,
+                        "acks on a message without acks"
+                    );
+                    ensure!(acks.readers.len() == acks.at_ms.len(), "ack vectors differ");
+                    let mut seen = acks.readers.clone();
+                    seen.sort_unstable();
+                    seen.dedup();
+                    ensure!(
+                        seen.len() == acks.readers.len(),
+                        "duplicate ack in {}",
+                        c.id
+                    );
+                    for u in &acks.readers {
+                        let eligible = c.readers.get(u).is_some_and(|r| r.is_eligible(seq as u32));
+                        ensure!(
+                            eligible && *u != m.sender,
+                            "ack by a non-recipient in {}",
+                            c.id
+                        );
+                    }
+                }
+            }
+        }
+        ensure!(self.messages.len() == total_messages, "message index size");
+        for (id, r) in &self.messages {
+            ensure!(
+                self.conversations
+                    .get(r.conversation as usize)
+                    .is_some_and(|c| (r.seq as usize) < c.messages.len()),
+                "message index entry {id}"
+            );
+        }
+        Ok(())
+    }
+}

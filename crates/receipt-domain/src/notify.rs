@@ -1,0 +1,141 @@
+//! Notifications: derived from an event and the state right after folding it, addressed to the
+//! user who must be told (the SDK's `onMessagesDelivered`, `onMessagesRead`, `onConversationRead`,
+//! `onGroupMessageRead`, plus read-state sync for the reader's own other devices).
+
+use crate::event::{Event, EventBody};
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub to: UserId,
+    pub kind: NotificationKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// To the sender: the recipient's device received the message.
+    MessageDelivered {
+        conversation: ConversationId,
+        message: MessageId,
+        by: UserId,
+    },
+    /// To the sender: the recipient acknowledged reading the message.
+    MessageRead {
+        conversation: ConversationId,
+        message: MessageId,
+        by: UserId,
+    },
+    /// To the peer: the reader acknowledged the whole direct conversation.
+    ConversationRead {
+        conversation: ConversationId,
+        by: UserId,
+    },
+    /// To the sender: a member acked a group message; `count` is the new ack count.
+    GroupMessageRead {
+        conversation: ConversationId,
+        message: MessageId,
+        by: UserId,
+        count: u32,
+    },
+    /// To the reader (their other devices): their read state in the conversation changed.
+    ReadStateChanged {
+        conversation: ConversationId,
+        unread: u32,
+    },
+}
+
+impl State {
+    /// Notifications for `event`, computed on the state *after* the event was folded.
+    pub fn notifications_for(&self, event: &Event) -> Vec<Notification> {
+        let sender_of = |m: &MessageId| {
+            self.message(m)
+                .map(|(_, r, _)| self.user_id(r.sender).clone())
+        };
+        let read_sync = |conversation: &ConversationId, reader: &UserId| Notification {
+            to: reader.clone(),
+            kind: NotificationKind::ReadStateChanged {
+                conversation: conversation.clone(),
+                unread: self.unread_count(reader, conversation),
+            },
+        };
+        let mut out = Vec::new();
+        match &event.body {
+            EventBody::Delivered {
+                conversation,
+                message,
+                recipient,
+            } => out.extend(sender_of(message).map(|to| Notification {
+                to,
+                kind: NotificationKind::MessageDelivered {
+                    conversation: conversation.clone(),
+                    message: *message,
+                    by: recipient.clone(),
+                },
+            })),
+            EventBody::ReadAcked {
+                conversation,
+                message,
+                reader,
+            } => {
+                out.extend(sender_of(message).map(|to| Notification {
+                    to,
+                    kind: NotificationKind::MessageRead {
+                        conversation: conversation.clone(),
+                        message: *message,
+                        by: reader.clone(),
+                    },
+                }));
+                out.push(read_sync(conversation, reader));
+            }
+            EventBody::ConversationAcked {
+                conversation,
+                reader,
+            } => {
+                out.extend(conversation.peer_of(reader).map(|peer| Notification {
+                    to: peer.clone(),
+                    kind: NotificationKind::ConversationRead {
+                        conversation: conversation.clone(),
+                        by: reader.clone(),
+                    },
+                }));
+                out.push(read_sync(conversation, reader));
+            }
+            EventBody::GroupReadAcked {
+                group,
+                message,
+                reader,
+            } => {
+                let conversation = ConversationId::Group(group.clone());
+                if let Some((_, record, _)) = self.message(message) {
+                    out.push(Notification {
+                        to: self.user_id(record.sender).clone(),
+                        kind: NotificationKind::GroupMessageRead {
+                            conversation: conversation.clone(),
+                            message: *message,
+                            by: reader.clone(),
+                            count: record.group_ack_count(),
+                        },
+                    });
+                }
+                out.push(read_sync(&conversation, reader));
+            }
+            EventBody::MessageMarkedRead {
+                conversation,
+                reader,
+                ..
+            }
+            | EventBody::ConversationMarkedRead {
+                conversation,
+                reader,
+            } => out.push(read_sync(conversation, reader)),
+            EventBody::MessageSent { .. }
+            | EventBody::MemberJoined { .. }
+            | EventBody::MemberLeft { .. }
+            | EventBody::MemberRoleChanged { .. } => {}
+        }
+        out
+    }
+}

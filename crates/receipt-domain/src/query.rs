@@ -1,0 +1,237 @@
+//! Queries over the projections: unread counts, per-viewer message status, group ack counts and
+//! the paged reader list. Unread and ack count are O(1); the badge is O(conversations of the user).
+
+use crate::error::QueryError;
+use crate::ids::{ConversationId, InvalidInput, MessageId, UserId};
+use crate::policy::{AckVisibility, Policy};
+use crate::state::{
+    Conversation, MessageRecord, State, FLAG_DELIVERED, FLAG_GROUP_ACK, FLAG_READ_ACKED,
+};
+use serde::{Deserialize, Serialize};
+
+/// Largest page `fetch_group_acks` returns.
+pub const MAX_ACK_PAGE_SIZE: u32 = 1000;
+
+/// A conversation with the user's unread count in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationUnread {
+    pub conversation: ConversationId,
+    pub unread: u32,
+}
+
+/// The SDK's per-message local fields, as seen by one viewer (spec §4.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatus {
+    /// `None` for group messages: group chats have no delivery receipts.
+    pub has_deliver_ack: Option<bool>,
+    pub has_read_ack: bool,
+    pub has_read: bool,
+    /// `None` for direct messages, for group messages sent without receipts, and for viewers who
+    /// may not see the count.
+    pub group_ack_count: Option<u32>,
+}
+
+/// Where the next page of readers starts. Stable: the reader list only ever grows at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AckCursor(pub u32);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupAckEntry {
+    pub reader: UserId,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupAckPage {
+    pub entries: Vec<GroupAckEntry>,
+    /// `None` when this page reaches the end of the list as it is now.
+    pub next: Option<AckCursor>,
+}
+
+impl State {
+    /// Unread messages for `user` in `conversation` (0 if the user has nothing there).
+    pub fn unread_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
+        self.conversation(conversation)
+            .and_then(|c| Some(self.reader(c, user)?.unread(c.len())))
+            .unwrap_or(0)
+    }
+
+    /// The badge: unread messages over all the user's conversations.
+    pub fn total_unread(&self, user: &UserId) -> u64 {
+        self.conversations(user)
+            .iter()
+            .map(|c| u64::from(c.unread))
+            .sum()
+    }
+
+    /// Every conversation the user has taken part in (including groups since left), in the order
+    /// they first appeared, with the unread count of each.
+    pub fn conversations(&self, user: &UserId) -> Vec<ConversationUnread> {
+        let Some(u) = self.user_idx(user) else {
+            return Vec::new();
+        };
+        self.users[u as usize]
+            .conversations
+            .iter()
+            .filter_map(|&c| {
+                let conv = &self.conversations[c as usize];
+                let r = conv.readers.get(&u)?;
+                Some(ConversationUnread {
+                    conversation: conv.id.clone(),
+                    unread: r.unread(conv.len()),
+                })
+            })
+            .collect()
+    }
+
+    /// Current members of a group (0 for an unknown group).
+    pub fn member_count(&self, group: &crate::ids::GroupId) -> u32 {
+        self.conversation(&ConversationId::Group(group.clone()))
+            .map_or(0, |c| c.member_count)
+    }
+
+    /// The message's receipt fields as `viewer` sees them; only its sender and recipients may ask.
+    pub fn message_status(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        message: &MessageId,
+    ) -> Result<MessageStatus, QueryError> {
+        let (conv, record, seq) = self
+            .message(message)
+            .ok_or(QueryError::UnknownMessage(*message))?;
+        let not_recipient = || QueryError::NotARecipient {
+            user: viewer.clone(),
+            message: *message,
+        };
+        let is_sender = self.user_id(record.sender) == viewer;
+        if !conv.id.is_group() {
+            let acked = record.has(FLAG_READ_ACKED)
+                || conv
+                    .id
+                    .peer_of(self.user_id(record.sender))
+                    .and_then(|recipient| self.reader(conv, recipient))
+                    .is_some_and(|r| seq < r.ack_watermark);
+            let has_read = if is_sender {
+                true
+            } else {
+                let r = self.reader(conv, viewer).ok_or_else(not_recipient)?;
+                r.has_read(seq)
+            };
+            return Ok(MessageStatus {
+                has_deliver_ack: Some(record.has(FLAG_DELIVERED) || acked),
+                has_read_ack: acked,
+                has_read,
+                group_ack_count: None,
+            });
+        }
+        let count = record.has(FLAG_GROUP_ACK).then(|| record.group_ack_count());
+        if is_sender {
+            return Ok(MessageStatus {
+                has_deliver_ack: None,
+                has_read_ack: true,
+                has_read: true,
+                group_ack_count: count,
+            });
+        }
+        let r = self
+            .reader(conv, viewer)
+            .filter(|r| r.is_eligible(seq))
+            .ok_or_else(not_recipient)?;
+        let acked = self
+            .user_idx(viewer)
+            .is_some_and(|u| record.group_acked_by(u));
+        Ok(MessageStatus {
+            has_deliver_ack: None,
+            has_read_ack: acked,
+            has_read: r.has_read(seq),
+            group_ack_count: count.filter(|_| self.may_see_acks(policy, conv, record, viewer)),
+        })
+    }
+
+    /// `groupAckCount`: distinct members who acked the message.
+    pub fn group_ack_count(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        message: &MessageId,
+    ) -> Result<u32, QueryError> {
+        Ok(self
+            .visible_acks(policy, viewer, message)?
+            .group_ack_count())
+    }
+
+    /// `fetchGroupAcks`: one page of readers, in ack order.
+    pub fn fetch_group_acks(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        message: &MessageId,
+        cursor: Option<AckCursor>,
+        page_size: u32,
+    ) -> Result<GroupAckPage, QueryError> {
+        let record = self.visible_acks(policy, viewer, message)?;
+        if page_size == 0 || page_size > MAX_ACK_PAGE_SIZE {
+            return Err(InvalidInput::PageSize {
+                page_size,
+                max: MAX_ACK_PAGE_SIZE,
+            }
+            .into());
+        }
+        let len = record.group_ack_count();
+        let start = cursor.map_or(0, |c| c.0);
+        if start > len {
+            return Err(InvalidInput::Cursor { cursor: start, len }.into());
+        }
+        let end = start.saturating_add(page_size).min(len);
+        let entries = match &record.group_acks {
+            Some(acks) => (start..end)
+                .map(|i| GroupAckEntry {
+                    reader: self.user_id(acks.readers[i as usize]).clone(),
+                    at_ms: acks.at_ms[i as usize],
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(GroupAckPage {
+            entries,
+            next: (end < len).then_some(AckCursor(end)),
+        })
+    }
+
+    /// The record of a group-ack message, once `viewer` is known to be allowed to see its acks.
+    fn visible_acks(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        message: &MessageId,
+    ) -> Result<&MessageRecord, QueryError> {
+        let (conv, record, _) = self
+            .message(message)
+            .ok_or(QueryError::UnknownMessage(*message))?;
+        if !self.may_see_acks(policy, conv, record, viewer) {
+            return Err(QueryError::Forbidden {
+                viewer: viewer.clone(),
+                message: *message,
+            });
+        }
+        if !record.has(FLAG_GROUP_ACK) {
+            return Err(QueryError::GroupAckNotRequested(*message));
+        }
+        Ok(record)
+    }
+
+    /// The sender always; every current member of the group when policy opens the list to them.
+    fn may_see_acks(
+        &self,
+        policy: &Policy,
+        conv: &Conversation,
+        record: &MessageRecord,
+        viewer: &UserId,
+    ) -> bool {
+        self.user_id(record.sender) == viewer
+            || (policy.group_ack_visibility == AckVisibility::AllMembers
+                && conv.id.is_group()
+                && self.reader(conv, viewer).is_some_and(|r| r.is_current()))
+    }
+}

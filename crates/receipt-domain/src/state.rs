@@ -1,0 +1,206 @@
+//! The projection state: everything `decide` and the queries need, built only by folding events.
+//!
+//! Layout, chosen so that folding one event is O(1) whatever the group size or the number of
+//! messages a conversation-wide read covers:
+//! - ids are interned: users and conversations become `u32` indexes, a message becomes
+//!   (conversation index, sequence number within the conversation);
+//! - a message record holds only sender, time, flags and (for group-ack messages) its ack list;
+//! - per (user, conversation) a [`ReaderState`] keeps a read watermark plus a sparse set of reads
+//!   above it, and membership intervals over the conversation's message sequence. Unread counts
+//!   are then arithmetic on counters, never a walk over messages or members.
+
+use crate::event::Role;
+use crate::ids::{ConversationId, MessageId, UserId};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+pub(crate) type UserIdx = u32;
+pub(crate) type ConvIdx = u32;
+/// Position of a message in its conversation's message sequence.
+pub(crate) type Seq = u32;
+
+pub(crate) const FLAG_DELIVERED: u8 = 1;
+pub(crate) const FLAG_READ_ACKED: u8 = 2;
+pub(crate) const FLAG_GROUP_ACK: u8 = 4;
+
+/// All projections, serializable so the storage layer can snapshot it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub(crate) users: Vec<UserEntry>,
+    pub(crate) user_index: FxHashMap<UserId, UserIdx>,
+    pub(crate) conversations: Vec<Conversation>,
+    pub(crate) conversation_index: FxHashMap<ConversationId, ConvIdx>,
+    pub(crate) messages: FxHashMap<MessageId, MessageRef>,
+    /// Number of events folded into this state.
+    pub(crate) events_applied: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UserEntry {
+    pub(crate) id: UserId,
+    /// Every conversation the user has read state in, in the order they first appeared.
+    pub(crate) conversations: Vec<ConvIdx>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MessageRef {
+    pub(crate) conversation: ConvIdx,
+    pub(crate) seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Conversation {
+    pub(crate) id: ConversationId,
+    pub(crate) messages: Vec<MessageRecord>,
+    pub(crate) readers: FxHashMap<UserIdx, ReaderState>,
+    /// Current group members (0 for direct conversations, which have no roster).
+    pub(crate) member_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MessageRecord {
+    pub(crate) sent_at_ms: u64,
+    /// Boxed and allocated on the first ack, so a message without acks pays 8 bytes for it.
+    pub(crate) group_acks: Option<Box<GroupAcks>>,
+    pub(crate) sender: UserIdx,
+    pub(crate) flags: u8,
+}
+
+/// Readers of one group message, in ack order (parallel vectors: 12 bytes per ack).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct GroupAcks {
+    pub(crate) readers: Vec<UserIdx>,
+    pub(crate) at_ms: Vec<u64>,
+}
+
+/// One user's read state in one conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ReaderState {
+    /// Group role while a current member; `None` otherwise (and always for direct chats).
+    pub(crate) role: Option<Role>,
+    /// While a participant: the first message sequence that counts for this user.
+    pub(crate) current_start: Option<Seq>,
+    /// Closed participation intervals `[start, end)`, oldest first.
+    pub(crate) past: Vec<(Seq, Seq)>,
+    /// Total length of `past`.
+    pub(crate) past_len: u32,
+    /// Messages this user sent here (always while a participant).
+    pub(crate) own_sent: u32,
+    /// Eligible messages from others that this user has read.
+    pub(crate) read_count: u32,
+    /// Every eligible message with `seq < read_watermark` is read.
+    pub(crate) read_watermark: Seq,
+    /// Eligible messages at or above the watermark read one by one.
+    pub(crate) reads_above: FxHashSet<Seq>,
+    /// Direct chats: every message from the peer with `seq < ack_watermark` is acked.
+    pub(crate) ack_watermark: Seq,
+    /// Direct chats: messages from the peer not yet acked, so a conversation ack knows if it is a
+    /// no-op without walking the conversation.
+    pub(crate) unacked_from_peer: u32,
+}
+
+impl ReaderState {
+    pub(crate) fn participant_from(start: Seq) -> Self {
+        Self {
+            current_start: Some(start),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn is_current(&self) -> bool {
+        self.current_start.is_some()
+    }
+
+    /// Messages among the first `len` that fall in this user's participation intervals.
+    pub(crate) fn eligible(&self, len: u32) -> u32 {
+        self.past_len + self.current_start.map_or(0, |s| len.saturating_sub(s))
+    }
+
+    /// Whether message `seq` was sent while this user was a participant.
+    pub(crate) fn is_eligible(&self, seq: Seq) -> bool {
+        self.current_start.is_some_and(|s| seq >= s)
+            || self.past.iter().any(|&(a, b)| a <= seq && seq < b)
+    }
+
+    pub(crate) fn has_read(&self, seq: Seq) -> bool {
+        seq < self.read_watermark || self.reads_above.contains(&seq)
+    }
+
+    pub(crate) fn unread(&self, len: u32) -> u32 {
+        self.eligible(len)
+            .saturating_sub(self.own_sent)
+            .saturating_sub(self.read_count)
+    }
+}
+
+impl MessageRecord {
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub(crate) fn group_ack_count(&self) -> u32 {
+        // A message's acks are bounded by the members at send time, which is a u32.
+        self.group_acks
+            .as_ref()
+            .map_or(0, |a| u32::try_from(a.readers.len()).unwrap_or(u32::MAX))
+    }
+
+    pub(crate) fn group_acked_by(&self, user: UserIdx) -> bool {
+        self.group_acks
+            .as_ref()
+            .is_some_and(|a| a.readers.contains(&user))
+    }
+}
+
+/// Read-only lookups shared by decide, queries and notifications.
+impl State {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many events have been folded in.
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied
+    }
+
+    /// How many messages the state holds.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub(crate) fn user_idx(&self, user: &UserId) -> Option<UserIdx> {
+        self.user_index.get(user).copied()
+    }
+
+    pub(crate) fn user_id(&self, idx: UserIdx) -> &UserId {
+        &self.users[idx as usize].id
+    }
+
+    pub(crate) fn conversation(&self, id: &ConversationId) -> Option<&Conversation> {
+        self.conversation_index
+            .get(id)
+            .map(|&c| &self.conversations[c as usize])
+    }
+
+    /// The message's conversation, its record and its sequence number.
+    pub(crate) fn message(&self, id: &MessageId) -> Option<(&Conversation, &MessageRecord, Seq)> {
+        let r = self.messages.get(id)?;
+        let conv = &self.conversations[r.conversation as usize];
+        Some((conv, &conv.messages[r.seq as usize], r.seq))
+    }
+
+    pub(crate) fn reader<'c>(
+        &self,
+        conv: &'c Conversation,
+        user: &UserId,
+    ) -> Option<&'c ReaderState> {
+        conv.readers.get(&self.user_idx(user)?)
+    }
+}
+
+impl Conversation {
+    pub(crate) fn len(&self) -> u32 {
+        // Message sequence numbers are u32 by construction (see `State::apply`).
+        u32::try_from(self.messages.len()).unwrap_or(u32::MAX)
+    }
+}

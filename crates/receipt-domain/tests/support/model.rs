@@ -1,0 +1,554 @@
+//! The reference model: the spec written the obvious way, with plain ordered maps and sets and
+//! fan-out wherever it is convenient (every message stores its recipients; a conversation-wide
+//! read inserts one entry per message). Slow and simple on purpose: the engine is checked against it.
+
+use receipt_domain::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone)]
+struct Msg {
+    conversation: ConversationId,
+    sender: UserId,
+    at_ms: u64,
+    group_ack: bool,
+    /// Who may read/ack it: the peer (direct), or the members at send time but the sender (group).
+    recipients: BTreeSet<UserId>,
+    acks: Vec<(UserId, u64)>,
+}
+
+/// What a command did, as far as the outside can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    pub changed: bool,
+    pub note: Option<Note>,
+    pub notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    msgs: BTreeMap<MessageId, Msg>,
+    order: BTreeMap<ConversationId, Vec<MessageId>>,
+    roster: BTreeMap<GroupId, BTreeMap<UserId, Role>>,
+    ever_member: BTreeSet<(GroupId, UserId)>,
+    read: BTreeSet<(UserId, MessageId)>,
+    read_acked: BTreeSet<MessageId>,
+    delivered: BTreeSet<MessageId>,
+    conv_list: BTreeMap<UserId, Vec<ConversationId>>,
+}
+
+type R = Result<Effect, DomainError>;
+
+fn changed(notifications: Vec<Notification>) -> R {
+    Ok(Effect {
+        changed: true,
+        note: None,
+        notifications,
+    })
+}
+
+fn no_op() -> R {
+    Ok(Effect {
+        changed: false,
+        note: Some(Note::AlreadyDone),
+        notifications: vec![],
+    })
+}
+
+impl Model {
+    fn add_conv(&mut self, user: &UserId, c: &ConversationId) {
+        let list = self.conv_list.entry(user.clone()).or_default();
+        if !list.contains(c) {
+            list.push(c.clone());
+        }
+    }
+
+    fn is_member(&self, g: &GroupId, u: &UserId) -> bool {
+        self.roster.get(g).is_some_and(|m| m.contains_key(u))
+    }
+
+    fn msg(&self, m: MessageId) -> Result<&Msg, DomainError> {
+        self.msgs.get(&m).ok_or(DomainError::UnknownMessage(m))
+    }
+
+    fn sync(&self, c: &ConversationId, u: &UserId) -> Notification {
+        Notification {
+            to: u.clone(),
+            kind: NotificationKind::ReadStateChanged {
+                conversation: c.clone(),
+                unread: self.unread(u, c),
+            },
+        }
+    }
+
+    pub fn exec(&mut self, policy: &Policy, at_ms: u64, cmd: &CommandKind) -> R {
+        match cmd.clone() {
+            CommandKind::SendMessage {
+                conversation,
+                message,
+                sender,
+                needs_group_ack,
+            } => self.send(
+                policy,
+                at_ms,
+                conversation,
+                message,
+                sender,
+                needs_group_ack,
+            ),
+            CommandKind::Deliver { message, recipient } => {
+                let m = self.msg(message)?.clone();
+                if m.conversation.is_group() {
+                    return Err(DomainError::GroupDeliveryUnsupported);
+                }
+                if !policy.require_delivery_ack {
+                    return Err(DomainError::DeliveryAcksDisabled);
+                }
+                self.check_direct_recipient(policy, at_ms, message, &m, &recipient)?;
+                if self.delivered.contains(&message) || self.read_acked.contains(&message) {
+                    return no_op();
+                }
+                self.delivered.insert(message);
+                changed(vec![Notification {
+                    to: m.sender.clone(),
+                    kind: NotificationKind::MessageDelivered {
+                        conversation: m.conversation.clone(),
+                        message,
+                        by: recipient,
+                    },
+                }])
+            }
+            CommandKind::AckMessageRead { message, reader } => {
+                let m = self.msg(message)?.clone();
+                if m.conversation.is_group() {
+                    return Err(DomainError::NotADirectMessage(message));
+                }
+                if !policy.require_read_ack {
+                    return Err(DomainError::ReadAcksDisabled);
+                }
+                self.check_direct_recipient(policy, at_ms, message, &m, &reader)?;
+                if self.read_acked.contains(&message) {
+                    return no_op();
+                }
+                self.read_acked.insert(message);
+                self.read.insert((reader.clone(), message));
+                changed(vec![
+                    Notification {
+                        to: m.sender.clone(),
+                        kind: NotificationKind::MessageRead {
+                            conversation: m.conversation.clone(),
+                            message,
+                            by: reader.clone(),
+                        },
+                    },
+                    self.sync(&m.conversation, &reader),
+                ])
+            }
+            CommandKind::AckConversationRead {
+                conversation,
+                reader,
+            } => {
+                if conversation.is_group() {
+                    return Err(DomainError::ConversationAckDirectOnly);
+                }
+                if !policy.require_read_ack {
+                    return Err(DomainError::ReadAcksDisabled);
+                }
+                let Some(peer) = conversation.peer_of(&reader).cloned() else {
+                    return Err(DomainError::NotAParticipant { user: reader });
+                };
+                let from_peer: Vec<MessageId> = self
+                    .order
+                    .get(&conversation)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|id| self.msgs[id].sender == peer)
+                    .collect();
+                if from_peer.iter().all(|id| self.read_acked.contains(id)) {
+                    return no_op();
+                }
+                for id in from_peer {
+                    self.read_acked.insert(id);
+                    self.read.insert((reader.clone(), id));
+                }
+                changed(vec![
+                    Notification {
+                        to: peer,
+                        kind: NotificationKind::ConversationRead {
+                            conversation: conversation.clone(),
+                            by: reader.clone(),
+                        },
+                    },
+                    self.sync(&conversation, &reader),
+                ])
+            }
+            CommandKind::AckGroupMessageRead { message, reader } => {
+                let m = self.msg(message)?.clone();
+                let ConversationId::Group(g) = &m.conversation else {
+                    return Err(DomainError::NotAGroupMessage(message));
+                };
+                if !policy.require_read_ack {
+                    return Err(DomainError::ReadAcksDisabled);
+                }
+                if !policy.group_read_receipts {
+                    return Err(DomainError::GroupReadReceiptsDisabled);
+                }
+                if !m.group_ack {
+                    return Err(DomainError::GroupAckNotRequested(message));
+                }
+                if m.sender == reader {
+                    return Err(DomainError::OwnMessage {
+                        user: reader,
+                        message,
+                    });
+                }
+                if !self.is_member(g, &reader) {
+                    return Err(DomainError::NotAMember {
+                        user: reader,
+                        group: g.clone(),
+                    });
+                }
+                if !m.recipients.contains(&reader) {
+                    return Err(DomainError::NotARecipient {
+                        user: reader,
+                        message,
+                    });
+                }
+                let age_ms = at_ms.saturating_sub(m.at_ms);
+                if age_ms > policy.group_ack_validity_ms {
+                    return Err(DomainError::AckExpired {
+                        message,
+                        age_ms,
+                        validity_ms: policy.group_ack_validity_ms,
+                    });
+                }
+                if m.acks.iter().any(|(u, _)| *u == reader) {
+                    return no_op();
+                }
+                let entry = self.msgs.get_mut(&message).unwrap();
+                entry.acks.push((reader.clone(), at_ms));
+                let count = entry.acks.len() as u32;
+                self.read.insert((reader.clone(), message));
+                changed(vec![
+                    Notification {
+                        to: m.sender.clone(),
+                        kind: NotificationKind::GroupMessageRead {
+                            conversation: m.conversation.clone(),
+                            message,
+                            by: reader.clone(),
+                            count,
+                        },
+                    },
+                    self.sync(&m.conversation, &reader),
+                ])
+            }
+            CommandKind::MarkMessageRead { message, reader } => {
+                let m = self.msg(message)?.clone();
+                if m.sender == reader {
+                    return no_op();
+                }
+                if !m.recipients.contains(&reader) {
+                    return Err(DomainError::NotARecipient {
+                        user: reader,
+                        message,
+                    });
+                }
+                if !self.read.insert((reader.clone(), message)) {
+                    return no_op();
+                }
+                changed(vec![self.sync(&m.conversation, &reader)])
+            }
+            CommandKind::MarkConversationRead {
+                conversation,
+                reader,
+            } => {
+                match &conversation {
+                    ConversationId::Direct { .. } if conversation.peer_of(&reader).is_none() => {
+                        return Err(DomainError::NotAParticipant { user: reader })
+                    }
+                    ConversationId::Group(g)
+                        if !self.ever_member.contains(&(g.clone(), reader.clone())) =>
+                    {
+                        return Err(DomainError::NotAMember {
+                            user: reader,
+                            group: g.clone(),
+                        })
+                    }
+                    _ => {}
+                }
+                if self.unread(&reader, &conversation) == 0 {
+                    return no_op();
+                }
+                let ids: Vec<MessageId> = self.order[&conversation].clone();
+                for id in ids {
+                    if self.msgs[&id].recipients.contains(&reader) {
+                        self.read.insert((reader.clone(), id));
+                    }
+                }
+                changed(vec![self.sync(&conversation, &reader)])
+            }
+            CommandKind::JoinGroup { group, user, role } => {
+                match self.roster.get(&group).and_then(|m| m.get(&user)) {
+                    Some(r) if *r == role => return no_op(),
+                    Some(_) => return Err(DomainError::AlreadyMember { user, group }),
+                    None => {}
+                }
+                self.roster
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(user.clone(), role);
+                self.ever_member.insert((group.clone(), user.clone()));
+                self.add_conv(&user, &ConversationId::Group(group));
+                changed(vec![])
+            }
+            CommandKind::LeaveGroup { group, user } => {
+                if !self.ever_member.contains(&(group.clone(), user.clone())) {
+                    return Err(DomainError::NotAMember { user, group });
+                }
+                match self.roster.get_mut(&group).and_then(|m| m.remove(&user)) {
+                    Some(_) => changed(vec![]),
+                    None => no_op(),
+                }
+            }
+            CommandKind::SetRole { group, user, role } => {
+                let Some(current) = self.roster.get_mut(&group).and_then(|m| m.get_mut(&user))
+                else {
+                    return Err(DomainError::NotAMember { user, group });
+                };
+                if *current == role {
+                    return no_op();
+                }
+                *current = role;
+                changed(vec![])
+            }
+            other => panic!("model does not know {other:?}"),
+        }
+    }
+
+    fn send(
+        &mut self,
+        policy: &Policy,
+        at_ms: u64,
+        conversation: ConversationId,
+        message: MessageId,
+        sender: UserId,
+        needs_group_ack: bool,
+    ) -> R {
+        if let Some(m) = self.msgs.get(&message) {
+            return if m.conversation == conversation && m.sender == sender {
+                no_op()
+            } else {
+                Err(DomainError::MessageIdInUse(message))
+            };
+        }
+        let (recipients, decision) = match &conversation {
+            ConversationId::Direct { .. } => {
+                let Some(peer) = conversation.peer_of(&sender).cloned() else {
+                    return Err(DomainError::NotAParticipant { user: sender });
+                };
+                let d = needs_group_ack.then_some(GroupAckDeclined::NotAGroup);
+                (
+                    BTreeSet::from([peer]),
+                    d.map_or(GroupAck::NotRequested, GroupAck::Declined),
+                )
+            }
+            ConversationId::Group(g) => {
+                let Some(role) = self.roster.get(g).and_then(|m| m.get(&sender)).copied() else {
+                    return Err(DomainError::NotAMember {
+                        user: sender,
+                        group: g.clone(),
+                    });
+                };
+                let members: BTreeSet<UserId> = self.roster[g].keys().cloned().collect();
+                let n = members.len() as u32;
+                let ack = if !needs_group_ack {
+                    GroupAck::NotRequested
+                } else if !policy.require_read_ack {
+                    GroupAck::Declined(GroupAckDeclined::ReadAcksDisabled)
+                } else if !policy.group_read_receipts {
+                    GroupAck::Declined(GroupAckDeclined::FeatureDisabled)
+                } else if policy.group_ack_requesters == GroupAckRequesters::OwnerAndAdmins
+                    && role == Role::Member
+                {
+                    GroupAck::Declined(GroupAckDeclined::SenderNotPermitted)
+                } else if n > policy.max_group_size {
+                    GroupAck::Declined(GroupAckDeclined::GroupTooLarge {
+                        members: n,
+                        max_group_size: policy.max_group_size,
+                    })
+                } else {
+                    GroupAck::Enabled
+                };
+                let mut r = members;
+                r.remove(&sender);
+                (r, ack)
+            }
+        };
+        if let ConversationId::Direct { low, high } = &conversation {
+            self.add_conv(&low.clone(), &conversation);
+            self.add_conv(&high.clone(), &conversation);
+        }
+        self.order
+            .entry(conversation.clone())
+            .or_default()
+            .push(message);
+        self.msgs.insert(
+            message,
+            Msg {
+                conversation,
+                sender,
+                at_ms,
+                group_ack: decision == GroupAck::Enabled,
+                recipients,
+                acks: vec![],
+            },
+        );
+        Ok(Effect {
+            changed: true,
+            note: match decision {
+                GroupAck::Declined(why) => Some(Note::GroupAckDeclined(why)),
+                _ => None,
+            },
+            notifications: vec![],
+        })
+    }
+
+    fn check_direct_recipient(
+        &self,
+        policy: &Policy,
+        at_ms: u64,
+        message: MessageId,
+        m: &Msg,
+        user: &UserId,
+    ) -> Result<(), DomainError> {
+        if &m.sender == user {
+            return Err(DomainError::OwnMessage {
+                user: user.clone(),
+                message,
+            });
+        }
+        if !m.recipients.contains(user) {
+            return Err(DomainError::NotARecipient {
+                user: user.clone(),
+                message,
+            });
+        }
+        let age_ms = at_ms.saturating_sub(m.at_ms);
+        match policy.message_retention_ms {
+            Some(retention_ms) if age_ms > retention_ms => Err(DomainError::MessageExpired {
+                message,
+                age_ms,
+                retention_ms,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    // ---- queries -------------------------------------------------------------------------
+
+    pub fn conversation_of(&self, m: &MessageId) -> Option<ConversationId> {
+        self.msgs.get(m).map(|m| m.conversation.clone())
+    }
+
+    pub fn unread(&self, u: &UserId, c: &ConversationId) -> u32 {
+        self.order
+            .get(c)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                self.msgs[*id].recipients.contains(u) && !self.read.contains(&(u.clone(), **id))
+            })
+            .count() as u32
+    }
+
+    pub fn conversations(&self, u: &UserId) -> Vec<ConversationUnread> {
+        self.conv_list
+            .get(u)
+            .into_iter()
+            .flatten()
+            .map(|c| ConversationUnread {
+                conversation: c.clone(),
+                unread: self.unread(u, c),
+            })
+            .collect()
+    }
+
+    pub fn total_unread(&self, u: &UserId) -> u64 {
+        self.conversations(u)
+            .iter()
+            .map(|c| u64::from(c.unread))
+            .sum()
+    }
+
+    pub fn member_count(&self, g: &GroupId) -> u32 {
+        self.roster.get(g).map_or(0, |m| m.len() as u32)
+    }
+
+    fn may_see(&self, policy: &Policy, m: &Msg, viewer: &UserId) -> bool {
+        &m.sender == viewer
+            || (policy.group_ack_visibility == AckVisibility::AllMembers
+                && match &m.conversation {
+                    ConversationId::Group(g) => self.is_member(g, viewer),
+                    _ => false,
+                })
+    }
+
+    pub fn message_status(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        id: &MessageId,
+    ) -> Result<MessageStatus, QueryError> {
+        let m = self.msgs.get(id).ok_or(QueryError::UnknownMessage(*id))?;
+        let is_sender = &m.sender == viewer;
+        if !is_sender && !m.recipients.contains(viewer) {
+            return Err(QueryError::NotARecipient {
+                user: viewer.clone(),
+                message: *id,
+            });
+        }
+        let has_read = is_sender || self.read.contains(&(viewer.clone(), *id));
+        if !m.conversation.is_group() {
+            let acked = self.read_acked.contains(id);
+            return Ok(MessageStatus {
+                has_deliver_ack: Some(acked || self.delivered.contains(id)),
+                has_read_ack: acked,
+                has_read,
+                group_ack_count: None,
+            });
+        }
+        let count = (m.group_ack && self.may_see(policy, m, viewer)).then_some(m.acks.len() as u32);
+        Ok(MessageStatus {
+            has_deliver_ack: None,
+            has_read_ack: is_sender || m.acks.iter().any(|(u, _)| u == viewer),
+            has_read,
+            group_ack_count: count,
+        })
+    }
+
+    /// The whole reader list, if the viewer may see it.
+    pub fn group_acks(
+        &self,
+        policy: &Policy,
+        viewer: &UserId,
+        id: &MessageId,
+    ) -> Result<Vec<GroupAckEntry>, QueryError> {
+        let m = self.msgs.get(id).ok_or(QueryError::UnknownMessage(*id))?;
+        if !self.may_see(policy, m, viewer) {
+            return Err(QueryError::Forbidden {
+                viewer: viewer.clone(),
+                message: *id,
+            });
+        }
+        if !m.group_ack {
+            return Err(QueryError::GroupAckNotRequested(*id));
+        }
+        Ok(m.acks
+            .iter()
+            .map(|(u, at)| GroupAckEntry {
+                reader: u.clone(),
+                at_ms: *at,
+            })
+            .collect())
+    }
+}
