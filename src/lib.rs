@@ -12,3 +12,4 @@ pub struct ReadmeDoctests;
 
 pub use receipt_domain as domain;
 pub use receipt_domain::*;
+pub use receipt_store as store;

@@ -1,0 +1,49 @@
+//! Typed storage errors. An append that returns one of these wrote nothing.
+
+use receipt_domain::{ConversationId, EventId};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("conflict on {conversation}: expected version {expected_version}, stream is at {actual_version}")]
+    Conflict {
+        conversation: ConversationId,
+        expected_version: u64,
+        actual_version: u64,
+    },
+    #[error("append to {conversation} at version {expected_version} repeats some stored event ids but not all")]
+    DuplicateMismatch {
+        conversation: ConversationId,
+        expected_version: u64,
+    },
+    #[error("event {event} belongs to {found}, not to the stream {expected} it was appended to")]
+    WrongStream {
+        event: EventId,
+        expected: ConversationId,
+        found: ConversationId,
+    },
+    #[error("an append must carry at least one event")]
+    EmptyAppend,
+    #[error("corrupt record at position {position}: {reason}")]
+    Corrupt { position: u64, reason: String },
+    #[error("record at position {position} has format {format_version}, codec {codec_id}, schema {schema_version}, which this build cannot read")]
+    UnsupportedFormat {
+        position: u64,
+        format_version: u8,
+        codec_id: u8,
+        schema_version: u16,
+    },
+    #[error("event kind {0} has no stored form in this build")]
+    UnsupportedEvent(&'static str),
+    #[error("storage I/O: {0}")]
+    Io(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(position: u64, reason: impl Into<String>) -> Self {
+        Self::Corrupt {
+            position,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Group commit: appenders that need durability share flushes. The first one to arrive flushes
+//! everything written so far; those arriving meanwhile wait and are covered by the next flush, so
+//! N concurrent appenders pay about one flush instead of N.
+
+use crate::error::StoreError;
+use std::sync::{Condvar, Mutex, PoisonError};
+
+#[derive(Default)]
+struct Progress {
+    /// Every write with a sequence number up to this one is durable.
+    durable_seq: u64,
+    flushing: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    progress: Mutex<Progress>,
+    flushed: Condvar,
+}
+
+impl GroupCommit {
+    /// Returns once write `seq` is durable. `written_seq` reads the newest write's number;
+    /// `flush` makes everything written so far durable.
+    pub(crate) fn wait_durable(
+        &self,
+        seq: u64,
+        written_seq: impl Fn() -> u64,
+        flush: impl Fn() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Poisoning only means another appender panicked mid-wait; the counters stay valid.
+        let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if p.durable_seq >= seq {
+                return Ok(());
+            }
+            if !p.flushing {
+                p.flushing = true;
+                let target = written_seq();
+                drop(p);
+                let result = flush();
+                p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+                p.flushing = false;
+                if result.is_ok() {
+                    p.durable_seq = p.durable_seq.max(target);
+                }
+                self.flushed.notify_all();
+                result?;
+                continue;
+            }
+            p = self.flushed.wait(p).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Key layout of the single ordered keyspace (docs/storage.md).
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `c` + first position (u64 BE) | an event chunk record |
+//! | `s` + stream key + first version (u64 BE) | a run of that stream inside a chunk: chunk position (u64 BE), offset (u32 BE), count (u32 BE) |
+//! | `h` | the head: next global position (u64 BE) |
+//! | `n` | the snapshot record |
+//!
+//! A stream's version is not stored: it is the end of its last run (first version + count - 1).
+//! Big-endian numbers make key order equal numeric order. The stream key is the bincode encoding
+//! of the stored conversation id: a tag then length-prefixed strings, so no stream key is a
+//! prefix of another and a prefix scan sees exactly one stream.
+
+use crate::codec::{self, Kind};
+use crate::schema_v1::conversation_to_v1;
+use receipt_domain::ConversationId;
+
+pub(crate) const HEAD: &[u8] = b"h";
+pub(crate) const SNAPSHOT: &[u8] = b"n";
+const CHUNK: u8 = b'c';
+const RUN: u8 = b's';
+
+pub(crate) fn chunk(position: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(CHUNK);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+/// The position in a chunk key, if it is one.
+pub(crate) fn chunk_position(key: &[u8]) -> Option<u64> {
+    match key {
+        [CHUNK, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+pub(crate) fn stream_key(conversation: &ConversationId) -> Vec<u8> {
+    // Encoding a plain enum of strings into a Vec cannot fail.
+    codec::encode(&conversation_to_v1(conversation), Kind::Record).unwrap_or_default()
+}
+
+pub(crate) fn run_prefix(stream: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + stream.len() + 8);
+    k.push(RUN);
+    k.extend_from_slice(stream);
+    k
+}
+
+pub(crate) fn run(stream: &[u8], first_version: u64) -> Vec<u8> {
+    let mut k = run_prefix(stream);
+    k.extend_from_slice(&first_version.to_be_bytes());
+    k
+}
+
+pub(crate) fn run_first_version(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[at..].try_into().ok()?))
+}
+
+pub(crate) fn u64_value(v: u64) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// A stream run: where in which chunk a stream's events sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub chunk_position: u64,
+    pub offset: u32,
+    pub count: u32,
+}
+
+impl Run {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&self.chunk_position.to_be_bytes());
+        v.extend_from_slice(&self.offset.to_be_bytes());
+        v.extend_from_slice(&self.count.to_be_bytes());
+        v
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 16 {
+            return None;
+        }
+        Some(Self {
+            chunk_position: u64::from_be_bytes(bytes[0..8].try_into().ok()?),
+            offset: u32::from_be_bytes(bytes[8..12].try_into().ok()?),
+            count: u32::from_be_bytes(bytes[12..16].try_into().ok()?),
+        })
+    }
+}

@@ -1,0 +1,477 @@
+//! The event log: atomic, ordered, idempotent appends per conversation stream, over any backend.
+//!
+//! One writer (a mutex) checks expected versions and assigns positions, then writes a chunk, its
+//! stream runs and the new head in one atomic backend write. Positions
+//! and versions are read from the keyspace at open and kept with the writer, never from a counter
+//! outside it.
+
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::group_commit::GroupCommit;
+use crate::keys::{self, Run};
+use crate::record;
+use receipt_domain::{ConversationId, Event, State};
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// When an append's events reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Flush before every append returns.
+    EveryAppend,
+    /// Concurrent appenders wait for one shared flush before returning.
+    GroupCommit,
+    /// Return at once; the backend flushes in the background (sled: every `flush_every_ms`).
+    Buffered,
+}
+
+/// The events of one decision, for one conversation stream, expected at a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    pub conversation: ConversationId,
+    /// The stream's version the decision was made against (0 for a stream with no events).
+    pub expected_version: u64,
+    pub events: Vec<Event>,
+}
+
+/// Where an append's events are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first_position: u64,
+    pub count: u32,
+    /// The stream's version after these events.
+    pub version: u64,
+    /// The events were already stored (a retried append): nothing was written.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: u64,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent {
+    /// 1-based version within the stream.
+    pub version: u64,
+    pub position: u64,
+    pub event: Event,
+}
+
+struct Writer {
+    head: u64,
+    versions: FxHashMap<Vec<u8>, u64>,
+}
+
+pub struct EventLog<B: Backend> {
+    backend: B,
+    durability: Durability,
+    writer: Mutex<Writer>,
+    written_seq: AtomicU64,
+    group: GroupCommit,
+}
+
+impl<B: Backend> EventLog<B> {
+    /// Opens the log over a backend, checking that the head and the last chunk agree.
+    pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
+        let head = match backend.get(keys::HEAD)? {
+            None => 0,
+            Some(v) => {
+                keys::parse_u64(&v).ok_or_else(|| StoreError::corrupt(0, "unreadable head"))?
+            }
+        };
+        let last = backend.last_between(&keys::chunk(0), &keys::chunk(u64::MAX))?;
+        let end = match last {
+            None => 0,
+            Some((k, v)) => {
+                let position = keys::chunk_position(&k)
+                    .ok_or_else(|| StoreError::corrupt(0, "bad chunk key"))?;
+                position + record::decode_chunk(&v, position)?.len() as u64
+            }
+        };
+        if end != head {
+            return Err(StoreError::corrupt(
+                end.min(head),
+                format!("head says {head} events, chunks end at {end}"),
+            ));
+        }
+        Ok(Self {
+            backend,
+            durability,
+            writer: Mutex::new(Writer {
+                head,
+                versions: FxHashMap::default(),
+            }),
+            written_seq: AtomicU64::new(0),
+            group: GroupCommit::default(),
+        })
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        // The writer's fields are updated only after a successful write, with no fallible step
+        // between: a panic elsewhere cannot leave them half-updated.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Number of events in the log, i.e. the next position.
+    pub fn head(&self) -> u64 {
+        self.writer().head
+    }
+
+    /// The stream's version: how many events it holds.
+    pub fn version(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
+        let stream = keys::stream_key(conversation);
+        let mut w = self.writer();
+        self.stream_version(&mut w, &stream)
+    }
+
+    fn stream_version(&self, w: &mut Writer, stream: &[u8]) -> Result<u64, StoreError> {
+        if let Some(&v) = w.versions.get(stream) {
+            return Ok(v);
+        }
+        // The version is where the stream's last run ends.
+        let last = self
+            .backend
+            .last_between(&keys::run_prefix(stream), &keys::run(stream, u64::MAX))?;
+        let v = match last {
+            None => 0,
+            Some((k, v)) => {
+                let first = keys::run_first_version(&k)
+                    .ok_or_else(|| StoreError::corrupt(0, "bad stream run key"))?;
+                let run =
+                    Run::decode(&v).ok_or_else(|| StoreError::corrupt(0, "bad stream run"))?;
+                (first + u64::from(run.count)).saturating_sub(1)
+            }
+        };
+        w.versions.insert(stream.to_vec(), v);
+        Ok(v)
+    }
+
+    /// Appends one decision's events atomically.
+    pub fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
+        let mut out = self.append_batch(std::slice::from_ref(&request))?;
+        // append_batch returns exactly one outcome per request.
+        Ok(out.remove(0))
+    }
+
+    /// Appends several decisions as one atomic chunk: all of them, or none.
+    pub fn append_batch(&self, requests: &[AppendRequest]) -> Result<Vec<Appended>, StoreError> {
+        for r in requests {
+            if r.events.is_empty() {
+                return Err(StoreError::EmptyAppend);
+            }
+            for e in &r.events {
+                let found = e.body.conversation();
+                if found != r.conversation {
+                    return Err(StoreError::WrongStream {
+                        event: e.id,
+                        expected: r.conversation.clone(),
+                        found,
+                    });
+                }
+            }
+        }
+        let mut w = self.writer();
+        let head = w.head;
+        let mut planned: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
+        let mut chunk: Vec<Event> = Vec::new();
+        let mut puts = Vec::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for r in requests {
+            let stream = keys::stream_key(&r.conversation);
+            let current = match planned.get(&stream) {
+                Some(&v) => v,
+                None => self.stream_version(&mut w, &stream)?,
+            };
+            let n = r.events.len() as u64;
+            if current != r.expected_version {
+                outcomes.push(self.retried_append(r, &stream, current)?);
+                continue;
+            }
+            let offset = chunk.len() as u32;
+            puts.push((
+                keys::run(&stream, current + 1),
+                Run {
+                    chunk_position: head,
+                    offset,
+                    count: n as u32,
+                }
+                .encode(),
+            ));
+            outcomes.push(Appended {
+                first_position: head + u64::from(offset),
+                count: n as u32,
+                version: current + n,
+                duplicate: false,
+            });
+            chunk.extend(r.events.iter().cloned());
+            planned.insert(stream, current + n);
+        }
+        if !chunk.is_empty() {
+            let new_head = head + chunk.len() as u64;
+            puts.push((keys::chunk(head), record::encode_chunk(head, &chunk)?));
+            puts.push((keys::HEAD.to_vec(), keys::u64_value(new_head)));
+            self.backend.write_atomic(puts)?;
+            w.head = new_head;
+            w.versions.extend(planned);
+        }
+        let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(w);
+        self.make_durable(seq)?;
+        Ok(outcomes)
+    }
+
+    /// A request whose expected version is not the stream's: a retry of stored events (return
+    /// where they are), a partial overlap (error), or a conflict.
+    fn retried_append(
+        &self,
+        r: &AppendRequest,
+        stream: &[u8],
+        current: u64,
+    ) -> Result<Appended, StoreError> {
+        let conflict = || StoreError::Conflict {
+            conversation: r.conversation.clone(),
+            expected_version: r.expected_version,
+            actual_version: current,
+        };
+        if current < r.expected_version {
+            return Err(conflict());
+        }
+        let stored = self.read_stream_from(stream, r.expected_version + 1, r.events.len())?;
+        let matching = stored
+            .iter()
+            .zip(&r.events)
+            .filter(|(s, e)| s.event.id == e.id)
+            .count();
+        if matching == r.events.len() {
+            return Ok(Appended {
+                first_position: stored[0].position,
+                count: r.events.len() as u32,
+                version: r.expected_version + r.events.len() as u64,
+                duplicate: true,
+            });
+        }
+        let any_stored = r
+            .events
+            .iter()
+            .any(|e| stored.iter().any(|s| s.event.id == e.id));
+        if matching > 0 || any_stored {
+            return Err(StoreError::DuplicateMismatch {
+                conversation: r.conversation.clone(),
+                expected_version: r.expected_version,
+            });
+        }
+        Err(conflict())
+    }
+
+    fn make_durable(&self, seq: u64) -> Result<(), StoreError> {
+        match self.durability {
+            Durability::EveryAppend => self.backend.flush(),
+            Durability::GroupCommit => self.group.wait_durable(
+                seq,
+                || self.written_seq.load(Ordering::SeqCst),
+                || self.backend.flush(),
+            ),
+            Durability::Buffered => Ok(()),
+        }
+    }
+
+    /// Makes everything appended so far durable, whatever the durability option.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.backend.flush()
+    }
+
+    /// Events of one conversation, from 1-based `from_version`, at most `max`.
+    pub fn read_stream(
+        &self,
+        conversation: &ConversationId,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        let events =
+            self.read_stream_from(&keys::stream_key(conversation), from_version.max(1), max)?;
+        // The index is data too: an entry pointing at another stream's events is corruption.
+        if let Some(e) = events
+            .iter()
+            .find(|e| &e.event.body.conversation() != conversation)
+        {
+            return Err(StoreError::corrupt(
+                e.position,
+                format!("stream index of {conversation} points at an event of another stream"),
+            ));
+        }
+        Ok(events)
+    }
+
+    fn read_stream_from(
+        &self,
+        stream: &[u8],
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        let prefix = keys::run_prefix(stream);
+        let start = self
+            .backend
+            .last_between(&prefix, &keys::run(stream, from_version))?
+            .map_or_else(|| keys::run(stream, 0), |(k, _)| k);
+        let mut end = prefix.clone();
+        end.extend_from_slice(&[0xFF; 9]);
+        let mut out = Vec::new();
+        let mut cached: Option<(u64, Vec<Event>)> = None;
+        for item in self.backend.range(&start, &end) {
+            if out.len() >= max {
+                break;
+            }
+            let (k, v) = item?;
+            let first_version = keys::run_first_version(&k)
+                .ok_or_else(|| StoreError::corrupt(0, "bad stream run key"))?;
+            let run = Run::decode(&v).ok_or_else(|| StoreError::corrupt(0, "bad stream run"))?;
+            if cached.as_ref().map(|c| c.0) != Some(run.chunk_position) {
+                let bytes = self
+                    .backend
+                    .get(&keys::chunk(run.chunk_position))?
+                    .ok_or_else(|| {
+                        StoreError::corrupt(
+                            run.chunk_position,
+                            "stream index points at a missing chunk",
+                        )
+                    })?;
+                cached = Some((
+                    run.chunk_position,
+                    record::decode_chunk(&bytes, run.chunk_position)?,
+                ));
+            }
+            let events = &cached
+                .as_ref()
+                .map(|c| &c.1)
+                .ok_or_else(|| StoreError::corrupt(0, "unreachable"))?[..];
+            let span = run.offset as usize..(run.offset as usize + run.count as usize);
+            let slice = events.get(span).ok_or_else(|| {
+                StoreError::corrupt(run.chunk_position, "stream run outside its chunk")
+            })?;
+            for (i, e) in slice.iter().enumerate() {
+                let version = first_version + i as u64;
+                if version >= from_version && out.len() < max {
+                    out.push(StreamEvent {
+                        version,
+                        position: run.chunk_position + u64::from(run.offset) + i as u64,
+                        event: e.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Visits every event from global position `from` in order, checking that positions are
+    /// gapless up to the head. Returns the position after the last event visited.
+    pub fn replay(&self, from: u64, mut visit: impl FnMut(StoredEvent)) -> Result<u64, StoreError> {
+        let head = self.head();
+        let start = self
+            .backend
+            .last_between(&keys::chunk(0), &keys::chunk(from))?
+            .map_or_else(|| keys::chunk(0), |(k, _)| k);
+        let mut next: Option<u64> = None;
+        for item in self.backend.range(&start, &keys::chunk(head)) {
+            let (k, v) = item?;
+            let position = keys::chunk_position(&k)
+                .ok_or_else(|| StoreError::corrupt(next.unwrap_or(0), "bad chunk key"))?;
+            if let Some(expected) = next {
+                if position != expected {
+                    return Err(StoreError::corrupt(
+                        expected,
+                        format!("gap: next chunk starts at {position}"),
+                    ));
+                }
+            }
+            let events = record::decode_chunk(&v, position)?;
+            next = Some(position + events.len() as u64);
+            for (i, event) in events.into_iter().enumerate() {
+                let p = position + i as u64;
+                if p >= from {
+                    visit(StoredEvent { position: p, event });
+                }
+            }
+        }
+        let reached = next.unwrap_or(0).max(from.min(head));
+        if reached < head {
+            return Err(StoreError::corrupt(
+                reached,
+                format!("log ends at {reached}, head is {head}"),
+            ));
+        }
+        Ok(reached)
+    }
+
+    /// Events from global position `from`, at most `max`.
+    pub fn read_from(&self, from: u64, max: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        self.replay(from, |e| {
+            if out.len() < max {
+                out.push(e);
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Folds the whole log into fresh projections.
+    pub fn rebuild(&self) -> Result<(u64, State), StoreError> {
+        self.rebuild_from(0, State::new())
+    }
+
+    fn rebuild_from(&self, from: u64, mut state: State) -> Result<(u64, State), StoreError> {
+        let end = self.replay(from, |e| state.apply(&e.event))?;
+        Ok((end, state))
+    }
+
+    /// Stores a snapshot of `state`, which must cover exactly the events `[0, position)`.
+    /// The snapshot and the position it covers are one record: written atomically.
+    pub fn save_snapshot(&self, position: u64, state: &State) -> Result<(), StoreError> {
+        let bytes = record::encode_snapshot(position, state)?;
+        self.backend
+            .write_atomic(vec![(keys::SNAPSHOT.to_vec(), bytes)])?;
+        self.backend.flush()
+    }
+
+    /// The stored snapshot if it is usable; an unusable one is reported and ignored.
+    pub fn load_snapshot(&self) -> Option<(u64, State)> {
+        let bytes = match self.backend.get(keys::SNAPSHOT) {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot unreadable; replaying the whole log");
+                return None;
+            }
+        };
+        match record::decode_snapshot(&bytes) {
+            Ok((position, state)) if position <= self.head() => Some((position, state)),
+            Ok((position, _)) => {
+                tracing::warn!(
+                    position,
+                    head = self.head(),
+                    "snapshot is ahead of the log; replaying the whole log"
+                );
+                None
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "snapshot ignored; replaying the whole log");
+                None
+            }
+        }
+    }
+
+    /// Projections as of now: the newest usable snapshot plus the tail after it.
+    pub fn recover(&self) -> Result<(u64, State), StoreError> {
+        match self.load_snapshot() {
+            Some((position, state)) => self.rebuild_from(position, state),
+            None => self.rebuild(),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The self-describing record envelope (byte layout in docs/storage.md).
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  magic: "RCPT" (event chunk) or "RSNP" (snapshot)
+//!      4     1  format version (1)
+//!      5     1  codec id (1 = bincode 2.0.1 standard, see codec.rs)
+//!      6     2  schema version, u16 little-endian
+//!      8     8  position, u64 LE: first event of a chunk / events covered by a snapshot
+//!     16     4  event count, u32 LE (0 for a snapshot)
+//!     20     4  payload length n, u32 LE
+//!     24     n  payload
+//!   24+n     4  CRC-32 (IEEE) of bytes [0, 24+n), LE
+//! ```
+//! The checksum is verified before anything else is believed, so a flipped bit anywhere is
+//! reported as corruption at the record's position, never decoded into garbage.
+
+use crate::codec::{self, Kind, CODEC_BINCODE2_STANDARD};
+use crate::error::StoreError;
+use crate::schema_v1::{self, EventV1};
+use receipt_domain::{Event, State};
+
+pub const FORMAT_VERSION: u8 = 1;
+const CHUNK_MAGIC: &[u8; 4] = b"RCPT";
+const SNAPSHOT_MAGIC: &[u8; 4] = b"RSNP";
+const HEADER_BYTES: usize = 24;
+const CRC_BYTES: usize = 4;
+
+/// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
+/// shape: older snapshots are then ignored (full replay), never misread.
+pub const SNAPSHOT_STATE_VERSION: u16 = 1;
+
+struct Header {
+    magic: [u8; 4],
+    format_version: u8,
+    codec_id: u8,
+    schema_version: u16,
+    position: u64,
+    count: u32,
+}
+
+fn write(header: &Header, payload: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let len = u32::try_from(payload.len()).map_err(|_| {
+        StoreError::Io(format!(
+            "record payload of {} bytes is too large",
+            payload.len()
+        ))
+    })?;
+    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len() + CRC_BYTES);
+    out.extend_from_slice(&header.magic);
+    out.push(header.format_version);
+    out.push(header.codec_id);
+    out.extend_from_slice(&header.schema_version.to_le_bytes());
+    out.extend_from_slice(&header.position.to_le_bytes());
+    out.extend_from_slice(&header.count.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+fn le<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&bytes[at..at + N]);
+    a
+}
+
+/// Checks length, checksum, magic and versions; returns the header and the payload.
+fn read<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 4],
+    position: u64,
+) -> Result<(Header, &'a [u8]), StoreError> {
+    if bytes.len() < HEADER_BYTES + CRC_BYTES {
+        return Err(StoreError::corrupt(
+            position,
+            format!("record of {} bytes is shorter than its header", bytes.len()),
+        ));
+    }
+    let body_end = bytes.len() - CRC_BYTES;
+    let stored_crc = u32::from_le_bytes(le(bytes, body_end));
+    if crc32fast::hash(&bytes[..body_end]) != stored_crc {
+        return Err(StoreError::corrupt(position, "checksum mismatch"));
+    }
+    let header = Header {
+        magic: le(bytes, 0),
+        format_version: bytes[4],
+        codec_id: bytes[5],
+        schema_version: u16::from_le_bytes(le(bytes, 6)),
+        position: u64::from_le_bytes(le(bytes, 8)),
+        count: u32::from_le_bytes(le(bytes, 16)),
+    };
+    if &header.magic != magic {
+        return Err(StoreError::corrupt(position, "bad magic"));
+    }
+    let len = u32::from_le_bytes(le(bytes, 20)) as usize;
+    if HEADER_BYTES + len != body_end {
+        return Err(StoreError::corrupt(
+            position,
+            "payload length disagrees with record size",
+        ));
+    }
+    Ok((header, &bytes[HEADER_BYTES..body_end]))
+}
+
+/// Encodes a chunk of consecutive events starting at global position `first_position`.
+pub(crate) fn encode_chunk(first_position: u64, events: &[Event]) -> Result<Vec<u8>, StoreError> {
+    let stored = events
+        .iter()
+        .map(schema_v1::event_to_v1)
+        .collect::<Result<Vec<EventV1>, _>>()?;
+    let payload = codec::encode(&stored, Kind::Record).map_err(StoreError::Io)?;
+    let count =
+        u32::try_from(events.len()).map_err(|_| StoreError::Io("chunk too large".into()))?;
+    write(
+        &Header {
+            magic: *CHUNK_MAGIC,
+            format_version: FORMAT_VERSION,
+            codec_id: CODEC_BINCODE2_STANDARD,
+            schema_version: schema_v1::SCHEMA_VERSION,
+            position: first_position,
+            count,
+        },
+        &payload,
+    )
+}
+
+/// Decodes a chunk stored under key `position`; every way it can be wrong is a typed error.
+pub(crate) fn decode_chunk(bytes: &[u8], position: u64) -> Result<Vec<Event>, StoreError> {
+    let (h, payload) = read(bytes, CHUNK_MAGIC, position)?;
+    if h.format_version != FORMAT_VERSION
+        || h.codec_id != CODEC_BINCODE2_STANDARD
+        || h.schema_version != schema_v1::SCHEMA_VERSION
+    {
+        return Err(StoreError::UnsupportedFormat {
+            position,
+            format_version: h.format_version,
+            codec_id: h.codec_id,
+            schema_version: h.schema_version,
+        });
+    }
+    if h.position != position {
+        return Err(StoreError::corrupt(
+            position,
+            format!("record says position {}", h.position),
+        ));
+    }
+    let stored: Vec<EventV1> =
+        codec::decode(payload, Kind::Record).map_err(|e| StoreError::corrupt(position, e))?;
+    if stored.len() != h.count as usize || stored.is_empty() {
+        return Err(StoreError::corrupt(
+            position,
+            "event count disagrees with header",
+        ));
+    }
+    stored
+        .into_iter()
+        .map(|e| schema_v1::event_from_v1(e).map_err(|e| StoreError::corrupt(position, e)))
+        .collect()
+}
+
+/// Encodes a snapshot of the projections covering events `[0, position)`.
+pub(crate) fn encode_snapshot(position: u64, state: &State) -> Result<Vec<u8>, StoreError> {
+    let payload = codec::encode(state, Kind::Snapshot).map_err(StoreError::Io)?;
+    write(
+        &Header {
+            magic: *SNAPSHOT_MAGIC,
+            format_version: FORMAT_VERSION,
+            codec_id: CODEC_BINCODE2_STANDARD,
+            schema_version: SNAPSHOT_STATE_VERSION,
+            position,
+            count: 0,
+        },
+        &payload,
+    )
+}
+
+/// Decodes a snapshot and checks the state's invariants: `Err` means "do not use it".
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(u64, State), String> {
+    let (h, payload) = read(bytes, SNAPSHOT_MAGIC, 0).map_err(|e| e.to_string())?;
+    if h.format_version != FORMAT_VERSION
+        || h.codec_id != CODEC_BINCODE2_STANDARD
+        || h.schema_version != SNAPSHOT_STATE_VERSION
+    {
+        return Err(format!(
+            "snapshot format {}, codec {}, state version {} is not this build's",
+            h.format_version, h.codec_id, h.schema_version
+        ));
+    }
+    let state: State = codec::decode(payload, Kind::Snapshot)?;
+    state.check_invariants().map_err(|e| e.to_string())?;
+    Ok((h.position, state))
+}

@@ -1,0 +1,381 @@
+//! Schema version 1 of stored events: frozen copies of the domain's event types.
+//!
+//! The domain types may grow; these never change. Decoding reads these and converts (upcasts)
+//! them into the current domain types, re-validating every id, so a stored record that decodes
+//! is a valid event. A later schema adds `schema_v2.rs` and an upcast from v1; this file stays.
+
+use crate::error::StoreError;
+use receipt_domain::{
+    ConversationId, Event, EventBody, EventId, GroupAck, GroupAckDeclined, GroupId, MessageId,
+    Role, UserId,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const SCHEMA_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EventV1 {
+    pub id: Uuid,
+    pub at_ms: u64,
+    pub body: BodyV1,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) enum ConversationV1 {
+    Direct { low: String, high: String },
+    Group(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum RoleV1 {
+    Owner,
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum DeclinedV1 {
+    ReadAcksDisabled,
+    FeatureDisabled,
+    SenderNotPermitted,
+    GroupTooLarge { members: u32, max_group_size: u32 },
+    NotAGroup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum GroupAckV1 {
+    NotRequested,
+    Enabled,
+    Declined(DeclinedV1),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum BodyV1 {
+    MessageSent {
+        conversation: ConversationV1,
+        message: Uuid,
+        sender: String,
+        group_ack: GroupAckV1,
+    },
+    Delivered {
+        conversation: ConversationV1,
+        message: Uuid,
+        recipient: String,
+    },
+    ReadAcked {
+        conversation: ConversationV1,
+        message: Uuid,
+        reader: String,
+    },
+    ConversationAcked {
+        conversation: ConversationV1,
+        reader: String,
+    },
+    GroupReadAcked {
+        group: String,
+        message: Uuid,
+        reader: String,
+    },
+    MessageMarkedRead {
+        conversation: ConversationV1,
+        message: Uuid,
+        reader: String,
+    },
+    ConversationMarkedRead {
+        conversation: ConversationV1,
+        reader: String,
+    },
+    MemberJoined {
+        group: String,
+        user: String,
+        role: RoleV1,
+    },
+    MemberLeft {
+        group: String,
+        user: String,
+    },
+    MemberRoleChanged {
+        group: String,
+        user: String,
+        role: RoleV1,
+    },
+}
+
+// ---- domain -> stored (encoding: total over what this schema knows) -----------------------------
+
+pub(crate) fn conversation_to_v1(c: &ConversationId) -> ConversationV1 {
+    match c {
+        ConversationId::Direct { low, high } => ConversationV1::Direct {
+            low: low.as_str().to_owned(),
+            high: high.as_str().to_owned(),
+        },
+        ConversationId::Group(g) => ConversationV1::Group(g.as_str().to_owned()),
+    }
+}
+
+fn role_to_v1(r: Role) -> Result<RoleV1, StoreError> {
+    Ok(match r {
+        Role::Owner => RoleV1::Owner,
+        Role::Admin => RoleV1::Admin,
+        Role::Member => RoleV1::Member,
+        _ => return Err(StoreError::UnsupportedEvent("Role")),
+    })
+}
+
+fn group_ack_to_v1(g: GroupAck) -> Result<GroupAckV1, StoreError> {
+    Ok(match g {
+        GroupAck::NotRequested => GroupAckV1::NotRequested,
+        GroupAck::Enabled => GroupAckV1::Enabled,
+        GroupAck::Declined(d) => GroupAckV1::Declined(match d {
+            GroupAckDeclined::ReadAcksDisabled => DeclinedV1::ReadAcksDisabled,
+            GroupAckDeclined::FeatureDisabled => DeclinedV1::FeatureDisabled,
+            GroupAckDeclined::SenderNotPermitted => DeclinedV1::SenderNotPermitted,
+            GroupAckDeclined::GroupTooLarge {
+                members,
+                max_group_size,
+            } => DeclinedV1::GroupTooLarge {
+                members,
+                max_group_size,
+            },
+            GroupAckDeclined::NotAGroup => DeclinedV1::NotAGroup,
+            _ => return Err(StoreError::UnsupportedEvent("GroupAckDeclined")),
+        }),
+        _ => return Err(StoreError::UnsupportedEvent("GroupAck")),
+    })
+}
+
+pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
+    let s = |u: &UserId| u.as_str().to_owned();
+    let g = |g: &GroupId| g.as_str().to_owned();
+    let c = conversation_to_v1;
+    let body = match &e.body {
+        EventBody::MessageSent {
+            conversation,
+            message,
+            sender,
+            group_ack,
+        } => BodyV1::MessageSent {
+            conversation: c(conversation),
+            message: message.0,
+            sender: s(sender),
+            group_ack: group_ack_to_v1(*group_ack)?,
+        },
+        EventBody::Delivered {
+            conversation,
+            message,
+            recipient,
+        } => BodyV1::Delivered {
+            conversation: c(conversation),
+            message: message.0,
+            recipient: s(recipient),
+        },
+        EventBody::ReadAcked {
+            conversation,
+            message,
+            reader,
+        } => BodyV1::ReadAcked {
+            conversation: c(conversation),
+            message: message.0,
+            reader: s(reader),
+        },
+        EventBody::ConversationAcked {
+            conversation,
+            reader,
+        } => BodyV1::ConversationAcked {
+            conversation: c(conversation),
+            reader: s(reader),
+        },
+        EventBody::GroupReadAcked {
+            group,
+            message,
+            reader,
+        } => BodyV1::GroupReadAcked {
+            group: g(group),
+            message: message.0,
+            reader: s(reader),
+        },
+        EventBody::MessageMarkedRead {
+            conversation,
+            message,
+            reader,
+        } => BodyV1::MessageMarkedRead {
+            conversation: c(conversation),
+            message: message.0,
+            reader: s(reader),
+        },
+        EventBody::ConversationMarkedRead {
+            conversation,
+            reader,
+        } => BodyV1::ConversationMarkedRead {
+            conversation: c(conversation),
+            reader: s(reader),
+        },
+        EventBody::MemberJoined { group, user, role } => BodyV1::MemberJoined {
+            group: g(group),
+            user: s(user),
+            role: role_to_v1(*role)?,
+        },
+        EventBody::MemberLeft { group, user } => BodyV1::MemberLeft {
+            group: g(group),
+            user: s(user),
+        },
+        EventBody::MemberRoleChanged { group, user, role } => BodyV1::MemberRoleChanged {
+            group: g(group),
+            user: s(user),
+            role: role_to_v1(*role)?,
+        },
+        other => return Err(StoreError::UnsupportedEvent(other.kind_name())),
+    };
+    Ok(EventV1 {
+        id: e.id.0,
+        at_ms: e.at_ms,
+        body,
+    })
+}
+
+// ---- stored -> domain (upcast; re-validates every id) ------------------------------------------
+
+fn user(s: String) -> Result<UserId, String> {
+    UserId::new(s).map_err(|e| e.to_string())
+}
+
+fn group(s: String) -> Result<GroupId, String> {
+    GroupId::new(s).map_err(|e| e.to_string())
+}
+
+pub(crate) fn conversation_from_v1(c: ConversationV1) -> Result<ConversationId, String> {
+    match c {
+        ConversationV1::Direct { low, high } => {
+            let (low, high) = (user(low)?, user(high)?);
+            if low >= high {
+                return Err("direct conversation pair is not sorted and distinct".into());
+            }
+            ConversationId::direct(low, high).map_err(|e| e.to_string())
+        }
+        ConversationV1::Group(g) => Ok(ConversationId::Group(group(g)?)),
+    }
+}
+
+fn role_from_v1(r: RoleV1) -> Role {
+    match r {
+        RoleV1::Owner => Role::Owner,
+        RoleV1::Admin => Role::Admin,
+        RoleV1::Member => Role::Member,
+    }
+}
+
+fn group_ack_from_v1(g: GroupAckV1) -> GroupAck {
+    match g {
+        GroupAckV1::NotRequested => GroupAck::NotRequested,
+        GroupAckV1::Enabled => GroupAck::Enabled,
+        GroupAckV1::Declined(d) => GroupAck::Declined(match d {
+            DeclinedV1::ReadAcksDisabled => GroupAckDeclined::ReadAcksDisabled,
+            DeclinedV1::FeatureDisabled => GroupAckDeclined::FeatureDisabled,
+            DeclinedV1::SenderNotPermitted => GroupAckDeclined::SenderNotPermitted,
+            DeclinedV1::GroupTooLarge {
+                members,
+                max_group_size,
+            } => GroupAckDeclined::GroupTooLarge {
+                members,
+                max_group_size,
+            },
+            DeclinedV1::NotAGroup => GroupAckDeclined::NotAGroup,
+        }),
+    }
+}
+
+pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
+    let c = conversation_from_v1;
+    let m = MessageId;
+    let body = match e.body {
+        BodyV1::MessageSent {
+            conversation,
+            message,
+            sender,
+            group_ack,
+        } => EventBody::MessageSent {
+            conversation: c(conversation)?,
+            message: m(message),
+            sender: user(sender)?,
+            group_ack: group_ack_from_v1(group_ack),
+        },
+        BodyV1::Delivered {
+            conversation,
+            message,
+            recipient,
+        } => EventBody::Delivered {
+            conversation: c(conversation)?,
+            message: m(message),
+            recipient: user(recipient)?,
+        },
+        BodyV1::ReadAcked {
+            conversation,
+            message,
+            reader,
+        } => EventBody::ReadAcked {
+            conversation: c(conversation)?,
+            message: m(message),
+            reader: user(reader)?,
+        },
+        BodyV1::ConversationAcked {
+            conversation,
+            reader,
+        } => EventBody::ConversationAcked {
+            conversation: c(conversation)?,
+            reader: user(reader)?,
+        },
+        BodyV1::GroupReadAcked {
+            group: g,
+            message,
+            reader,
+        } => EventBody::GroupReadAcked {
+            group: group(g)?,
+            message: m(message),
+            reader: user(reader)?,
+        },
+        BodyV1::MessageMarkedRead {
+            conversation,
+            message,
+            reader,
+        } => EventBody::MessageMarkedRead {
+            conversation: c(conversation)?,
+            message: m(message),
+            reader: user(reader)?,
+        },
+        BodyV1::ConversationMarkedRead {
+            conversation,
+            reader,
+        } => EventBody::ConversationMarkedRead {
+            conversation: c(conversation)?,
+            reader: user(reader)?,
+        },
+        BodyV1::MemberJoined {
+            group: g,
+            user: u,
+            role,
+        } => EventBody::MemberJoined {
+            group: group(g)?,
+            user: user(u)?,
+            role: role_from_v1(role),
+        },
+        BodyV1::MemberLeft { group: g, user: u } => EventBody::MemberLeft {
+            group: group(g)?,
+            user: user(u)?,
+        },
+        BodyV1::MemberRoleChanged {
+            group: g,
+            user: u,
+            role,
+        } => EventBody::MemberRoleChanged {
+            group: group(g)?,
+            user: user(u)?,
+            role: role_from_v1(role),
+        },
+    };
+    Ok(Event {
+        id: EventId(e.id),
+        at_ms: e.at_ms,
+        body,
+    })
+}

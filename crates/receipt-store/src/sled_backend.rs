@@ -1,0 +1,90 @@
+//! sled behind the backend seam: the only file that names sled.
+//!
+//! One tree holds everything (chunks, stream index, versions, head, snapshot), so one
+//! `apply_batch` makes an append atomic. sled's `flush` ends in `sync_file_range` + fsync of
+//! its segment files; see docs/storage.md for what that does and does not promise.
+
+use crate::backend::{Backend, Entries, Entry};
+use crate::error::StoreError;
+use std::path::Path;
+
+pub struct SledBackend {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+fn io(e: sled::Error) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+impl SledBackend {
+    /// Opens (or creates) the store at `path`. `flush_every_ms` is sled's background flush
+    /// (`None` turns it off). sled can panic on some damaged files; that becomes a typed error.
+    pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
+        let config = sled::Config::new()
+            .path(path)
+            .flush_every_ms(flush_every_ms);
+        // AssertUnwindSafe: on a panic nothing from inside the closure is looked at again.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            config.open().and_then(|db| {
+                let tree = db.open_tree("receipts")?;
+                Ok((db, tree))
+            })
+        }));
+        match opened {
+            Ok(Ok((db, tree))) => Ok(Self { db, tree }),
+            Ok(Err(e)) => Err(io(e)),
+            Err(_) => Err(StoreError::Corrupt {
+                position: 0,
+                reason: format!(
+                    "sled could not open {}: its files are damaged",
+                    path.display()
+                ),
+            }),
+        }
+    }
+}
+
+fn entry(r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Entry, StoreError> {
+    r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(io)
+}
+
+impl Backend for SledBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key).map_err(io)?.map(|v| v.to_vec()))
+    }
+
+    fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
+        if start >= end {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(self.tree.range(start.to_vec()..end.to_vec()).map(entry))
+    }
+
+    fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
+        if floor > at {
+            return Ok(None);
+        }
+        self.tree
+            .range(floor.to_vec()..=at.to_vec())
+            .next_back()
+            .map(entry)
+            .transpose()
+    }
+
+    fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in puts {
+            batch.insert(k, v);
+        }
+        self.tree.apply_batch(batch).map_err(io)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}

@@ -1,0 +1,233 @@
+//! One conformance suite, run against the in-memory log and the sled log.
+
+mod support;
+
+use receipt_domain::*;
+use receipt_store::*;
+use support::*;
+
+/// Runs each check against a fresh log of both kinds.
+macro_rules! conformance {
+    ($($name:ident => $body:expr;)*) => {
+        mod memory {
+            use super::*;
+            $(#[test] fn $name() { let log = MemoryLog::in_memory(); ($body)(&log); })*
+        }
+        mod sled {
+            use super::*;
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+                ($body)(&log);
+            })*
+        }
+    };
+}
+
+fn positions<B: Backend>(log: &EventLog<B>) -> Vec<u64> {
+    log.read_from(0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect()
+}
+
+fn ids<B: Backend>(log: &EventLog<B>) -> Vec<EventId> {
+    log.read_from(0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.event.id)
+        .collect()
+}
+
+fn appends_get_gapless_positions_and_stream_versions<B: Backend>(log: &EventLog<B>) {
+    let (a, b) = (chat("ann", "bob"), chat("ann", "cat"));
+    let r1 = log.append(request(&a, 0, &[1, 2])).unwrap();
+    let r2 = log.append(request(&b, 0, &[3])).unwrap();
+    let r3 = log.append(request(&a, 2, &[4])).unwrap();
+    assert_eq!((r1.first_position, r1.count, r1.version), (0, 2, 2));
+    assert_eq!((r2.first_position, r2.version), (2, 1));
+    assert_eq!((r3.first_position, r3.version), (3, 3));
+    assert_eq!(positions(log), vec![0, 1, 2, 3]);
+    assert_eq!(log.head(), 4);
+    assert_eq!(log.version(&a).unwrap(), 3);
+    assert_eq!(log.version(&chat("x", "y")).unwrap(), 0);
+    let stream: Vec<(u64, u64)> = log
+        .read_stream(&a, 1, 10)
+        .unwrap()
+        .iter()
+        .map(|e| (e.version, e.position))
+        .collect();
+    assert_eq!(stream, vec![(1, 0), (2, 1), (3, 3)]);
+    let tail: Vec<u64> = log
+        .read_stream(&a, 3, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(tail, vec![3]);
+    assert_eq!(log.read_stream(&a, 1, 2).unwrap().len(), 2);
+}
+
+fn stale_or_future_expected_version_is_a_conflict_and_writes_nothing<B: Backend>(
+    log: &EventLog<B>,
+) {
+    let a = chat("ann", "bob");
+    log.append(request(&a, 0, &[1])).unwrap();
+    for expected in [0, 5] {
+        match log.append(request(&a, expected, &[9])) {
+            Err(StoreError::Conflict {
+                expected_version,
+                actual_version: 1,
+                ..
+            }) => assert_eq!(expected_version, expected),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(log.head(), 1);
+    assert_eq!(ids(log).len(), 1);
+}
+
+fn retried_append_returns_the_original_positions_and_writes_nothing<B: Backend>(log: &EventLog<B>) {
+    let a = chat("ann", "bob");
+    log.append(request(&a, 0, &[1])).unwrap();
+    let first = log.append(request(&a, 1, &[2, 3])).unwrap();
+    log.append(request(&a, 3, &[4])).unwrap();
+    let again = log.append(request(&a, 1, &[2, 3])).unwrap();
+    assert!(again.duplicate && !first.duplicate);
+    assert_eq!(
+        (again.first_position, again.count, again.version),
+        (first.first_position, 2, 3)
+    );
+    assert_eq!(log.head(), 4);
+}
+
+fn partial_duplicate_is_a_typed_error<B: Backend>(log: &EventLog<B>) {
+    let a = chat("ann", "bob");
+    log.append(request(&a, 0, &[1, 2])).unwrap();
+    assert!(matches!(
+        log.append(request(&a, 0, &[1, 7])),
+        Err(StoreError::DuplicateMismatch { .. })
+    ));
+    assert!(matches!(
+        log.append(request(&a, 0, &[2, 1])),
+        Err(StoreError::DuplicateMismatch { .. })
+    ));
+    assert_eq!(log.head(), 2);
+}
+
+fn bad_appends_are_refused<B: Backend>(log: &EventLog<B>) {
+    let a = chat("ann", "bob");
+    assert!(matches!(
+        log.append(request(&a, 0, &[])),
+        Err(StoreError::EmptyAppend)
+    ));
+    let mut r = request(&a, 0, &[1]);
+    r.events.push(sent(&chat("ann", "cat"), 2));
+    assert!(matches!(log.append(r), Err(StoreError::WrongStream { .. })));
+    assert_eq!(log.head(), 0);
+}
+
+fn a_batch_is_all_or_nothing<B: Backend>(log: &EventLog<B>) {
+    let (a, b) = (chat("ann", "bob"), chat("ann", "cat"));
+    log.append(request(&b, 0, &[1])).unwrap();
+    let batch = [request(&a, 0, &[2]), request(&b, 0, &[3])];
+    assert!(matches!(
+        log.append_batch(&batch),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(log.head(), 1);
+    assert_eq!(log.version(&a).unwrap(), 0);
+    let ok = log
+        .append_batch(&[
+            request(&a, 0, &[2]),
+            request(&b, 1, &[3]),
+            request(&a, 1, &[4]),
+        ])
+        .unwrap();
+    assert_eq!(
+        ok.iter()
+            .map(|o| (o.first_position, o.version))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 2)]
+    );
+    let versions: Vec<u64> = log
+        .read_stream(&a, 1, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(versions, vec![1, 3]);
+}
+
+fn read_from_a_middle_position<B: Backend>(log: &EventLog<B>) {
+    let a = chat("ann", "bob");
+    log.append(request(&a, 0, &[1, 2, 3])).unwrap();
+    log.append(request(&a, 3, &[4, 5])).unwrap();
+    let got: Vec<u64> = log
+        .read_from(2, 2)
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(got, vec![2, 3]);
+    assert!(log.read_from(5, 10).unwrap().is_empty());
+}
+
+fn snapshot_plus_tail_equals_full_replay<B: Backend>(log: &EventLog<B>) {
+    let mut w = Workload::new(7);
+    for i in 0..300 {
+        let r = w.next_request(log);
+        log.append(r.clone()).unwrap();
+        w.apply(&r);
+        if i == 150 {
+            log.save_snapshot(log.head(), &w.state).unwrap();
+        }
+    }
+    let (end, recovered) = log.recover().unwrap();
+    let (_, full) = log.rebuild().unwrap();
+    assert_eq!(end, log.head());
+    assert_eq!(recovered, full);
+    assert_eq!(recovered, w.state);
+    assert!(log.load_snapshot().is_some_and(|(p, _)| p > 0));
+}
+
+fn an_unusable_snapshot_is_ignored<B: Backend>(log: &EventLog<B>) {
+    let a = chat("ann", "bob");
+    log.append(request(&a, 0, &[1])).unwrap();
+    log.backend()
+        .write_atomic(vec![(b"n".to_vec(), b"garbage".to_vec())])
+        .unwrap();
+    assert!(log.load_snapshot().is_none());
+    let (end, state) = log.recover().unwrap();
+    assert_eq!((end, state.events_applied()), (1, 1));
+}
+
+conformance! {
+    gapless_positions_and_versions => appends_get_gapless_positions_and_stream_versions;
+    conflicts_write_nothing => stale_or_future_expected_version_is_a_conflict_and_writes_nothing;
+    retried_append_is_idempotent => retried_append_returns_the_original_positions_and_writes_nothing;
+    partial_duplicate_is_rejected => partial_duplicate_is_a_typed_error;
+    empty_or_wrong_stream_refused => bad_appends_are_refused;
+    batch_is_atomic => a_batch_is_all_or_nothing;
+    read_from_middle => read_from_a_middle_position;
+    snapshot_plus_tail => snapshot_plus_tail_equals_full_replay;
+    unusable_snapshot_ignored => an_unusable_snapshot_is_ignored;
+}
+
+#[test]
+fn sled_log_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = chat("ann", "bob");
+    {
+        let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+        log.append(request(&a, 0, &[1, 2])).unwrap();
+    }
+    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+    assert_eq!((log.head(), log.version(&a).unwrap()), (2, 2));
+    assert!(matches!(
+        log.append(request(&a, 0, &[3])),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(log.append(request(&a, 0, &[1, 2])).unwrap().duplicate);
+}

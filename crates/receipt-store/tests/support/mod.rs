@@ -1,0 +1,174 @@
+//! Shared helpers for the storage tests: events, logs on both backends, a tiny workload.
+#![allow(dead_code)] // Each test file uses a different part.
+
+pub mod describe;
+
+use receipt_domain::*;
+use receipt_store::*;
+use uuid::Uuid;
+
+pub fn user(s: &str) -> UserId {
+    UserId::new(s).expect("valid test id")
+}
+
+pub fn group(s: &str) -> GroupId {
+    GroupId::new(s).expect("valid test id")
+}
+
+pub fn chat(a: &str, b: &str) -> ConversationId {
+    ConversationId::direct(user(a), user(b)).expect("distinct users")
+}
+
+/// A `MessageSent` in `conversation` with event id `id`.
+pub fn sent(conversation: &ConversationId, id: u128) -> Event {
+    let sender = match conversation {
+        ConversationId::Direct { low, .. } => low.clone(),
+        ConversationId::Group(_) => user("owner"),
+    };
+    Event {
+        id: EventId(Uuid::from_u128(id)),
+        at_ms: 1_000 + id as u64,
+        body: EventBody::MessageSent {
+            conversation: conversation.clone(),
+            message: MessageId(Uuid::from_u128(id + (1 << 100))),
+            sender,
+            group_ack: GroupAck::NotRequested,
+        },
+    }
+}
+
+pub fn request(
+    conversation: &ConversationId,
+    expected_version: u64,
+    ids: &[u128],
+) -> AppendRequest {
+    AppendRequest {
+        conversation: conversation.clone(),
+        expected_version,
+        events: ids.iter().map(|&i| sent(conversation, i)).collect(),
+    }
+}
+
+/// A deterministic generator (xorshift64*): enough to vary a test workload, no more.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Drives random domain commands through decide and hands each decision to `append`, which
+/// returns whether it was stored; the state follows only stored decisions.
+pub struct Workload {
+    pub state: State,
+    pub policy: Policy,
+    rng: Rng,
+    next_id: u128,
+    now_ms: u64,
+}
+
+const USERS: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
+
+impl Workload {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            state: State::new(),
+            policy: Policy::all_receipts_on(),
+            rng: Rng(seed | 1),
+            next_id: (seed as u128) << 64,
+            now_ms: 1_000_000,
+        }
+    }
+
+    /// A random command, possibly invalid (then decide rejects it).
+    pub fn command(&mut self) -> Command {
+        self.next_id += 1 << 8;
+        self.now_ms += self.rng.below(1_000);
+        let u = |r: &mut Rng| user(USERS[r.below(USERS.len() as u64) as usize]);
+        let g = |r: &mut Rng| group(["g1", "g2"][r.below(2) as usize]);
+        let m = |r: &mut Rng| MessageId(Uuid::from_u128(1 + r.below(40) as u128));
+        let r = &mut self.rng;
+        let kind = match r.below(8) {
+            0 | 1 => {
+                let conversation = if r.below(2) == 0 {
+                    let a = u(r);
+                    let mut b = u(r);
+                    while b == a {
+                        b = u(r);
+                    }
+                    ConversationId::direct(a, b).expect("distinct")
+                } else {
+                    ConversationId::Group(g(r))
+                };
+                CommandKind::SendMessage {
+                    conversation,
+                    message: m(r),
+                    sender: u(r),
+                    needs_group_ack: r.below(2) == 0,
+                }
+            }
+            2 => CommandKind::JoinGroup {
+                group: g(r),
+                user: u(r),
+                role: Role::Member,
+            },
+            3 => CommandKind::Deliver {
+                message: m(r),
+                recipient: u(r),
+            },
+            4 => CommandKind::AckMessageRead {
+                message: m(r),
+                reader: u(r),
+            },
+            5 => CommandKind::AckGroupMessageRead {
+                message: m(r),
+                reader: u(r),
+            },
+            6 => CommandKind::MarkMessageRead {
+                message: m(r),
+                reader: u(r),
+            },
+            _ => CommandKind::LeaveGroup {
+                group: g(r),
+                user: u(r),
+            },
+        };
+        Command {
+            id: CommandId(Uuid::from_u128(self.next_id)),
+            at_ms: self.now_ms,
+            kind,
+        }
+    }
+
+    /// The next accepted decision with events, as an append request at the log's version.
+    pub fn next_request<B: Backend>(&mut self, log: &EventLog<B>) -> AppendRequest {
+        loop {
+            let c = self.command();
+            if let Ok(d) = decide(&self.state, &self.policy, &c) {
+                if let Some(first) = d.events.first() {
+                    let conversation = first.body.conversation();
+                    let expected_version = log.version(&conversation).expect("version readable");
+                    return AppendRequest {
+                        conversation,
+                        expected_version,
+                        events: d.events,
+                    };
+                }
+            }
+        }
+    }
+
+    pub fn apply(&mut self, r: &AppendRequest) {
+        for e in &r.events {
+            self.state.apply(e);
+        }
+    }
+}
