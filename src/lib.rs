@@ -1,9 +1,34 @@
 //! Receipt engine: message receipts (delivered, read, by whom) and unread counts for chat
 //! backends, event-sourced.
 //!
-//! This facade re-exports the pure domain core ([`receipt_domain`]): commands are decided into
-//! events, events are folded into projections, queries read them. The durable log and the
-//! `Engine` a service embeds are built on top of it (see `docs/ARCHITECTURE.md`).
+//! [`Engine`] is what a service embeds: commands are decided against the projections and the
+//! policy ([`domain`]), appended atomically to a durable log ([`store`], sled by default),
+//! folded into the projections and published as notifications.
+//!
+//! ```
+//! use receipt_engine::*;
+//! let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+//! let (alice, bob) = (UserId::new("alice")?, UserId::new("bob")?);
+//! let chat = ConversationId::direct(alice.clone(), bob.clone())?;
+//! let m = MessageId(uuid::Uuid::now_v7());
+//! engine.send_message(&chat, m, &alice, false)?;
+//! assert_eq!(engine.unread_count(&bob, &chat), 1);
+//! let read = engine.ack_message_read(m, &bob)?;
+//! assert_eq!(read.notifications[0].to, alice);
+//! assert!(engine.message_status(&alice, m)?.has_read_ack);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod engine;
+mod error;
+mod options;
+mod publisher;
+mod sdk;
+
+pub use engine::{Engine, Outcome, PROGRESS_EVERY_EVENTS};
+pub use error::EngineError;
+pub use options::{Clock, EngineOptions, ManualClock, Progress, ProgressFn, SystemClock};
+pub use publisher::Positioned;
 
 // The README's example runs as a doctest, so it cannot drift from the API.
 #[doc = include_str!("../README.md")]
@@ -13,3 +38,4 @@ pub struct ReadmeDoctests;
 pub use receipt_domain as domain;
 pub use receipt_domain::*;
 pub use receipt_store as store;
+pub use receipt_store::Durability;

@@ -18,7 +18,7 @@ mod sled_backend;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend};
 pub use error::StoreError;
-pub use log::{AppendRequest, Appended, Durability, EventLog, StoredEvent, StreamEvent};
+pub use log::{AppendRequest, Appended, Durability, EventLog, StoredEvent, StreamEvent, Written};
 pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
 pub use schema_v1::SCHEMA_VERSION;
 pub use sled_backend::SledBackend;

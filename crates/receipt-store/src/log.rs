@@ -47,6 +47,13 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A batch written but perhaps not yet durable (see [`EventLog::write_batch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub outcomes: Vec<Appended>,
+    seq: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub position: u64,
@@ -161,8 +168,18 @@ impl<B: Backend> EventLog<B> {
         Ok(out.remove(0))
     }
 
-    /// Appends several decisions as one atomic chunk: all of them, or none.
+    /// Appends several decisions as one atomic chunk: all of them, or none; returns once the
+    /// chunk is as durable as the log's durability option promises.
     pub fn append_batch(&self, requests: &[AppendRequest]) -> Result<Vec<Appended>, StoreError> {
+        let written = self.write_batch(requests)?;
+        self.wait_durable(&written)?;
+        Ok(written.outcomes)
+    }
+
+    /// The first half of an append: checks and writes atomically, without waiting for
+    /// durability. Whoever needs the ordering (the engine folds under its own lock) writes, then
+    /// calls [`EventLog::wait_durable`] outside that lock, so concurrent appenders share flushes.
+    pub fn write_batch(&self, requests: &[AppendRequest]) -> Result<Written, StoreError> {
         for r in requests {
             if r.events.is_empty() {
                 return Err(StoreError::EmptyAppend);
@@ -222,10 +239,15 @@ impl<B: Backend> EventLog<B> {
             w.head = new_head;
             w.versions.extend(planned);
         }
+        // Numbered while the writer lock is held, so a higher number was written later.
         let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
         drop(w);
-        self.make_durable(seq)?;
-        Ok(outcomes)
+        Ok(Written { outcomes, seq })
+    }
+
+    /// The second half of an append: returns once the write is as durable as promised.
+    pub fn wait_durable(&self, written: &Written) -> Result<(), StoreError> {
+        self.make_durable(written.seq)
     }
 
     /// A request whose expected version is not the stream's: a retry of stored events (return

@@ -84,3 +84,72 @@ fn concurrent_appends_on_sled_with_group_commit() {
 fn concurrent_appends_in_memory() {
     hammer(Arc::new(MemoryLog::in_memory()));
 }
+
+/// Counts flushes and makes each one slow, like a real disk.
+struct SlowFlush {
+    inner: MemoryBackend,
+    flushes: AtomicU64,
+}
+
+impl Backend for SlowFlush {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
+        self.inner.range(start, end)
+    }
+    fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
+        self.inner.last_between(floor, at)
+    }
+    fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.inner.write_atomic(puts)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        Ok(())
+    }
+    fn size_bytes(&self) -> u64 {
+        self.inner.size_bytes()
+    }
+}
+
+fn flushes_for(durability: Durability) -> u64 {
+    let backend = SlowFlush {
+        inner: MemoryBackend::new(),
+        flushes: AtomicU64::new(0),
+    };
+    let log = Arc::new(EventLog::open(backend, durability).unwrap());
+    let handles: Vec<_> = (0..8u128)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let c = chat("hub", &format!("t{t}"));
+                for i in 0..25u128 {
+                    log.append(request(&c, i as u64, &[(t << 32) | i])).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(log.head(), 200);
+    log.backend().flushes.load(Ordering::SeqCst)
+}
+
+#[test]
+fn group_commit_shares_flushes_between_concurrent_appenders() {
+    assert_eq!(
+        flushes_for(Durability::EveryAppend),
+        200,
+        "one flush per append"
+    );
+    let shared = flushes_for(Durability::GroupCommit);
+    // 8 appenders wait on each flush: far fewer flushes than appends (never more).
+    assert!(
+        shared <= 100,
+        "group commit flushed {shared} times for 200 appends"
+    );
+    eprintln!("group commit: {shared} flushes for 200 appends from 8 threads");
+}

@@ -1,0 +1,301 @@
+//! The `Engine` a chat service embeds: decide → atomic append → fold → publish.
+//!
+//! Concurrency: one command lock covers decide, the log write and the fold (CPU work only), so
+//! every command is decided against the state that includes every earlier write and the fold
+//! follows log order. The wait for durability happens after that lock is released, so
+//! concurrent commands share group-commit flushes, and queries (a read lock on the state) never
+//! wait for a disk flush.
+
+use crate::error::EngineError;
+use crate::options::{EngineOptions, Progress};
+use crate::publisher::{Positioned, Publisher};
+use receipt_domain::{
+    decide, Command, CommandId, CommandKind, Event, Note, Notification, Policy, State,
+};
+use receipt_store::{
+    AppendRequest, Backend, EventLog, MemoryBackend, MemoryLog, SledBackend, SledLog,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use uuid::Uuid;
+
+/// Progress is reported every this many replayed events.
+pub const PROGRESS_EVERY_EVENTS: u64 = 65_536;
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The events recorded (empty when the command repeated something already done).
+    pub events: Vec<Event>,
+    /// Log position of the first event, if any were recorded.
+    pub first_position: Option<u64>,
+    /// What the caller should know beyond the events (a no-op, a declined group-ack request).
+    pub note: Option<Note>,
+    /// The notifications the events produced (also published to subscribers).
+    pub notifications: Vec<Notification>,
+}
+
+/// The receipt engine over a log backend: sled by default, or in memory.
+pub struct Engine<B: Backend = SledBackend> {
+    log: EventLog<B>,
+    options: EngineOptions,
+    policy: RwLock<Policy>,
+    state: RwLock<State>,
+    command_lock: Mutex<()>,
+    last_snapshot_at: AtomicU64,
+    publisher: Publisher,
+    stopped: AtomicBool,
+}
+
+impl Engine<SledBackend> {
+    /// Opens (or creates) an engine stored in `dir` on the embedded sled default: loads the
+    /// newest usable snapshot and replays the tail after it.
+    pub fn open(
+        dir: impl AsRef<std::path::Path>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let log = SledLog::open_dir(dir.as_ref(), options.durability)?;
+        Self::over(log, options)
+    }
+}
+
+impl Engine<MemoryBackend> {
+    /// An engine whose log lives in memory (nothing survives the process).
+    pub fn in_memory(options: EngineOptions) -> Result<Self, EngineError> {
+        Self::over(MemoryLog::in_memory(), options)
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // Poisoning means a panic happened elsewhere while the lock was held; the fold and the
+    // policy swap have no panic point between partial updates, so the data is consistent.
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<B: Backend> Engine<B> {
+    /// Wraps an opened log: recovers the projections (snapshot + tail), reporting progress.
+    pub fn over(log: EventLog<B>, options: EngineOptions) -> Result<Self, EngineError> {
+        options.policy.validate()?;
+        let total = log.head();
+        let (start, mut state) = match log.load_snapshot() {
+            Some((position, state)) => (position, state),
+            None => (0, State::new()),
+        };
+        tracing::info!(
+            snapshot_position = start,
+            total,
+            "recovering receipt projections"
+        );
+        let report = |done: u64| {
+            if let Some(f) = &options.on_progress {
+                f(Progress { done, total });
+            }
+        };
+        report(start);
+        let end = log.replay(start, |e| {
+            state.apply(&e.event);
+            if (e.position + 1) % PROGRESS_EVERY_EVENTS == 0 {
+                report(e.position + 1);
+            }
+        })?;
+        report(end);
+        tracing::info!(events = end, "receipt projections ready");
+        Ok(Self {
+            policy: RwLock::new(options.policy.clone()),
+            last_snapshot_at: AtomicU64::new(start),
+            publisher: Publisher::starting_at(end),
+            state: RwLock::new(state),
+            command_lock: Mutex::new(()),
+            stopped: AtomicBool::new(false),
+            log,
+            options,
+        })
+    }
+
+    /// Decides and records a command with a fresh id, stamped by the engine's clock.
+    pub fn execute(&self, kind: CommandKind) -> Result<Outcome, EngineError> {
+        self.execute_command(Command {
+            id: CommandId(Uuid::now_v7()),
+            at_ms: self.options.clock.now_ms(),
+            kind,
+        })
+    }
+
+    /// Decides and records a command whose id and time the caller chose.
+    pub fn execute_command(&self, command: Command) -> Result<Outcome, EngineError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(EngineError::Stopped(
+                "an earlier write could not be made durable".into(),
+            ));
+        }
+        let guard = self
+            .command_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let decision = decide(&read(&self.state), &read(&self.policy), &command)?;
+        let Some(first) = decision.events.first() else {
+            return Ok(Outcome {
+                events: Vec::new(),
+                first_position: None,
+                note: decision.note,
+                notifications: Vec::new(),
+            });
+        };
+        let conversation = first.body.conversation();
+        // Every write goes through this lock, so the log's version is the state's.
+        let expected_version = self.log.version(&conversation)?;
+        let request = AppendRequest {
+            conversation,
+            expected_version,
+            events: decision.events,
+        };
+        let written = self.log.write_batch(std::slice::from_ref(&request))?;
+        let first_position = written
+            .outcomes
+            .first()
+            .map(|a| a.first_position)
+            .unwrap_or(0);
+        let mut per_event = Vec::with_capacity(request.events.len());
+        {
+            let mut state = write(&self.state);
+            for (i, e) in request.events.iter().enumerate() {
+                state.apply(e);
+                per_event.push((first_position + i as u64, state.notifications_for(e)));
+            }
+        }
+        drop(guard);
+        if let Err(e) = self.log.wait_durable(&written) {
+            self.stopped.store(true, Ordering::SeqCst);
+            return Err(EngineError::Stopped(e.to_string()));
+        }
+        let notifications = per_event
+            .iter()
+            .flat_map(|(_, n)| n.iter().cloned())
+            .collect();
+        self.publisher.publish(per_event);
+        self.maybe_snapshot()?;
+        Ok(Outcome {
+            events: request.events,
+            first_position: Some(first_position),
+            note: decision.note,
+            notifications,
+        })
+    }
+
+    fn maybe_snapshot(&self) -> Result<(), EngineError> {
+        let Some(every) = self.options.snapshot_every_events else {
+            return Ok(());
+        };
+        let state = read(&self.state);
+        let position = state.events_applied();
+        let last = self.last_snapshot_at.load(Ordering::SeqCst);
+        if position < last.saturating_add(every) {
+            return Ok(());
+        }
+        // One snapshot at a time: whoever moves the mark takes it.
+        if self
+            .last_snapshot_at
+            .compare_exchange(last, position, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.log.save_snapshot(position, &state)?;
+        }
+        Ok(())
+    }
+
+    /// Stores a snapshot of the projections now.
+    pub fn snapshot(&self) -> Result<u64, EngineError> {
+        let state = read(&self.state);
+        let position = state.events_applied();
+        self.log.save_snapshot(position, &state)?;
+        self.last_snapshot_at.store(position, Ordering::SeqCst);
+        Ok(position)
+    }
+
+    /// The policy commands are decided with now.
+    pub fn policy(&self) -> Policy {
+        read(&self.policy).clone()
+    }
+
+    /// Changes the policy for commands from now on. History is never rewritten.
+    pub fn set_policy(&self, policy: Policy) -> Result<(), EngineError> {
+        policy.validate()?;
+        *write(&self.policy) = policy;
+        Ok(())
+    }
+
+    /// Runs `f` on the current projections (a read lock: never waits for a disk flush).
+    pub fn with_state<T>(&self, f: impl FnOnce(&State, &Policy) -> T) -> T {
+        f(&read(&self.state), &read(&self.policy))
+    }
+
+    /// Number of events in the log.
+    pub fn head(&self) -> u64 {
+        self.log.head()
+    }
+
+    /// The log underneath, for inspection and export.
+    pub fn log(&self) -> &EventLog<B> {
+        &self.log
+    }
+
+    /// Makes every append so far durable, whatever the durability option.
+    pub fn flush(&self) -> Result<(), EngineError> {
+        Ok(self.log.flush()?)
+    }
+
+    /// Live notifications from now on. Returns the position the subscription starts at: every
+    /// event from it on is delivered, in log order, once durable.
+    pub fn subscribe(&self) -> (u64, Receiver<Positioned>) {
+        self.publisher.subscribe()
+    }
+
+    /// Notifications of the durable events at positions `from..` (up to what has been published),
+    /// recomputed from the log. A consumer that restarts resumes with the position after the
+    /// last one it handled; to then follow live, subscribe first and skip positions already seen.
+    pub fn notifications_since(&self, from: u64) -> Result<Vec<Positioned>, EngineError> {
+        let upto = self.publisher.published_upto();
+        let mut state = self.state_before(from.min(upto))?;
+        let mut out = Vec::new();
+        self.log.replay(from.min(upto), |e| {
+            if e.position < upto {
+                state.apply(&e.event);
+                out.extend(
+                    state
+                        .notifications_for(&e.event)
+                        .into_iter()
+                        .map(|notification| Positioned {
+                            position: e.position,
+                            notification,
+                        }),
+                );
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Time travel: the projections as they were when the log held `position` events.
+    pub fn state_at(&self, position: u64) -> Result<State, EngineError> {
+        self.state_before(position.min(self.log.head()))
+    }
+
+    /// The state after folding events `[0, position)`: from the snapshot when it is not past
+    /// `position`, else from the start.
+    fn state_before(&self, position: u64) -> Result<State, EngineError> {
+        let (start, mut state) = match self.log.load_snapshot() {
+            Some((p, s)) if p <= position => (p, s),
+            _ => (0, State::new()),
+        };
+        self.log.replay(start, |e| {
+            if e.position < position {
+                state.apply(&e.event);
+            }
+        })?;
+        Ok(state)
+    }
+}
