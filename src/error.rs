@@ -5,13 +5,18 @@ use receipt_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+/// Why the engine refused a command or a query.
 pub enum EngineError {
+    /// The domain rejected the command (a rule of the spec, or the policy).
     #[error(transparent)]
     Rejected(#[from] DomainError),
+    /// A query was refused (not allowed, unknown message, bad page size).
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// The log refused or failed (conflict, corruption, I/O).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An argument was invalid before any rule was looked at (for example the policy).
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
     /// A write reached the log but could not be made durable; the engine stops taking

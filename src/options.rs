@@ -29,14 +29,17 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicU64);
 
 impl ManualClock {
+    /// A clock that reads `now_ms` until moved.
     pub fn new(now_ms: u64) -> Self {
         Self(AtomicU64::new(now_ms))
     }
 
+    /// Sets the time.
     pub fn set(&self, now_ms: u64) {
         self.0.store(now_ms, Ordering::SeqCst);
     }
 
+    /// Moves the time forward.
     pub fn advance(&self, by_ms: u64) {
         self.0.fetch_add(by_ms, Ordering::SeqCst);
     }
@@ -57,15 +60,21 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// How an engine is opened. `EngineOptions::default()` is the seed's policy, group commit,
+/// a snapshot every 100,000 events and the system clock.
 #[derive(Clone)]
 pub struct EngineOptions {
+    /// The rules commands are decided with (changeable later with `Engine::set_policy`).
     pub policy: Policy,
+    /// When an append's events reach the disk.
     pub durability: Durability,
     /// Store a snapshot of the projections each time this many events were appended since
     /// the last one; `None` never snapshots (opening then replays the whole log).
     pub snapshot_every_events: Option<u64>,
+    /// Where command timestamps come from.
     pub clock: Arc<dyn Clock>,
     /// Called during replay, every `PROGRESS_EVERY_EVENTS` events and at the end.
     pub on_progress: Option<ProgressFn>,
@@ -84,26 +93,31 @@ impl Default for EngineOptions {
 }
 
 impl EngineOptions {
+    /// Sets the policy.
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
     }
 
+    /// Sets the clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
+    /// Sets the durability option.
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
     }
 
+    /// Sets the snapshot interval in events (`None`: never).
     pub fn with_snapshot_every(mut self, events: Option<u64>) -> Self {
         self.snapshot_every_events = events;
         self
     }
 
+    /// Sets the replay progress callback.
     pub fn with_progress(mut self, f: ProgressFn) -> Self {
         self.on_progress = Some(f);
         self

@@ -11,7 +11,9 @@ use std::sync::{Mutex, PoisonError};
 /// A notification with the log position of the event it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Positioned {
+    /// Log position of the event the notification comes from.
     pub position: u64,
+    /// The notification itself, with its addressee.
     pub notification: Notification,
 }
 

@@ -94,6 +94,7 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// A user joins a group with a role (a no-op if already in it with that role).
     pub fn join_group(
         &self,
         group: &GroupId,
@@ -107,6 +108,7 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// A user leaves a group; their unread count there stays until they read it.
     pub fn leave_group(&self, group: &GroupId, user: &UserId) -> Result<Outcome, EngineError> {
         self.execute(CommandKind::LeaveGroup {
             group: group.clone(),
@@ -114,6 +116,7 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// Changes a current member's role.
     pub fn set_role(
         &self,
         group: &GroupId,
@@ -145,6 +148,7 @@ impl<B: Backend> Engine<B> {
             .map_err(Into::into)
     }
 
+    /// Unread messages for `user` in `conversation` (O(1)).
     pub fn unread_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
         self.with_state(|s, _| s.unread_count(user, conversation))
     }
@@ -154,6 +158,7 @@ impl<B: Backend> Engine<B> {
         self.with_state(|s, _| s.total_unread(user))
     }
 
+    /// The user's conversations with their unread counts, in the order they first appeared.
     pub fn conversations(&self, user: &UserId) -> Vec<ConversationUnread> {
         self.with_state(|s, _| s.conversations(user))
     }

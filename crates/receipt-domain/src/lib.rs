@@ -51,7 +51,8 @@ pub use invariants::InvariantViolation;
 pub use notify::{Notification, NotificationKind};
 pub use policy::{AckVisibility, GroupAckRequesters, Policy, DAY_MS};
 pub use query::{
-    AckCursor, ConversationUnread, GroupAckEntry, GroupAckPage, MessageStatus, MAX_ACK_PAGE_SIZE,
+    AckCursor, ConversationSummary, ConversationUnread, GroupAckEntry, GroupAckPage, MessageStatus,
+    ParticipantSummary, MAX_ACK_PAGE_SIZE,
 };
 pub use state::State;
 

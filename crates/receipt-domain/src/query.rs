@@ -48,7 +48,62 @@ pub struct GroupAckPage {
     pub next: Option<AckCursor>,
 }
 
+/// One participant of a conversation, for inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantSummary {
+    pub user: UserId,
+    pub unread: u32,
+    /// Still a participant (always true in a direct chat; false for members who left a group).
+    pub current: bool,
+    pub role: Option<crate::event::Role>,
+}
+
+/// What the engine knows about one conversation, for inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub conversation: ConversationId,
+    pub messages: u32,
+    /// Current members (groups) or 2 (direct chats).
+    pub members: u32,
+    /// Everyone with read state here, ordered by user id.
+    pub participants: Vec<ParticipantSummary>,
+}
+
 impl State {
+    /// Every user the projections know, in the order they first appeared.
+    pub fn users(&self) -> impl Iterator<Item = &UserId> {
+        self.users.iter().map(|u| &u.id)
+    }
+
+    /// A summary of one conversation, or `None` if nothing happened in it. O(participants).
+    pub fn conversation_summary(
+        &self,
+        conversation: &ConversationId,
+    ) -> Option<ConversationSummary> {
+        let conv = self.conversation(conversation)?;
+        let mut participants: Vec<ParticipantSummary> = conv
+            .readers
+            .iter()
+            .map(|(&u, r)| ParticipantSummary {
+                user: self.user_id(u).clone(),
+                unread: r.unread(conv.len()),
+                current: r.is_current(),
+                role: r.role,
+            })
+            .collect();
+        participants.sort_by(|a, b| a.user.cmp(&b.user));
+        Some(ConversationSummary {
+            conversation: conversation.clone(),
+            messages: conv.len(),
+            members: if conversation.is_group() {
+                conv.member_count
+            } else {
+                2
+            },
+            participants,
+        })
+    }
+
     /// Unread messages for `user` in `conversation` (0 if the user has nothing there).
     pub fn unread_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
         self.conversation(conversation)

@@ -285,3 +285,36 @@ fn a_policy_that_means_nothing_is_refused() {
         Err(DomainError::InvalidInput(InvalidInput::Policy { .. }))
     ));
 }
+
+#[test]
+fn conversation_summary_lists_participants_with_their_unread() {
+    let mut w = World::new(Policy::default());
+    w.join("team", "alice", Role::Owner).unwrap();
+    w.join("team", "bob", Role::Member).unwrap();
+    w.send(gconv("team"), 1, "alice", false).unwrap();
+    w.leave("team", "bob").unwrap();
+    let s = w.state.conversation_summary(&gconv("team")).unwrap();
+    assert_eq!((s.messages, s.members), (1, 1));
+    assert_eq!(
+        s.participants,
+        vec![
+            ParticipantSummary {
+                user: user("alice"),
+                unread: 0,
+                current: true,
+                role: Some(Role::Owner)
+            },
+            ParticipantSummary {
+                user: user("bob"),
+                unread: 1,
+                current: false,
+                role: None
+            },
+        ]
+    );
+    assert!(w.state.conversation_summary(&gconv("none")).is_none());
+    assert_eq!(
+        w.state.users().map(|u| u.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+}

@@ -1,11 +1,11 @@
-//! Key layout of the single ordered keyspace (docs/storage.md).
+//! Key layout of the ordered event keyspace (docs/storage.md). Snapshots are kept apart
+//! (`Backend::put_snapshot`).
 //!
 //! | key | value |
 //! | --- | --- |
 //! | `c` + first position (u64 BE) | an event chunk record |
 //! | `s` + stream key + first version (u64 BE) | a run of that stream inside a chunk: chunk position (u64 BE), offset (u32 BE), count (u32 BE) |
-//! | `h` | the head: next global position (u64 BE) |
-//! | `n` | the snapshot record |
+//! | `h` | the index watermark: stream runs exist for every chunk before this position (u64 BE) |
 //!
 //! A stream's version is not stored: it is the end of its last run (first version + count - 1).
 //! Big-endian numbers make key order equal numeric order. The stream key is the bincode encoding
@@ -17,7 +17,6 @@ use crate::schema_v1::conversation_to_v1;
 use receipt_domain::ConversationId;
 
 pub(crate) const HEAD: &[u8] = b"h";
-pub(crate) const SNAPSHOT: &[u8] = b"n";
 const CHUNK: u8 = b'c';
 const RUN: u8 = b's';
 

@@ -1,11 +1,12 @@
 //! The event log: atomic, ordered, idempotent appends per conversation stream, over any backend.
 //!
-//! One writer (a mutex) checks expected versions and assigns positions, then writes a chunk, its
-//! stream runs and the new head in one atomic backend write. Positions
+//! One writer (a mutex) checks expected versions and assigns positions, then inserts the chunk
+//! (the commit point: one key, atomic), then the chunk's stream runs and the index watermark
+//! (derivable from the chunk, rewritten on open if a crash lost them). Positions
 //! and versions are read from the keyspace at open and kept with the writer, never from a counter
 //! outside it.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Entry};
 use crate::error::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::keys::{self, Run};
@@ -82,16 +83,16 @@ pub struct EventLog<B: Backend> {
 }
 
 impl<B: Backend> EventLog<B> {
-    /// Opens the log over a backend, checking that the head and the last chunk agree.
+    /// Opens the log over a backend. The head is where the last chunk ends; stream runs missing
+    /// after the index watermark (a crash between a chunk and its index entries) are rewritten.
     pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
-        let head = match backend.get(keys::HEAD)? {
+        let indexed = match backend.get(keys::HEAD)? {
             None => 0,
-            Some(v) => {
-                keys::parse_u64(&v).ok_or_else(|| StoreError::corrupt(0, "unreadable head"))?
-            }
+            Some(v) => keys::parse_u64(&v)
+                .ok_or_else(|| StoreError::corrupt(0, "unreadable index watermark"))?,
         };
         let last = backend.last_between(&keys::chunk(0), &keys::chunk(u64::MAX))?;
-        let end = match last {
+        let head = match last {
             None => 0,
             Some((k, v)) => {
                 let position = keys::chunk_position(&k)
@@ -99,13 +100,13 @@ impl<B: Backend> EventLog<B> {
                 position + record::decode_chunk(&v, position)?.len() as u64
             }
         };
-        if end != head {
+        if indexed > head {
             return Err(StoreError::corrupt(
-                end.min(head),
-                format!("head says {head} events, chunks end at {end}"),
+                head,
+                format!("index covers {indexed} events, chunks end at {head}"),
             ));
         }
-        Ok(Self {
+        let log = Self {
             backend,
             durability,
             writer: Mutex::new(Writer {
@@ -114,7 +115,99 @@ impl<B: Backend> EventLog<B> {
             }),
             written_seq: AtomicU64::new(0),
             group: GroupCommit::default(),
-        })
+        };
+        if indexed < head {
+            log.reindex_from(indexed)?;
+        }
+        Ok(log)
+    }
+
+    /// Rewrites the stream runs of every chunk from the one holding `position` to the head.
+    fn reindex_from(&self, position: u64) -> Result<(), StoreError> {
+        let mut w = self.writer();
+        let start = self
+            .backend
+            .last_between(&keys::chunk(0), &keys::chunk(position))?
+            .map_or_else(|| keys::chunk(0), |(k, _)| k);
+        let from = keys::chunk_position(&start).unwrap_or(0);
+        // Versions as of `from`: runs of later chunks may exist already and must not count.
+        let mut versions: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
+        let chunks: Vec<_> = self.backend.range(&start, &keys::chunk(w.head)).collect();
+        for item in chunks {
+            let (k, v) = item?;
+            let at = keys::chunk_position(&k)
+                .ok_or_else(|| StoreError::corrupt(position, "bad chunk key"))?;
+            let events = record::decode_chunk(&v, at)?;
+            let mut puts = self.runs_of(at, &events, &mut versions, |stream| {
+                self.version_before(stream, from)
+            })?;
+            puts.push((
+                keys::HEAD.to_vec(),
+                keys::u64_value(at + events.len() as u64),
+            ));
+            self.backend.write_each(puts)?;
+        }
+        w.versions.clear(); // reloaded from the now complete runs
+        tracing::info!(from, to = w.head, "stream index repaired after a crash");
+        drop(w);
+        self.backend.flush()
+    }
+
+    /// A stream's version counting only its events in chunks before `position`.
+    fn version_before(&self, stream: &[u8], position: u64) -> Result<u64, StoreError> {
+        let mut runs = self
+            .backend
+            .range(&keys::run(stream, 0), &keys::run(stream, u64::MAX));
+        let mut version = 0;
+        // Runs are in version order, which is also chunk order: stop at the first late one.
+        for item in &mut runs {
+            let (k, v) = item?;
+            let first = keys::run_first_version(&k)
+                .ok_or_else(|| StoreError::corrupt(position, "bad stream run key"))?;
+            let run =
+                Run::decode(&v).ok_or_else(|| StoreError::corrupt(position, "bad stream run"))?;
+            if run.chunk_position >= position {
+                break;
+            }
+            version = (first + u64::from(run.count)).saturating_sub(1);
+        }
+        Ok(version)
+    }
+
+    /// The stream runs of a chunk at `position`: one per maximal run of consecutive events of
+    /// one stream. A pure function of the chunk and the versions before it, so rewriting them
+    /// after a crash writes exactly what the append wrote. `versions` carries the versions
+    /// reached so far; `before` gives a stream's version when `versions` does not know it.
+    fn runs_of(
+        &self,
+        position: u64,
+        events: &[Event],
+        versions: &mut FxHashMap<Vec<u8>, u64>,
+        mut before: impl FnMut(&[u8]) -> Result<u64, StoreError>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut puts = Vec::new();
+        let mut i = 0;
+        while i < events.len() {
+            let conversation = events[i].body.conversation();
+            let mut j = i + 1;
+            while j < events.len() && events[j].body.conversation() == conversation {
+                j += 1;
+            }
+            let stream = keys::stream_key(&conversation);
+            let current = match versions.get(&stream) {
+                Some(&v) => v,
+                None => before(&stream)?,
+            };
+            let run = Run {
+                chunk_position: position,
+                offset: i as u32,
+                count: (j - i) as u32,
+            };
+            puts.push((keys::run(&stream, current + 1), run.encode()));
+            versions.insert(stream, current + (j - i) as u64);
+            i = j;
+        }
+        Ok(puts)
     }
 
     pub fn backend(&self) -> &B {
@@ -143,6 +236,13 @@ impl<B: Backend> EventLog<B> {
         if let Some(&v) = w.versions.get(stream) {
             return Ok(v);
         }
+        let v = self.stored_version(stream)?;
+        w.versions.insert(stream.to_vec(), v);
+        Ok(v)
+    }
+
+    /// A stream's version as the index says: where its last run ends.
+    fn stored_version(&self, stream: &[u8]) -> Result<u64, StoreError> {
         // The version is where the stream's last run ends.
         let last = self
             .backend
@@ -157,7 +257,6 @@ impl<B: Backend> EventLog<B> {
                 (first + u64::from(run.count)).saturating_sub(1)
             }
         };
-        w.versions.insert(stream.to_vec(), v);
         Ok(v)
     }
 
@@ -199,7 +298,6 @@ impl<B: Backend> EventLog<B> {
         let head = w.head;
         let mut planned: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
         let mut chunk: Vec<Event> = Vec::new();
-        let mut puts = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for r in requests {
             let stream = keys::stream_key(&r.conversation);
@@ -213,15 +311,6 @@ impl<B: Backend> EventLog<B> {
                 continue;
             }
             let offset = chunk.len() as u32;
-            puts.push((
-                keys::run(&stream, current + 1),
-                Run {
-                    chunk_position: head,
-                    offset,
-                    count: n as u32,
-                }
-                .encode(),
-            ));
             outcomes.push(Appended {
                 first_position: head + u64::from(offset),
                 count: n as u32,
@@ -232,12 +321,21 @@ impl<B: Backend> EventLog<B> {
             planned.insert(stream, current + n);
         }
         if !chunk.is_empty() {
-            let new_head = head + chunk.len() as u64;
-            puts.push((keys::chunk(head), record::encode_chunk(head, &chunk)?));
-            puts.push((keys::HEAD.to_vec(), keys::u64_value(new_head)));
-            self.backend.write_atomic(puts)?;
-            w.head = new_head;
-            w.versions.extend(planned);
+            // The commit point: one single-key insert of the chunk, atomic in every backend.
+            self.backend.write_each(vec![(
+                keys::chunk(head),
+                record::encode_chunk(head, &chunk)?,
+            )])?;
+            w.head = head + chunk.len() as u64;
+            // Then the index entries (derivable from the chunk; repaired on open if lost).
+            let mut versions = std::mem::take(&mut w.versions);
+            let runs = self.runs_of(head, &chunk, &mut versions, |stream| {
+                self.stored_version(stream)
+            });
+            w.versions = versions;
+            let mut puts = runs?;
+            puts.push((keys::HEAD.to_vec(), keys::u64_value(w.head)));
+            self.backend.write_each(puts)?;
         }
         // Numbered while the writer lock is held, so a higher number was written later.
         let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
@@ -457,14 +555,13 @@ impl<B: Backend> EventLog<B> {
     /// The snapshot and the position it covers are one record: written atomically.
     pub fn save_snapshot(&self, position: u64, state: &State) -> Result<(), StoreError> {
         let bytes = record::encode_snapshot(position, state)?;
-        self.backend
-            .write_atomic(vec![(keys::SNAPSHOT.to_vec(), bytes)])?;
+        self.backend.put_snapshot(bytes)?;
         self.backend.flush()
     }
 
     /// The stored snapshot if it is usable; an unusable one is reported and ignored.
     pub fn load_snapshot(&self) -> Option<(u64, State)> {
-        let bytes = match self.backend.get(keys::SNAPSHOT) {
+        let bytes = match self.backend.get_snapshot() {
             Ok(Some(b)) => b,
             Ok(None) => return None,
             Err(e) => {

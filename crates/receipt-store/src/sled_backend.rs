@@ -1,8 +1,9 @@
 //! sled behind the backend seam: the only file that names sled.
 //!
-//! One tree holds everything (chunks, stream index, versions, head, snapshot), so one
-//! `apply_batch` makes an append atomic. sled's `flush` ends in `sync_file_range` + fsync of
-//! its segment files; see docs/storage.md for what that does and does not promise.
+//! One tree holds the events (chunks, stream index, index watermark); snapshots live in a second
+//! tree, away from the nodes every append rewrites. An append's commit point is the single
+//! insert of its chunk, which sled makes atomic. sled's `flush` writes with `sync_file_range`;
+//! see docs/storage.md for what that does and does not promise.
 
 use crate::backend::{Backend, Entries, Entry};
 use crate::error::StoreError;
@@ -11,7 +12,10 @@ use std::path::Path;
 pub struct SledBackend {
     db: sled::Db,
     tree: sled::Tree,
+    snapshots: sled::Tree,
 }
+
+const SNAPSHOT_KEY: &[u8] = b"latest";
 
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
@@ -28,11 +32,16 @@ impl SledBackend {
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             config.open().and_then(|db| {
                 let tree = db.open_tree("receipts")?;
-                Ok((db, tree))
+                let snapshots = db.open_tree("snapshots")?;
+                Ok((db, tree, snapshots))
             })
         }));
         match opened {
-            Ok(Ok((db, tree))) => Ok(Self { db, tree }),
+            Ok(Ok((db, tree, snapshots))) => Ok(Self {
+                db,
+                tree,
+                snapshots,
+            }),
             Ok(Err(e)) => Err(io(e)),
             Err(_) => Err(StoreError::Corrupt {
                 position: 0,
@@ -80,8 +89,30 @@ impl Backend for SledBackend {
         self.tree.apply_batch(batch).map_err(io)
     }
 
+    fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        for (k, v) in puts {
+            self.tree.insert(k, v).map_err(io)?;
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .snapshots
+            .get(SNAPSHOT_KEY)
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
+        self.snapshots
+            .insert(SNAPSHOT_KEY, record)
+            .map(|_| ())
+            .map_err(io)
     }
 
     fn size_bytes(&self) -> u64 {

@@ -104,10 +104,19 @@ impl Backend for SlowFlush {
     fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
         self.inner.write_atomic(puts)
     }
+    fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.inner.write_each(puts)
+    }
     fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(std::time::Duration::from_millis(2));
         Ok(())
+    }
+    fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_snapshot()
+    }
+    fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put_snapshot(record)
     }
     fn size_bytes(&self) -> u64 {
         self.inner.size_bytes()

@@ -195,9 +195,7 @@ fn snapshot_plus_tail_equals_full_replay<B: Backend>(log: &EventLog<B>) {
 fn an_unusable_snapshot_is_ignored<B: Backend>(log: &EventLog<B>) {
     let a = chat("ann", "bob");
     log.append(request(&a, 0, &[1])).unwrap();
-    log.backend()
-        .write_atomic(vec![(b"n".to_vec(), b"garbage".to_vec())])
-        .unwrap();
+    log.backend().put_snapshot(b"garbage".to_vec()).unwrap();
     assert!(log.load_snapshot().is_none());
     let (end, state) = log.recover().unwrap();
     assert_eq!((end, state.events_applied()), (1, 1));

@@ -1,0 +1,109 @@
+//! `receipts inspect`: what the engine knows about a user, a message or a conversation.
+
+use crate::Result;
+use clap::Subcommand;
+use receipt_engine::*;
+use std::path::Path;
+
+#[derive(Subcommand)]
+pub enum What {
+    /// A user's conversations with unread counts, and the badge.
+    User { id: String },
+    /// A message's receipt status as a viewer sees it (and its readers, if visible).
+    Message {
+        id: uuid::Uuid,
+        #[arg(long = "as")]
+        viewer: String,
+    },
+    /// A conversation's participants with their unread counts.
+    Conversation {
+        #[command(subcommand)]
+        which: Which,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Which {
+    Direct { a: String, b: String },
+    Group { id: String },
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce()) -> Result {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        table();
+    }
+    Ok(())
+}
+
+pub fn run(db: &Path, json: bool, what: What) -> Result {
+    crate::existing_store(db)?;
+    let engine = Engine::open(db, EngineOptions::default())?;
+    match what {
+        What::User { id } => {
+            let user = UserId::new(id)?;
+            let convs = engine.conversations(&user);
+            let badge = engine.total_unread(&user);
+            let value = serde_json::json!({ "user": user, "badge": badge, "conversations": convs });
+            print(json, &value, || {
+                println!("{user}: badge {badge}");
+                println!("{:<40} {:>7}", "conversation", "unread");
+                for c in &convs {
+                    println!("{:<40} {:>7}", c.conversation.to_string(), c.unread);
+                }
+            })
+        }
+        What::Message { id, viewer } => {
+            let viewer = UserId::new(viewer)?;
+            let message = MessageId(id);
+            let status = engine.message_status(&viewer, message)?;
+            let readers = engine
+                .fetch_group_acks(&viewer, message, None, MAX_ACK_PAGE_SIZE)
+                .ok();
+            let value = serde_json::json!({ "message": message, "viewer": viewer, "status": status, "readers": readers });
+            print(json, &value, || {
+                println!("message {message} as seen by {viewer}");
+                println!("  has_deliver_ack  {:?}", status.has_deliver_ack);
+                println!("  has_read_ack     {}", status.has_read_ack);
+                println!("  has_read         {}", status.has_read);
+                println!("  group_ack_count  {:?}", status.group_ack_count);
+                for e in readers.iter().flat_map(|p| &p.entries) {
+                    println!("  reader {:<12} at {} ms", e.reader.as_str(), e.at_ms);
+                }
+            })
+        }
+        What::Conversation { which } => {
+            let conversation = match which {
+                Which::Direct { a, b } => ConversationId::direct(UserId::new(a)?, UserId::new(b)?)?,
+                Which::Group { id } => ConversationId::Group(GroupId::new(id)?),
+            };
+            let summary = engine
+                .with_state(|s, _| s.conversation_summary(&conversation))
+                .ok_or_else(|| format!("nothing has happened in {conversation}"))?;
+            print(json, &summary, || {
+                println!(
+                    "{}: {} messages, {} members",
+                    summary.conversation, summary.messages, summary.members
+                );
+                println!(
+                    "{:<20} {:>7} {:>8} {:>8}",
+                    "participant", "unread", "current", "role"
+                );
+                for p in &summary.participants {
+                    let role = p
+                        .role
+                        .map(|r| format!("{r:?}"))
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:<20} {:>7} {:>8} {:>8}",
+                        p.user.as_str(),
+                        p.unread,
+                        p.current,
+                        role
+                    );
+                }
+            })
+        }
+    }
+}

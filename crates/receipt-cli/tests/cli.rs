@@ -1,0 +1,179 @@
+//! The `receipts` binary end to end on temporary stores: demo, inspect (table and JSON),
+//! rebuild, export, verify on a healthy store and on a deliberately damaged one.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn receipts(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_receipts"))
+        .args(args)
+        .output()
+        .expect("run receipts")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn demo(db: &Path) -> Output {
+    let out = receipts(&[
+        "demo",
+        "--db",
+        db.to_str().unwrap(),
+        "--commands",
+        "3000",
+        "--seed",
+        "3",
+    ]);
+    assert!(out.status.success(), "demo failed: {}", stderr(&out));
+    out
+}
+
+#[test]
+fn demo_reports_what_it_wrote_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    let text = stdout(&demo(&db));
+    assert!(text.contains("events/s"), "{text}");
+    assert!(
+        text.contains("group read receipts declined: GroupTooLarge"),
+        "{text}"
+    );
+    assert!(text.contains("users with the largest badges"), "{text}");
+    let again = receipts(&["demo", "--db", db.to_str().unwrap(), "--commands", "10"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).starts_with("error: ") && stderr(&again).contains("--reset"),
+        "{}",
+        stderr(&again)
+    );
+    let reset = receipts(&[
+        "demo",
+        "--db",
+        db.to_str().unwrap(),
+        "--commands",
+        "10",
+        "--reset",
+    ]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+}
+
+#[test]
+fn inspect_rebuild_export_and_verify_a_healthy_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    let d = db.to_str().unwrap();
+
+    let user = receipts(&["inspect", "--db", d, "--json", "user", "user0"]);
+    assert!(user.status.success(), "{}", stderr(&user));
+    let json: serde_json::Value = serde_json::from_slice(&user.stdout).unwrap();
+    assert_eq!(json["user"], "user0");
+    let listed: u64 = json["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["unread"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        json["badge"].as_u64().unwrap(),
+        listed,
+        "the badge is the sum of the list"
+    );
+
+    let group = receipts(&["inspect", "--db", d, "conversation", "group", "group0"]);
+    assert!(group.status.success(), "{}", stderr(&group));
+    assert!(stdout(&group).contains("participant"), "{}", stdout(&group));
+
+    let export = receipts(&["export", "--db", d, "--from", "5"]);
+    assert!(export.status.success());
+    let lines: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["position"], 5);
+    assert!(lines
+        .windows(2)
+        .all(|w| w[1]["position"].as_u64() == Some(w[0]["position"].as_u64().unwrap() + 1)));
+
+    // A message id from the export, inspected as its sender.
+    let sent = lines.iter().find(|l| l["kind"] == "MessageSent").unwrap();
+    let body = &sent["event"]["body"]["MessageSent"];
+    let (id, sender) = (
+        body["message"].as_str().unwrap(),
+        body["sender"].as_str().unwrap(),
+    );
+    let msg = receipts(&["inspect", "--db", d, "message", id, "--as", sender]);
+    assert!(msg.status.success(), "{}", stderr(&msg));
+    assert!(stdout(&msg).contains("has_read_ack"), "{}", stdout(&msg));
+
+    let rebuild = receipts(&["rebuild", "--db", d]);
+    assert!(rebuild.status.success(), "{}", stderr(&rebuild));
+    assert!(stdout(&rebuild).contains("events/s"));
+
+    let verify = receipts(&["verify", "--db", d]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(stdout(&verify).starts_with("ok: "), "{}", stdout(&verify));
+    assert!(
+        stdout(&verify).contains("matches a replay"),
+        "{}",
+        stdout(&verify)
+    );
+}
+
+#[test]
+fn verify_reports_the_first_damaged_position_and_fails() {
+    use receipt_store::{Backend, SledBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    // Flip one bit in the chunk at position 40's record, through the storage seam.
+    let damaged_at = {
+        let backend = SledBackend::open(&db, None).unwrap();
+        let mut key = vec![b'c'];
+        key.extend_from_slice(&40u64.to_be_bytes());
+        let (k, mut v) = backend.last_between(b"c", &key).unwrap().unwrap();
+        v[30] ^= 0x04;
+        backend.write_atomic(vec![(k.clone(), v)]).unwrap();
+        backend.flush().unwrap();
+        u64::from_be_bytes(k[1..].try_into().unwrap())
+    };
+    let verify = receipts(&["verify", "--db", db.to_str().unwrap()]);
+    assert!(!verify.status.success());
+    let err = stderr(&verify);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(&format!("position {damaged_at}")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_is_one_readable_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = receipts(&[
+        "verify",
+        "--db",
+        dir.path().join("nothing").to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no receipt store"),
+        "{}",
+        stderr(&missing)
+    );
+    let db = dir.path().join("store");
+    demo(&db);
+    let bad = receipts(&["inspect", "--db", db.to_str().unwrap(), "user", ""]);
+    assert!(!bad.status.success());
+    assert_eq!(stderr(&bad).lines().count(), 1, "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("user id is empty"),
+        "{}",
+        stderr(&bad)
+    );
+    let help = receipts(&["--help"]);
+    assert!(stdout(&help).contains("demo") && stdout(&help).contains("verify"));
+}

@@ -1,0 +1,435 @@
+//! A seeded, realistic chat workload: Zipf-skewed conversation popularity, direct chats and
+//! groups of 2 to 3000 members (some above the 200-member cap), and a mix of sends,
+//! deliveries, read acks, conversation acks, group acks, mark-reads, joins and leaves.
+//!
+//! The same seed and size always give the same command sequence. The generator only tracks
+//! what a client would know (who is in which conversation, recent messages), so some commands
+//! are rejected by the engine, as some client requests are in real life.
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use receipt_domain::{
+    Command, CommandId, CommandKind, ConversationId, GroupId, MessageId, Policy, Role, UserId,
+};
+use rustc_hash::FxHashSet;
+use uuid::Uuid;
+
+/// Sizes and shape of a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadConfig {
+    pub seed: u64,
+    /// Commands generated after the setup joins.
+    pub commands: u64,
+    pub users: u32,
+    pub groups: u32,
+    pub direct_chats: u32,
+    /// Zipf exponent of conversation popularity.
+    pub zipf_exponent: f64,
+    /// The group size above which the engine's policy declines group acks (to aim acks well).
+    pub max_group_size: u32,
+    pub start_ms: u64,
+}
+
+impl WorkloadConfig {
+    /// A workload of about `commands` commands, with users, groups and chats scaled to it.
+    pub fn sized(commands: u64, seed: u64) -> Self {
+        let users = u32::try_from((commands / 100).clamp(3_200, 1_000_000)).unwrap_or(1_000_000);
+        Self {
+            seed,
+            commands,
+            users,
+            groups: u32::try_from((commands / 5_000).clamp(6, 2_000)).unwrap_or(2_000),
+            direct_chats: u32::try_from((commands / 20).clamp(50, 2_000_000)).unwrap_or(2_000_000),
+            zipf_exponent: 1.1,
+            max_group_size: Policy::default().max_group_size,
+            start_ms: 1_767_225_600_000, // 2026-01-01
+        }
+    }
+
+    /// Seconds-long: for CI smoke runs and tests.
+    pub fn quick(seed: u64) -> Self {
+        Self::sized(20_000, seed)
+    }
+
+    /// The policy this workload is meant to run under: every receipt switched on.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            max_group_size: self.max_group_size,
+            ..Policy::all_receipts_on()
+        }
+    }
+}
+
+struct Recent {
+    message: MessageId,
+    sender: u32,
+    /// Sent with group acks that the policy will honour (as far as the client can tell).
+    acks: bool,
+}
+
+struct Conversation {
+    id: ConversationId,
+    /// Direct: the two users; group: the current members.
+    members: Vec<u32>,
+    is_member: FxHashSet<u32>,
+    recent: Vec<Recent>,
+}
+
+const RECENT: usize = 16;
+
+/// The generator: an iterator of commands (setup joins first, then the mix).
+pub struct Workload {
+    config: WorkloadConfig,
+    rng: Xoshiro256PlusPlus,
+    /// Popularity among groups (indexes `0..groups`) and among direct chats (the rest).
+    group_zipf: Zipf<f64>,
+    direct_zipf: Zipf<f64>,
+    users: Vec<UserId>,
+    conversations: Vec<Conversation>,
+    /// Setup joins still to emit: (conversation index, member index).
+    setup: Vec<(u32, u32)>,
+    emitted: u64,
+    next_id: u64,
+    now_ms: u64,
+}
+
+fn group_size(rng: &mut Xoshiro256PlusPlus, users: u32) -> u32 {
+    let size = match rng.random_range(0..100) {
+        0..60 => rng.random_range(2..=20),
+        60..85 => rng.random_range(21..=200),
+        85..95 => rng.random_range(201..=1000),
+        _ => rng.random_range(1001..=3000),
+    };
+    size.min(users)
+}
+
+impl Workload {
+    pub fn new(config: WorkloadConfig) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
+        let users: Vec<UserId> = (0..config.users.max(2))
+            .map(|i| UserId::new(format!("user{i}")).expect("generated ids are valid"))
+            .collect();
+        let n = users.len() as u32;
+        let mut conversations = Vec::new();
+        for g in 0..config.groups {
+            // Group 0 is always the largest kind (3000 members, far above the cap).
+            let size = if g == 0 {
+                3_000.min(n)
+            } else {
+                group_size(&mut rng, n)
+            };
+            let mut members = Vec::new();
+            let mut is_member = FxHashSet::default();
+            while (members.len() as u32) < size {
+                let u = rng.random_range(0..n);
+                if is_member.insert(u) {
+                    members.push(u);
+                }
+            }
+            conversations.push(Conversation {
+                id: ConversationId::Group(GroupId::new(format!("group{g}")).expect("valid")),
+                members,
+                is_member,
+                recent: Vec::new(),
+            });
+        }
+        for _ in 0..config.direct_chats {
+            let a = rng.random_range(0..n);
+            let b = (a + rng.random_range(1..n)) % n;
+            conversations.push(Conversation {
+                id: ConversationId::direct(users[a as usize].clone(), users[b as usize].clone())
+                    .expect("distinct"),
+                members: vec![a, b],
+                is_member: [a, b].into_iter().collect(),
+                recent: Vec::new(),
+            });
+        }
+        // Popularity ranks are shuffled within groups and within direct chats, so the most
+        // popular group is not always the largest.
+        let groups = config.groups as usize;
+        for range in [0..groups, groups..conversations.len()] {
+            for i in (range.start + 1..range.end).rev() {
+                let j = rng.random_range(range.start..=i);
+                conversations.swap(i, j);
+            }
+        }
+        let mut setup: Vec<(u32, u32)> = Vec::new();
+        for (i, c) in conversations.iter().enumerate() {
+            if c.id.is_group() {
+                setup.extend((0..c.members.len() as u32).map(|m| (i as u32, m)));
+            }
+        }
+        setup.reverse(); // popped from the end: emitted in conversation order
+        let zipf = |count: usize| {
+            Zipf::new(count.max(1) as f64, config.zipf_exponent).expect("n >= 1 and exponent > 0")
+        };
+        Self {
+            group_zipf: zipf(groups),
+            direct_zipf: zipf(conversations.len() - groups),
+            now_ms: config.start_ms,
+            config,
+            rng,
+            users,
+            conversations,
+            setup,
+            emitted: 0,
+            next_id: 0,
+        }
+    }
+
+    pub fn config(&self) -> &WorkloadConfig {
+        &self.config
+    }
+
+    /// Number of setup joins emitted before the mix.
+    pub fn setup_commands(&self) -> usize {
+        self.setup.len()
+    }
+
+    fn command(&mut self, kind: CommandKind) -> Command {
+        self.next_id += 1;
+        Command {
+            id: CommandId(Uuid::from_u64_pair(self.config.seed, self.next_id)),
+            at_ms: self.now_ms,
+            kind,
+        }
+    }
+
+    fn user(&self, u: u32) -> UserId {
+        self.users[u as usize].clone()
+    }
+
+    fn next_mix(&mut self) -> CommandKind {
+        self.now_ms += self.rng.random_range(0..200);
+        // Half of the traffic goes to groups, half to direct chats.
+        let groups = self.config.groups as usize;
+        let to_group =
+            groups > 0 && (groups == self.conversations.len() || self.rng.random_bool(0.5));
+        let ci = if to_group {
+            (self.group_zipf.sample(&mut self.rng) as usize)
+                .saturating_sub(1)
+                .min(groups - 1)
+        } else {
+            groups
+                + (self.direct_zipf.sample(&mut self.rng) as usize)
+                    .saturating_sub(1)
+                    .min(self.conversations.len() - groups - 1)
+        };
+        let roll = self.rng.random_range(0..100u32);
+        let c = &self.conversations[ci];
+        let group = c.id.is_group();
+        let pick_recent =
+            |rng: &mut Xoshiro256PlusPlus, c: &Conversation| -> Option<(MessageId, u32, bool)> {
+                (!c.recent.is_empty()).then(|| {
+                    let r = &c.recent[rng.random_range(0..c.recent.len())];
+                    (r.message, r.sender, r.acks)
+                })
+            };
+        let send_share = if group { 40 } else { 45 };
+        let send = roll < send_share || c.recent.is_empty();
+        if send {
+            if c.members.is_empty() {
+                return self.join(ci);
+            }
+            let sender = c.members[self.rng.random_range(0..c.members.len())];
+            let needs_group_ack = group && self.rng.random_bool(0.5);
+            let acks = needs_group_ack && c.members.len() as u32 <= self.config.max_group_size;
+            self.next_id += 1;
+            let message = MessageId(Uuid::from_u64_pair(!self.config.seed, self.next_id));
+            let conversation = c.id.clone();
+            let c = &mut self.conversations[ci];
+            if c.recent.len() == RECENT {
+                c.recent.remove(0);
+            }
+            c.recent.push(Recent {
+                message,
+                sender,
+                acks,
+            });
+            return CommandKind::SendMessage {
+                conversation,
+                message,
+                sender: self.user(sender),
+                needs_group_ack,
+            };
+        }
+        let Some((message, sender, acks)) = pick_recent(&mut self.rng, c) else {
+            return self.join(ci);
+        };
+        if !group {
+            let peer = if c.members[0] == sender {
+                c.members[1]
+            } else {
+                c.members[0]
+            };
+            let reader = self.user(peer);
+            let conversation = c.id.clone();
+            return match roll {
+                45..65 => CommandKind::Deliver {
+                    message,
+                    recipient: reader,
+                },
+                65..80 => CommandKind::AckMessageRead { message, reader },
+                80..88 => CommandKind::AckConversationRead {
+                    conversation,
+                    reader,
+                },
+                88..95 => CommandKind::MarkMessageRead { message, reader },
+                _ => CommandKind::MarkConversationRead {
+                    conversation,
+                    reader,
+                },
+            };
+        }
+        let member = c.members[self.rng.random_range(0..c.members.len())];
+        let conversation = c.id.clone();
+        match roll {
+            40..80 if acks && member != sender => CommandKind::AckGroupMessageRead {
+                message,
+                reader: self.user(member),
+            },
+            40..88 => CommandKind::MarkMessageRead {
+                message,
+                reader: self.user(member),
+            },
+            88..95 => CommandKind::MarkConversationRead {
+                conversation,
+                reader: self.user(member),
+            },
+            95..98 => self.join(ci),
+            _ => self.leave(ci),
+        }
+    }
+
+    fn join(&mut self, ci: usize) -> CommandKind {
+        let n = self.users.len() as u32;
+        let u = self.rng.random_range(0..n);
+        let c = &mut self.conversations[ci];
+        let ConversationId::Group(group) = c.id.clone() else {
+            // Direct chats have no roster: opening the chat instead.
+            let reader = self.users[c.members[0] as usize].clone();
+            return CommandKind::MarkConversationRead {
+                conversation: c.id.clone(),
+                reader,
+            };
+        };
+        if c.is_member.insert(u) {
+            c.members.push(u);
+        }
+        CommandKind::JoinGroup {
+            group,
+            user: self.user(u),
+            role: Role::Member,
+        }
+    }
+
+    fn leave(&mut self, ci: usize) -> CommandKind {
+        let c = &mut self.conversations[ci];
+        let ConversationId::Group(group) = c.id.clone() else {
+            return self.join(ci);
+        };
+        // The first member is the owner and stays, so groups never empty out.
+        if c.members.len() < 2 {
+            return self.join(ci);
+        }
+        let i = self.rng.random_range(1..c.members.len());
+        let u = c.members.swap_remove(i);
+        c.is_member.remove(&u);
+        CommandKind::LeaveGroup {
+            group,
+            user: self.user(u),
+        }
+    }
+}
+
+impl Iterator for Workload {
+    type Item = Command;
+
+    fn next(&mut self) -> Option<Command> {
+        if let Some((ci, mi)) = self.setup.pop() {
+            let c = &self.conversations[ci as usize];
+            let ConversationId::Group(group) = c.id.clone() else {
+                return None; // setup only holds groups
+            };
+            let role = if mi == 0 { Role::Owner } else { Role::Member };
+            let user = self.user(c.members[mi as usize]);
+            return Some(self.command(CommandKind::JoinGroup { group, user, role }));
+        }
+        if self.emitted >= self.config.commands {
+            return None;
+        }
+        self.emitted += 1;
+        let kind = self.next_mix();
+        Some(self.command(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_commands() {
+        let a: Vec<Command> = Workload::new(WorkloadConfig::sized(2_000, 9)).collect();
+        let b: Vec<Command> = Workload::new(WorkloadConfig::sized(2_000, 9)).collect();
+        let c: Vec<Command> = Workload::new(WorkloadConfig::sized(2_000, 10)).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_mix_has_every_kind_and_groups_above_the_cap() {
+        let w = Workload::new(WorkloadConfig::quick(1));
+        let sizes: Vec<usize> = w
+            .conversations
+            .iter()
+            .filter(|c| c.id.is_group())
+            .map(|c| c.members.len())
+            .collect();
+        let cmds: Vec<Command> = w.collect();
+        let has = |f: &dyn Fn(&CommandKind) -> bool| cmds.iter().any(|c| f(&c.kind));
+        assert!(sizes.contains(&3_000), "one 3000-member group: {sizes:?}");
+        assert!(
+            sizes.iter().any(|&s| s <= 200),
+            "and groups under the cap: {sizes:?}"
+        );
+        assert!(has(&|k| matches!(k, CommandKind::SendMessage { .. })));
+        assert!(has(&|k| matches!(k, CommandKind::Deliver { .. })));
+        assert!(has(&|k| matches!(k, CommandKind::AckMessageRead { .. })));
+        assert!(has(&|k| matches!(
+            k,
+            CommandKind::AckConversationRead { .. }
+        )));
+        assert!(has(&|k| matches!(
+            k,
+            CommandKind::AckGroupMessageRead { .. }
+        )));
+        assert!(has(&|k| matches!(k, CommandKind::MarkMessageRead { .. })));
+        assert!(has(&|k| matches!(
+            k,
+            CommandKind::MarkConversationRead { .. }
+        )));
+        let kinds: std::collections::BTreeMap<String, usize> =
+            cmds.iter().fold(Default::default(), |mut m, c| {
+                *m.entry(
+                    format!("{:?}", c.kind)
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+                .or_default() += 1;
+                m
+            });
+        assert!(
+            has(&|k| matches!(k, CommandKind::LeaveGroup { .. })),
+            "{kinds:?}"
+        );
+        assert!(kinds["AckGroupMessageRead"] > 500, "{kinds:?}");
+        assert!(
+            cmds.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
+            "time never goes back"
+        );
+    }
+}
