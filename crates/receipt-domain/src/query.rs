@@ -70,6 +70,12 @@ pub struct ConversationSummary {
 }
 
 impl State {
+    /// Who sent a message.
+    pub fn message_sender(&self, message: &MessageId) -> Option<UserId> {
+        self.message(message)
+            .map(|(_, r, _)| self.user_id(r.sender).clone())
+    }
+
     /// Every user the projections know, in the order they first appeared.
     pub fn users(&self) -> impl Iterator<Item = &UserId> {
         self.users.iter().map(|u| &u.id)

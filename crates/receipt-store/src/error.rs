@@ -37,6 +37,8 @@ pub enum StoreError {
     UnsupportedEvent(&'static str),
     #[error("storage I/O: {0}")]
     Io(String),
+    #[error("the store at {0} is locked: another process (or an engine still shutting down) has it open")]
+    Locked(String),
 }
 
 impl StoreError {

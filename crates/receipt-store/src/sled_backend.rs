@@ -17,6 +17,9 @@ pub struct SledBackend {
 
 const SNAPSHOT_KEY: &[u8] = b"latest";
 
+/// How long opening waits for a store locked by a handle that is still shutting down.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
@@ -25,6 +28,24 @@ impl SledBackend {
     /// Opens (or creates) the store at `path`. `flush_every_ms` is sled's background flush
     /// (`None` turns it off). sled can panic on some damaged files; that becomes a typed error.
     pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
+        // sled's background threads can hold the directory's file lock for a moment after its
+        // last handle is dropped (its own test builds block on the lock for that reason), so a
+        // quick reopen in the same process waits for it rather than failing.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match Self::open_once(path, flush_every_ms) {
+                Err(StoreError::Io(msg)) if msg.contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked(path.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
         let config = sled::Config::new()
             .path(path)
             .flush_every_ms(flush_every_ms);

@@ -229,3 +229,16 @@ fn sled_log_survives_a_reopen() {
     ));
     assert!(log.append(request(&a, 0, &[1, 2])).unwrap().duplicate);
 }
+
+#[test]
+fn a_store_held_open_elsewhere_is_a_typed_locked_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+    // sled locks the directory per process handle; a second handle in this process is refused
+    // like another process would be, after the bounded wait.
+    match SledLog::open_dir(dir.path(), Durability::EveryAppend) {
+        Err(StoreError::Locked(path)) => assert!(path.contains(dir.path().to_str().unwrap())),
+        Err(e) => panic!("expected Locked, got {e}"),
+        Ok(_) => panic!("a held store opened twice"),
+    }
+}
