@@ -5,7 +5,7 @@
 //! half-applied, so that no stored byte sequence can panic or corrupt the projections.
 
 use crate::event::{Event, EventBody, GroupAck};
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::state::{
     ConvIdx, Conversation, GroupAcks, MessageRecord, MessageRef, ReaderState, Seq, State,
     UserEntry, UserIdx, FLAG_DELIVERED, FLAG_GROUP_ACK, FLAG_READ_ACKED,
@@ -65,7 +65,7 @@ impl State {
                 }
             }
             EventBody::MemberJoined { group, user, role } => {
-                let conv = self.intern_conversation(&ConversationId::Group(group.clone()));
+                let conv = self.intern_group(group);
                 let u = self.intern_user(user);
                 let c = &mut self.conversations[conv as usize];
                 let len = c.len();
@@ -81,7 +81,7 @@ impl State {
                 }
             }
             EventBody::MemberLeft { group, user } => {
-                if let Some(slot) = self.reader_mut(&ConversationId::Group(group.clone()), user) {
+                if let Some(slot) = self.group_reader_mut(group, user) {
                     let r = slot.reader;
                     if let Some(start) = r.current_start.take() {
                         r.past.push((start, slot.len));
@@ -92,7 +92,7 @@ impl State {
                 }
             }
             EventBody::MemberRoleChanged { group, user, role } => {
-                if let Some(slot) = self.reader_mut(&ConversationId::Group(group.clone()), user) {
+                if let Some(slot) = self.group_reader_mut(group, user) {
                     if slot.reader.is_current() {
                         slot.reader.role = Some(*role);
                     }
@@ -112,20 +112,19 @@ impl State {
         if self.messages.contains_key(&message) {
             return; // Never produced by decide: a message id is used once.
         }
-        let conv = self.intern_conversation(conversation);
-        let s = self.intern_user(sender);
-        let peer = conversation.peer_of(sender).map(|p| self.intern_user(p));
-        if let ConversationId::Direct { low, high } = conversation {
-            // A direct conversation starts with its first message; both sides read it from seq 0.
-            for side in [low, high] {
-                let u = self.intern_user(side);
-                let c = &mut self.conversations[conv as usize];
-                if let std::collections::hash_map::Entry::Vacant(slot) = c.readers.entry(u) {
-                    slot.insert(ReaderState::participant_from(0));
-                    self.users[u as usize].conversations.push(conv);
+        let (conv, s, peer) = match conversation {
+            ConversationId::Group(g) => (self.intern_group(g), self.intern_user(sender), None),
+            ConversationId::Direct { low, high } => {
+                let (conv, l, h) = self.intern_direct(low, high);
+                if sender == low {
+                    (conv, l, Some(h))
+                } else if sender == high {
+                    (conv, h, Some(l))
+                } else {
+                    (conv, self.intern_user(sender), None) // never produced by decide
                 }
             }
-        }
+        };
         let c = &mut self.conversations[conv as usize];
         let Ok(seq) = Seq::try_from(c.messages.len()) else {
             return; // 4 billion messages in one conversation: refuse rather than wrap.
@@ -201,7 +200,16 @@ impl State {
         conversation: &ConversationId,
         user: &UserId,
     ) -> Option<ReaderSlot<'_>> {
-        let conv = *self.conversation_index.get(conversation)?;
+        let conv = self.conversation_idx(conversation)?;
+        self.reader_at(conv, user)
+    }
+
+    fn group_reader_mut(&mut self, group: &GroupId, user: &UserId) -> Option<ReaderSlot<'_>> {
+        let conv = *self.group_index.get(group)?;
+        self.reader_at(conv, user)
+    }
+
+    fn reader_at(&mut self, conv: ConvIdx, user: &UserId) -> Option<ReaderSlot<'_>> {
         let u = self.user_idx(user)?;
         let c = &mut self.conversations[conv as usize];
         let len = c.len();
@@ -227,19 +235,46 @@ impl State {
         u
     }
 
-    fn intern_conversation(&mut self, id: &ConversationId) -> ConvIdx {
-        if let Some(&c) = self.conversation_index.get(id) {
-            return c;
-        }
+    fn new_conversation(&mut self, id: ConversationId) -> ConvIdx {
+        // Conversations stay far below u32::MAX; saturate rather than wrap.
         let c = ConvIdx::try_from(self.conversations.len()).unwrap_or(ConvIdx::MAX);
         self.conversations.push(Conversation {
-            id: id.clone(),
+            id,
             messages: Vec::new(),
             readers: Default::default(),
             member_count: 0,
         });
-        self.conversation_index.insert(id.clone(), c);
         c
+    }
+
+    fn intern_group(&mut self, group: &GroupId) -> ConvIdx {
+        if let Some(&c) = self.group_index.get(group) {
+            return c;
+        }
+        let c = self.new_conversation(ConversationId::Group(group.clone()));
+        self.group_index.insert(group.clone(), c);
+        c
+    }
+
+    /// The direct conversation of `low` and `high` (created with both as participants from its
+    /// first message), with their interned indexes.
+    fn intern_direct(&mut self, low: &UserId, high: &UserId) -> (ConvIdx, UserIdx, UserIdx) {
+        let (l, h) = (self.intern_user(low), self.intern_user(high));
+        if let Some(&c) = self.direct_index.get(&(l, h)) {
+            return (c, l, h);
+        }
+        let c = self.new_conversation(ConversationId::Direct {
+            low: low.clone(),
+            high: high.clone(),
+        });
+        self.direct_index.insert((l, h), c);
+        for u in [l, h] {
+            self.conversations[c as usize]
+                .readers
+                .insert(u, ReaderState::participant_from(0));
+            self.users[u as usize].conversations.push(c);
+        }
+        (c, l, h)
     }
 }
 

@@ -2,6 +2,7 @@
 //! (a snapshot) is checked against them before it is trusted, so that no stored byte sequence can
 //! make a later query index out of bounds.
 
+use crate::ids::ConversationId;
 use crate::state::{State, FLAG_GROUP_ACK};
 
 /// A broken invariant, described for the log.
@@ -31,16 +32,25 @@ impl State {
             );
         }
         ensure!(
-            self.conversation_index.len() == convs,
+            self.group_index.len() + self.direct_index.len() == convs,
             "conversation index size"
         );
-        for (id, &c) in &self.conversation_index {
+        for (g, &c) in &self.group_index {
             ensure!(
                 self.conversations
                     .get(c as usize)
-                    .is_some_and(|e| &e.id == id),
-                "conversation index entry {id}"
+                    .is_some_and(|e| e.id == ConversationId::Group(g.clone())),
+                "group index entry {g}"
             );
+        }
+        for (&(l, h), &c) in &self.direct_index {
+            let named = match self.conversations.get(c as usize).map(|e| &e.id) {
+                Some(ConversationId::Direct { low, high }) => {
+                    self.user_idx(low) == Some(l) && self.user_idx(high) == Some(h)
+                }
+                _ => false,
+            };
+            ensure!(named, "direct index entry ({l}, {h})");
         }
         for e in &self.users {
             ensure!(

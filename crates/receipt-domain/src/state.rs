@@ -10,7 +10,7 @@
 //!   are then arithmetic on counters, never a walk over messages or members.
 
 use crate::event::Role;
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,11 @@ pub struct State {
     pub(crate) users: Vec<UserEntry>,
     pub(crate) user_index: FxHashMap<UserId, UserIdx>,
     pub(crate) conversations: Vec<Conversation>,
-    pub(crate) conversation_index: FxHashMap<ConversationId, ConvIdx>,
+    /// Group conversations by group id.
+    pub(crate) group_index: FxHashMap<GroupId, ConvIdx>,
+    /// Direct conversations by the interned indexes of their (low, high) users: a lookup after
+    /// interning hashes two integers instead of two strings.
+    pub(crate) direct_index: FxHashMap<(UserIdx, UserIdx), ConvIdx>,
     pub(crate) messages: FxHashMap<MessageId, MessageRef>,
     /// Number of events folded into this state.
     pub(crate) events_applied: u64,
@@ -176,10 +180,19 @@ impl State {
         &self.users[idx as usize].id
     }
 
+    pub(crate) fn conversation_idx(&self, id: &ConversationId) -> Option<ConvIdx> {
+        match id {
+            ConversationId::Group(g) => self.group_index.get(g).copied(),
+            ConversationId::Direct { low, high } => {
+                let key = (self.user_idx(low)?, self.user_idx(high)?);
+                self.direct_index.get(&key).copied()
+            }
+        }
+    }
+
     pub(crate) fn conversation(&self, id: &ConversationId) -> Option<&Conversation> {
-        self.conversation_index
-            .get(id)
-            .map(|&c| &self.conversations[c as usize])
+        self.conversation_idx(id)
+            .map(|c| &self.conversations[c as usize])
     }
 
     /// The message's conversation, its record and its sequence number.

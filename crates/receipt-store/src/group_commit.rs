@@ -4,6 +4,10 @@
 
 use crate::error::StoreError;
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Longest a flush leader waits for appenders that are mid-write.
+const GATHER_WAIT: Duration = Duration::from_micros(200);
 
 #[derive(Default)]
 struct Progress {
@@ -25,6 +29,7 @@ impl GroupCommit {
         &self,
         seq: u64,
         written_seq: impl Fn() -> u64,
+        in_flight: impl Fn() -> u64,
         flush: impl Fn() -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         // Poisoning only means another appender panicked mid-wait; the counters stay valid.
@@ -35,8 +40,14 @@ impl GroupCommit {
             }
             if !p.flushing {
                 p.flushing = true;
-                let target = written_seq();
                 drop(p);
+                // Appenders already on their way in ride this flush if they land within a
+                // short, bounded wait: bigger groups, fewer flushes.
+                let until = Instant::now() + GATHER_WAIT;
+                while in_flight() > 0 && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+                let target = written_seq();
                 let result = flush();
                 p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
                 p.flushing = false;

@@ -69,8 +69,12 @@ pub struct StreamEvent {
     pub event: Event,
 }
 
+/// How many chunks may follow the index watermark before it is written again.
+const WATERMARK_EVERY_CHUNKS: u32 = 64;
+
 struct Writer {
     head: u64,
+    chunks_since_watermark: u32,
     versions: FxHashMap<Vec<u8>, u64>,
 }
 
@@ -79,7 +83,17 @@ pub struct EventLog<B: Backend> {
     durability: Durability,
     writer: Mutex<Writer>,
     written_seq: AtomicU64,
+    /// Appenders inside `write_batch` (waiting for the writer or writing): a group-commit
+    /// leader lets them finish so one flush covers them.
+    in_flight: AtomicU64,
     group: GroupCommit,
+}
+
+impl<B: Backend> Drop for EventLog<B> {
+    fn drop(&mut self) {
+        // A clean close leaves nothing to re-index; a failure here only means more work on open.
+        let _ = self.flush();
+    }
 }
 
 impl<B: Backend> EventLog<B> {
@@ -111,9 +125,11 @@ impl<B: Backend> EventLog<B> {
             durability,
             writer: Mutex::new(Writer {
                 head,
+                chunks_since_watermark: 0,
                 versions: FxHashMap::default(),
             }),
             written_seq: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             group: GroupCommit::default(),
         };
         if indexed < head {
@@ -279,6 +295,13 @@ impl<B: Backend> EventLog<B> {
     /// durability. Whoever needs the ordering (the engine folds under its own lock) writes, then
     /// calls [`EventLog::wait_durable`] outside that lock, so concurrent appenders share flushes.
     pub fn write_batch(&self, requests: &[AppendRequest]) -> Result<Written, StoreError> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let written = self.write_batch_inner(requests);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        written
+    }
+
+    fn write_batch_inner(&self, requests: &[AppendRequest]) -> Result<Written, StoreError> {
         for r in requests {
             if r.events.is_empty() {
                 return Err(StoreError::EmptyAppend);
@@ -334,7 +357,13 @@ impl<B: Backend> EventLog<B> {
             });
             w.versions = versions;
             let mut puts = runs?;
-            puts.push((keys::HEAD.to_vec(), keys::u64_value(w.head)));
+            // The watermark only bounds how much an open after a crash re-indexes, so it is
+            // written every WATERMARK_EVERY_CHUNKS chunks (and on flush), not on every append.
+            w.chunks_since_watermark += 1;
+            if w.chunks_since_watermark >= WATERMARK_EVERY_CHUNKS {
+                puts.push((keys::HEAD.to_vec(), keys::u64_value(w.head)));
+                w.chunks_since_watermark = 0;
+            }
             self.backend.write_each(puts)?;
         }
         // Numbered while the writer lock is held, so a higher number was written later.
@@ -397,15 +426,28 @@ impl<B: Backend> EventLog<B> {
             Durability::GroupCommit => self.group.wait_durable(
                 seq,
                 || self.written_seq.load(Ordering::SeqCst),
+                || self.in_flight.load(Ordering::SeqCst),
                 || self.backend.flush(),
             ),
             Durability::Buffered => Ok(()),
         }
     }
 
-    /// Makes everything appended so far durable, whatever the durability option.
+    /// Makes everything appended so far durable, whatever the durability option, with the
+    /// index watermark up to date.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.write_watermark()?;
         self.backend.flush()
+    }
+
+    fn write_watermark(&self) -> Result<(), StoreError> {
+        let mut w = self.writer();
+        if w.chunks_since_watermark > 0 {
+            self.backend
+                .write_each(vec![(keys::HEAD.to_vec(), keys::u64_value(w.head))])?;
+            w.chunks_since_watermark = 0;
+        }
+        Ok(())
     }
 
     /// Events of one conversation, from 1-based `from_version`, at most `max`.

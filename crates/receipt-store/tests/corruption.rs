@@ -16,6 +16,7 @@ fn valid_entries() -> Vec<Entry> {
         log.append(r.clone()).unwrap();
         w.apply(&r);
     }
+    log.flush().unwrap(); // writes the index watermark
     log.backend()
         .range(b"", &[0xFF])
         .map(|e| e.unwrap())

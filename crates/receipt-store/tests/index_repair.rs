@@ -30,6 +30,7 @@ fn build(seed: u64, appends: usize) -> Vec<Entry> {
             pending.clear();
         }
     }
+    log.flush().unwrap(); // writes the index watermark
     log.backend()
         .range(b"", &[0xFF])
         .map(|e| e.unwrap())
