@@ -96,16 +96,7 @@ pub fn check_projections(variant: &dyn Variant, state: &State, decisions: &[Vec<
     }
     let policy = receipt_domain::Policy::all_receipts_on();
     for m in &messages {
-        let sender = decisions
-            .iter()
-            .flatten()
-            .find_map(|e| match &e.body {
-                receipt_domain::EventBody::MessageSent {
-                    message, sender, ..
-                } if message == m => Some(sender.clone()),
-                _ => None,
-            })
-            .ok_or("message without a sender")?;
+        let sender = state.message_sender(m).ok_or("message without a sender")?;
         let want = state.group_ack_count(&policy, &sender, m)?;
         let got = variant.group_ack_count(m)?;
         if got != want {
