@@ -16,15 +16,7 @@ fn valid_entries() -> Vec<Entry> {
         log.append(r.clone()).unwrap();
         w.apply(&r);
     }
-    log.flush().unwrap(); // writes the index watermark
-    log.backend()
-        .range(b"", &[0xFF])
-        .map(|e| e.unwrap())
-        .collect()
-}
-
-fn chunk_position(key: &[u8]) -> Option<u64> {
-    (key.len() == 9 && key[0] == b'c').then(|| u64::from_be_bytes(key[1..].try_into().unwrap()))
+    keyspace(&log)
 }
 
 /// Opens and fully replays a log made of `entries`.

@@ -30,15 +30,7 @@ fn build(seed: u64, appends: usize) -> Vec<Entry> {
             pending.clear();
         }
     }
-    log.flush().unwrap(); // writes the index watermark
-    log.backend()
-        .range(b"", &[0xFF])
-        .map(|e| e.unwrap())
-        .collect()
-}
-
-fn chunk_position(key: &[u8]) -> Option<u64> {
-    (key.len() == 9 && key[0] == b'c').then(|| u64::from_be_bytes(key[1..].try_into().unwrap()))
+    keyspace(&log)
 }
 
 fn run_chunk(value: &[u8]) -> u64 {

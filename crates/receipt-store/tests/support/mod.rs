@@ -49,6 +49,20 @@ pub fn request(
     }
 }
 
+/// The whole keyspace of a log, with the index watermark written first.
+pub fn keyspace<B: Backend>(log: &EventLog<B>) -> Vec<Entry> {
+    log.flush().unwrap();
+    log.backend()
+        .range(b"", &[0xFF])
+        .map(|e| e.unwrap())
+        .collect()
+}
+
+/// The position in a chunk key (`c` + u64 big-endian), if it is one.
+pub fn chunk_position(key: &[u8]) -> Option<u64> {
+    (key.len() == 9 && key[0] == b'c').then(|| u64::from_be_bytes(key[1..].try_into().unwrap()))
+}
+
 /// A deterministic generator (xorshift64*): enough to vary a test workload, no more.
 pub struct Rng(pub u64);
 
