@@ -1,7 +1,7 @@
 //! This engine: the sled event log (flush per commit) plus the in-memory projections.
 
 use crate::{Result, Variant};
-use receipt_domain::{ConversationId, Event, MessageId, Policy, State, UserId};
+use receipt_domain::{ConversationId, Event, MessageId, State, UserId};
 use receipt_store::{AppendRequest, Backend, Durability, SledLog};
 use std::path::PathBuf;
 
@@ -85,13 +85,7 @@ impl Variant for EngineVariant {
     }
 
     fn group_ack_count(&self, message: &MessageId) -> Result<u32> {
-        // Counted as the sender sees it (the sender may always see it).
-        let policy = Policy::all_receipts_on();
-        let sender = self
-            .state
-            .message_sender(message)
-            .ok_or("unknown message")?;
-        Ok(self.state.group_ack_count(&policy, &sender, message)?)
+        crate::ack_count_in(&self.state, message)
     }
 
     fn disk_bytes(&self) -> u64 {

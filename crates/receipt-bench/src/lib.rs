@@ -35,6 +35,13 @@ pub trait Variant {
     fn disk_bytes(&self) -> u64;
 }
 
+/// A message's ack count in projections held in memory, as its sender (who may always see it)
+/// sees it.
+pub(crate) fn ack_count_in(state: &State, message: &MessageId) -> Result<u32> {
+    let sender = state.message_sender(message).ok_or("unknown message")?;
+    Ok(state.group_ack_count(&receipt_domain::Policy::all_receipts_on(), &sender, message)?)
+}
+
 /// The workload's accepted decisions (each a command's events), in order, and the state they
 /// fold into: the reference every variant is checked against.
 pub fn decided(config: &WorkloadConfig) -> (Vec<Vec<Event>>, State) {

@@ -2,7 +2,7 @@
 //! inserts and a flush per commit; projections by folding in memory, rebuilt by a full scan.
 
 use crate::{Result, Variant};
-use receipt_domain::{ConversationId, Event, MessageId, Policy, State, UserId};
+use receipt_domain::{ConversationId, Event, MessageId, State, UserId};
 use std::path::PathBuf;
 
 pub struct RawSledVariant {
@@ -67,13 +67,7 @@ impl Variant for RawSledVariant {
     }
 
     fn group_ack_count(&self, message: &MessageId) -> Result<u32> {
-        let sender = self
-            .state
-            .message_sender(message)
-            .ok_or("unknown message")?;
-        Ok(self
-            .state
-            .group_ack_count(&Policy::all_receipts_on(), &sender, message)?)
+        crate::ack_count_in(&self.state, message)
     }
 
     fn disk_bytes(&self) -> u64 {
