@@ -256,15 +256,17 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Notifications of the durable events at positions `from..` (up to what has been published),
-    /// recomputed from the log. A consumer that restarts resumes with the position after the
-    /// last one it handled; to then follow live, subscribe first and skip positions already seen.
+    /// recomputed from the log in one pass. A consumer that restarts resumes with the position
+    /// after the last one it handled; to then follow live, subscribe first and skip positions
+    /// already seen.
     pub fn notifications_since(&self, from: u64) -> Result<Vec<Positioned>, EngineError> {
         let upto = self.publisher.published_upto();
-        let mut state = self.state_before(from.min(upto))?;
+        let from = from.min(upto);
+        let (start, mut state) = self.snapshot_at_or_before(from);
         let mut out = Vec::new();
-        self.log.replay(from.min(upto), |e| {
-            if e.position < upto {
-                state.apply(&e.event);
+        self.log.replay_range(start, upto, |e| {
+            state.apply(&e.event);
+            if e.position >= from {
                 out.extend(
                     state
                         .notifications_for(&e.event)
@@ -285,17 +287,19 @@ impl<B: Backend> Engine<B> {
     }
 
     /// The state after folding events `[0, position)`: from the snapshot when it is not past
-    /// `position`, else from the start.
+    /// `position`, else from the start, reading no chunk past `position`.
     fn state_before(&self, position: u64) -> Result<State, EngineError> {
-        let (start, mut state) = match self.log.load_snapshot() {
+        let (start, mut state) = self.snapshot_at_or_before(position);
+        self.log
+            .replay_range(start, position, |e| state.apply(&e.event))?;
+        Ok(state)
+    }
+
+    /// The stored snapshot if it covers no more than `position` events, else an empty state.
+    fn snapshot_at_or_before(&self, position: u64) -> (u64, State) {
+        match self.log.load_snapshot() {
             Some((p, s)) if p <= position => (p, s),
             _ => (0, State::new()),
-        };
-        self.log.replay(start, |e| {
-            if e.position < position {
-                state.apply(&e.event);
-            }
-        })?;
-        Ok(state)
+        }
     }
 }

@@ -534,14 +534,26 @@ impl<B: Backend> EventLog<B> {
 
     /// Visits every event from global position `from` in order, checking that positions are
     /// gapless up to the head. Returns the position after the last event visited.
-    pub fn replay(&self, from: u64, mut visit: impl FnMut(StoredEvent)) -> Result<u64, StoreError> {
-        let head = self.head();
+    pub fn replay(&self, from: u64, visit: impl FnMut(StoredEvent)) -> Result<u64, StoreError> {
+        self.replay_range(from, u64::MAX, visit)
+    }
+
+    /// Visits the events at positions `from..to` (`to` capped at the head) in order, reading no
+    /// chunk past `to`, with the same gap and damage checks as [`EventLog::replay`]. Returns
+    /// the position it reached (`to`, capped at the head).
+    pub fn replay_range(
+        &self,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(StoredEvent),
+    ) -> Result<u64, StoreError> {
+        let to = to.min(self.head());
         let start = self
             .backend
             .last_between(&keys::chunk(0), &keys::chunk(from))?
             .map_or_else(|| keys::chunk(0), |(k, _)| k);
         let mut next: Option<u64> = None;
-        for item in self.backend.range(&start, &keys::chunk(head)) {
+        for item in self.backend.range(&start, &keys::chunk(to)) {
             let (k, v) = item?;
             let position = keys::chunk_position(&k)
                 .ok_or_else(|| StoreError::corrupt(next.unwrap_or(0), "bad chunk key"))?;
@@ -557,19 +569,19 @@ impl<B: Backend> EventLog<B> {
             next = Some(position + events.len() as u64);
             for (i, event) in events.into_iter().enumerate() {
                 let p = position + i as u64;
-                if p >= from {
+                if p >= from && p < to {
                     visit(StoredEvent { position: p, event });
                 }
             }
         }
-        let reached = next.unwrap_or(0).max(from.min(head));
-        if reached < head {
+        let reached = next.unwrap_or(0).max(from.min(to));
+        if reached < to {
             return Err(StoreError::corrupt(
                 reached,
-                format!("log ends at {reached}, head is {head}"),
+                format!("log ends at {reached}, expected at least {to}"),
             ));
         }
-        Ok(reached)
+        Ok(to)
     }
 
     /// Events from global position `from`, at most `max`.

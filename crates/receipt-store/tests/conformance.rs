@@ -172,6 +172,18 @@ fn read_from_a_middle_position<B: Backend>(log: &EventLog<B>) {
         .collect();
     assert_eq!(got, vec![2, 3]);
     assert!(log.read_from(5, 10).unwrap().is_empty());
+    let mut seen = Vec::new();
+    let reached = log.replay_range(1, 4, |e| seen.push(e.position)).unwrap();
+    assert_eq!(
+        (seen, reached),
+        (vec![1, 2, 3], 4),
+        "bounded replay stops at its end"
+    );
+    assert_eq!(
+        log.replay_range(0, 99, |_| {}).unwrap(),
+        5,
+        "the end is capped at the head"
+    );
 }
 
 fn snapshot_plus_tail_equals_full_replay<B: Backend>(log: &EventLog<B>) {

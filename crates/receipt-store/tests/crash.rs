@@ -25,7 +25,6 @@ fn killed_appender_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = support::Rng(0x5EED);
     let mut acked_total = 0u64;
-    let mut cycles_with_acks = 0u64;
     for cycle in 0..cycles() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_receipt-store-crash-child"))
             .arg(dir.path())
@@ -65,7 +64,6 @@ fn killed_appender_loses_no_acknowledged_event() {
         child.kill().expect("SIGKILL the child");
         child.wait().unwrap();
         let acked = reader.join().unwrap().unwrap_or(0);
-        cycles_with_acks += 1;
         acked_total = acked_total.max(acked);
 
         let log =
@@ -93,7 +91,9 @@ fn killed_appender_loses_no_acknowledged_event() {
         );
         recovered.check_invariants().unwrap();
     }
-    eprintln!("{cycles_with_acks} kill -9 cycles, {acked_total} events acknowledged and recovered");
-    assert_eq!(cycles_with_acks, cycles());
+    eprintln!(
+        "{} kill -9 cycles, {acked_total} events acknowledged and recovered",
+        cycles()
+    );
     assert!(acked_total > 0);
 }
