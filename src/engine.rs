@@ -13,7 +13,8 @@ use receipt_domain::{
     decide, Command, CommandId, CommandKind, Event, Note, Notification, Policy, State,
 };
 use receipt_store::{
-    AppendRequest, Backend, EventLog, MemoryBackend, MemoryLog, SledBackend, SledLog,
+    AppendRequest, Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend,
+    SledLog, StoreError,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
@@ -34,6 +35,10 @@ pub struct Outcome {
     pub note: Option<Note>,
     /// The notifications the events produced (also published to subscribers).
     pub notifications: Vec<Notification>,
+    /// The command's id was already recorded: this is its original outcome (same events,
+    /// positions and note), nothing was appended, and `notifications` is empty because they
+    /// were published the first time.
+    pub repeated: bool,
 }
 
 /// The receipt engine over a log backend: sled by default, or in memory.
@@ -64,6 +69,30 @@ impl Engine<MemoryBackend> {
     /// An engine whose log lives in memory (nothing survives the process).
     pub fn in_memory(options: EngineOptions) -> Result<Self, EngineError> {
         Self::over(MemoryLog::in_memory(), options)
+    }
+}
+
+/// The outcome of a command found in the log: its original events, positions and note.
+fn repeated_outcome(record: CommandRecord) -> Outcome {
+    match record {
+        CommandRecord::Events(stored) => {
+            let first_position = stored.first().map(|e| e.position);
+            let events: Vec<Event> = stored.into_iter().map(|e| e.event).collect();
+            Outcome {
+                note: Note::of_recorded(&events),
+                events,
+                first_position,
+                notifications: Vec::new(),
+                repeated: true,
+            }
+        }
+        CommandRecord::NoOp => Outcome {
+            events: Vec::new(),
+            first_position: None,
+            note: Some(Note::AlreadyDone),
+            notifications: Vec::new(),
+            repeated: true,
+        },
     }
 }
 
@@ -127,23 +156,36 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Decides and records a command whose id and time the caller chose.
+    ///
+    /// Idempotent by command id, over the whole history and across restarts: a command whose
+    /// id was recorded before (its events, or its acceptance as a no-op) is answered with the
+    /// original outcome ([`Outcome::repeated`]) and appends nothing, whatever happened since.
+    /// A rejected command records nothing, so retrying it decides it again.
     pub fn execute_command(&self, command: Command) -> Result<Outcome, EngineError> {
-        if self.stopped.load(Ordering::SeqCst) {
-            return Err(EngineError::Stopped(
-                "an earlier write could not be made durable".into(),
-            ));
-        }
+        self.check_running()?;
         let guard = self
             .command_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(record) = self.log.find_command(command.id)? {
+            drop(guard);
+            // The original write may still be on its way to the disk: answer once it is durable.
+            self.await_durable(self.log.wait_durable_now())?;
+            return Ok(repeated_outcome(record));
+        }
         let decision = decide(&read(&self.state), &read(&self.policy), &command)?;
         let Some(first) = decision.events.first() else {
+            // Accepted, nothing to record: remember that, so a retry gets the same answer even
+            // after later events would make it decide otherwise.
+            let written = self.log.record_noop(command.id)?;
+            drop(guard);
+            self.await_durable(self.log.wait_durable(&written))?;
             return Ok(Outcome {
                 events: Vec::new(),
                 first_position: None,
                 note: decision.note,
                 notifications: Vec::new(),
+                repeated: false,
             });
         };
         let conversation = first.body.conversation();
@@ -169,10 +211,7 @@ impl<B: Backend> Engine<B> {
             }
         }
         drop(guard);
-        if let Err(e) = self.log.wait_durable(&written) {
-            self.stopped.store(true, Ordering::SeqCst);
-            return Err(EngineError::Stopped(e.to_string()));
-        }
+        self.await_durable(self.log.wait_durable(&written))?;
         let notifications = per_event
             .iter()
             .flat_map(|(_, n)| n.iter().cloned())
@@ -184,6 +223,24 @@ impl<B: Backend> Engine<B> {
             first_position: Some(first_position),
             note: decision.note,
             notifications,
+            repeated: false,
+        })
+    }
+
+    fn check_running(&self) -> Result<(), EngineError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(EngineError::Stopped(
+                "an earlier write could not be made durable".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A failed durability wait stops the engine: what is on disk is no longer known.
+    fn await_durable(&self, waited: Result<(), StoreError>) -> Result<(), EngineError> {
+        waited.map_err(|e| {
+            self.stopped.store(true, Ordering::SeqCst);
+            EngineError::Stopped(e.to_string())
         })
     }
 

@@ -41,6 +41,20 @@ impl std::fmt::Display for Note {
     }
 }
 
+impl Note {
+    /// The note a decision that recorded `events` carried: a function of the events, so a
+    /// retried command can be answered with its original note from the log alone.
+    pub fn of_recorded(events: &[Event]) -> Option<Self> {
+        events.iter().find_map(|e| match &e.body {
+            EventBody::MessageSent {
+                group_ack: GroupAck::Declined(why),
+                ..
+            } => Some(Self::GroupAckDeclined(*why)),
+            _ => None,
+        })
+    }
+}
+
 impl Decision {
     fn no_op() -> Self {
         Self {

@@ -1,8 +1,12 @@
 //! Identifiers and their validation.
 //!
 //! Validation happens once, at the boundary: a `UserId` or `GroupId` that exists is valid, so the
-//! rest of the crate never re-checks. Deserialization goes through the same checks, so a stored
-//! byte sequence cannot smuggle in an invalid id either.
+//! rest of the crate never re-checks. New ids (`new`, `from_str`) follow the current rules: 1 to
+//! 64 bytes of UTF-8 in Unicode NFC, with no control characters, no format characters (zero-width
+//! characters, the byte-order mark, bidi overrides) and no line or paragraph separators. Stored
+//! ids (deserialization, `from_stored`) are checked against the rules they were written under
+//! (schema 1: 1 to 64 bytes, no control characters), so an old log stays readable; a stored byte
+//! sequence still cannot smuggle in an id that was never valid.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +28,14 @@ pub enum InvalidInput {
     },
     #[error("{what} contains a control character at byte {at_byte}")]
     ControlCharacter { what: &'static str, at_byte: usize },
+    #[error("{what} contains an invisible format character or separator (U+{code_point:04X}) at byte {at_byte}")]
+    InvisibleCharacter {
+        what: &'static str,
+        at_byte: usize,
+        code_point: u32,
+    },
+    #[error("{what} is not in Unicode normalization form C (NFC); normalize it before use")]
+    NotNfc { what: &'static str },
     #[error("a direct conversation needs two different users, got {user} twice")]
     SelfConversation { user: UserId },
     #[error("page size {page_size} is outside 1..={max}")]
@@ -34,7 +46,8 @@ pub enum InvalidInput {
     Policy { reason: &'static str },
 }
 
-fn validate(what: &'static str, s: &str) -> Result<(), InvalidInput> {
+/// The rules every stored id was written under (schema 1).
+fn validate_stored(what: &'static str, s: &str) -> Result<(), InvalidInput> {
     if s.is_empty() {
         return Err(InvalidInput::Empty { what });
     }
@@ -50,6 +63,53 @@ fn validate(what: &'static str, s: &str) -> Result<(), InvalidInput> {
     Ok(())
 }
 
+/// The rules for new ids: the stored rules, plus no invisible characters and NFC only. Two ids
+/// that look the same must be the same bytes, or one user could read another's receipts under a
+/// look-alike name. Non-NFC input is refused rather than normalized: normalizing would merge
+/// two ids the embedding service keeps apart.
+fn validate_new(what: &'static str, s: &str) -> Result<(), InvalidInput> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    validate_stored(what, s)?;
+    let invisible = s.char_indices().find(|(_, c)| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+    });
+    if let Some((at_byte, c)) = invisible {
+        return Err(InvalidInput::InvisibleCharacter {
+            what,
+            at_byte,
+            code_point: u32::from(c),
+        });
+    }
+    if !unicode_normalization::is_nfc(s) {
+        return Err(InvalidInput::NotNfc { what });
+    }
+    Ok(())
+}
+
+/// Deserializes a string borrowing from the input where the format allows (bincode does), so a
+/// stored length claim larger than the bytes present fails before anything is allocated.
+fn deserialize_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+    }
+    d.deserialize_str(Text)
+}
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -57,13 +117,21 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
-            /// Validates and wraps a caller-chosen id.
+            /// Validates and wraps a caller-chosen id (the rules for new ids, see the module).
             pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
                 let s = s.into();
-                validate($what, &s)?;
+                validate_new($what, &s)?;
                 Ok(Self(s))
             }
 
+            /// Wraps an id read from storage, checked against the rules it was written under.
+            pub fn from_stored(s: impl Into<String>) -> Result<Self, InvalidInput> {
+                let s = s.into();
+                validate_stored($what, &s)?;
+                Ok(Self(s))
+            }
+
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -84,8 +152,8 @@ macro_rules! string_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::new(s).map_err(serde::de::Error::custom)
+                let s = deserialize_text(d)?;
+                Self::from_stored(s).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -241,6 +309,51 @@ mod tests {
             Err(InvalidInput::ControlCharacter { at_byte: 1, .. })
         ));
         assert!(UserId::new("李雷").is_ok());
+    }
+
+    #[test]
+    fn new_ids_refuse_invisible_characters_and_non_nfc_text() {
+        for (text, code_point) in [
+            ("a\u{200B}b", 0x200B),  // zero-width space
+            ("\u{FEFF}ab", 0xFEFF),  // byte-order mark
+            ("ab\u{202E}c", 0x202E), // right-to-left override
+            ("a\u{2028}b", 0x2028),  // line separator
+            ("a\u{2029}b", 0x2029),  // paragraph separator
+        ] {
+            assert!(
+                matches!(
+                    UserId::new(text),
+                    Err(InvalidInput::InvisibleCharacter { code_point: c, .. }) if c == code_point
+                ),
+                "{code_point:04X}"
+            );
+        }
+        // "é" as e + combining acute is NFD: refused, not silently merged with the NFC "é".
+        assert_eq!(
+            GroupId::new("caf\u{65}\u{301}"),
+            Err(InvalidInput::NotNfc { what: "group id" })
+        );
+        assert!(GroupId::new("caf\u{e9}").is_ok());
+    }
+
+    #[test]
+    fn stored_ids_keep_the_rules_they_were_written_under() {
+        // Schema 1 accepted these; an old log holding them must stay readable.
+        assert!(UserId::from_stored("a\u{200B}b").is_ok());
+        assert!(UserId::from_stored("caf\u{65}\u{301}").is_ok());
+        assert!(
+            deserializes("a\u{200B}b"),
+            "deserialization applies the stored rules"
+        );
+        assert!(!deserializes("a\u{7}b"));
+        assert!(UserId::from_stored("a\nb").is_err());
+        assert!(UserId::from_stored("").is_err());
+    }
+
+    /// Whether `text` deserializes into a user id (serde's own borrowed-string deserializer).
+    fn deserializes(text: &str) -> bool {
+        use serde::de::value::{BorrowedStrDeserializer, Error};
+        UserId::deserialize(BorrowedStrDeserializer::<Error>::new(text)).is_ok()
     }
 
     #[test]

@@ -78,10 +78,29 @@ impl State {
                     "membership start past end in {}",
                     c.id
                 );
-                let past: u32 = r.past.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
-                ensure!(past == r.past_len, "past length in {}", c.id);
+                // Participation intervals: ordered, disjoint, inside the conversation. Sums are
+                // taken in u64 so forged counters cannot overflow the check itself.
+                let mut past: u64 = 0;
+                let mut previous_end = 0;
+                for &(a, b) in &r.past {
+                    ensure!(
+                        previous_end <= a && a <= b && b <= len,
+                        "participation interval {a}..{b} in {}",
+                        c.id
+                    );
+                    past += u64::from(b - a);
+                    previous_end = b;
+                }
+                ensure!(past == u64::from(r.past_len), "past length in {}", c.id);
+                let current_len = match r.current_start {
+                    Some(s) => {
+                        ensure!(previous_end <= s, "membership overlaps in {}", c.id);
+                        u64::from(len.saturating_sub(s))
+                    }
+                    None => 0,
+                };
                 ensure!(
-                    r.own_sent + r.read_count <= r.eligible(len),
+                    u64::from(r.own_sent) + u64::from(r.read_count) <= past + current_len,
                     "unread would underflow for {} in {}",
                     self.users[u as usize].id,
                     c.id

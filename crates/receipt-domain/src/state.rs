@@ -117,7 +117,9 @@ impl ReaderState {
 
     /// Messages among the first `len` that fall in this user's participation intervals.
     pub(crate) fn eligible(&self, len: u32) -> u32 {
-        self.past_len + self.current_start.map_or(0, |s| len.saturating_sub(s))
+        // Saturating: the fold keeps this far below u32::MAX; a forged state cannot wrap it.
+        self.past_len
+            .saturating_add(self.current_start.map_or(0, |s| len.saturating_sub(s)))
     }
 
     /// Whether message `seq` was sent while this user was a participant.

@@ -6,9 +6,24 @@ use crate::error::StoreError;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
+/// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
+/// Entries in key order; each may fail on its own (I/O, damage).
 pub type Entries<'a> = Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a>;
 
+/// Sync calls a backend has made, by what they covered. Tests use them to prove that no durable
+/// append is acknowledged before a sync that covers it; reports show them per append.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// `fdatasync` calls on the event data (sled's `db` file and its blob files).
+    pub data_syncs: u64,
+    /// `fdatasync` calls on the acknowledgement ledger.
+    pub ledger_syncs: u64,
+    /// `fsync` calls on directories (after files were created or renamed).
+    pub dir_syncs: u64,
+}
+
+/// The ordered key-value store under the log, plus the small ledger file kept beside it.
 pub trait Backend: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries with `start <= key < end`, in ascending key order.
@@ -20,8 +35,19 @@ pub trait Backend: Send + Sync {
     /// Writes the pairs one by one, in order: after a crash some prefix of them is there.
     /// (On sled a multi-key atomic batch costs two log writes; single inserts cost none.)
     fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError>;
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable: on return it is on stable storage (sled:
+    /// sled's own flush, then `fdatasync` on every file it wrote).
     fn flush(&self) -> Result<(), StoreError>;
+    /// The acknowledgement ledger's bytes (`None` when there is none yet).
+    fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Creates the ledger, durably, with these bytes. Never replaces an existing ledger.
+    fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError>;
+    /// Overwrites `bytes.len()` bytes of the ledger at `offset`, durably.
+    fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Sync calls made so far.
+    fn syncs(&self) -> SyncCounts;
+    /// Where the store is, for error messages (a path, or "memory").
+    fn location(&self) -> String;
     /// The stored snapshot record, kept apart from the event keyspace: a large value next to
     /// keys rewritten on every append would be copied with them (sled copies whole nodes).
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
@@ -36,9 +62,11 @@ pub trait Backend: Send + Sync {
 pub struct MemoryBackend {
     map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     snapshot: Mutex<Option<Vec<u8>>>,
+    ledger: Mutex<Option<Vec<u8>>>,
 }
 
 impl MemoryBackend {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -92,6 +120,45 @@ impl Backend for MemoryBackend {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+
+    fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        if ledger.is_some() {
+            return Err(StoreError::Io("the ledger exists already".into()));
+        }
+        *ledger = Some(file.to_vec());
+        Ok(())
+    }
+
+    fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = ledger
+            .as_mut()
+            .ok_or_else(|| StoreError::Io("no ledger to write".into()))?;
+        let end = offset + bytes.len();
+        if end > file.len() {
+            return Err(StoreError::Io("ledger write past its end".into()));
+        }
+        file[offset..end].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn syncs(&self) -> SyncCounts {
+        // Nothing in memory is ever synced: a memory log promises nothing past the process.
+        SyncCounts::default()
+    }
+
+    fn location(&self) -> String {
+        "memory".into()
     }
 
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {

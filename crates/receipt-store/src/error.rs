@@ -39,6 +39,19 @@ pub enum StoreError {
     Io(String),
     #[error("the store at {0} is locked: another process (or an engine still shutting down) has it open")]
     Locked(String),
+    /// Fewer events than were acknowledged as durable: the store lost acknowledged events.
+    #[error("the store at {location} lost acknowledged events: {acknowledged} were acknowledged as durable, only positions 0..{found} are there, so positions {found}..{acknowledged} are lost; the store was not opened. `receipts verify` reports the damage; `receipts salvage` copies every readable event into a new store")]
+    Lost {
+        location: String,
+        acknowledged: u64,
+        found: u64,
+    },
+    /// The store's files are damaged in a way that no single record explains.
+    #[error("the store at {location} is damaged: {reason}; the store was not opened. `receipts salvage` copies every readable event into a new store")]
+    Damaged { location: String, reason: String },
+    /// The same event ids were appended twice in one batch, in different decisions.
+    #[error("event {0} appears in two requests of one batch")]
+    DuplicateInBatch(EventId),
 }
 
 impl StoreError {

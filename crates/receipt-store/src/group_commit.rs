@@ -23,14 +23,13 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Returns once write `seq` is durable. `written_seq` reads the newest write's number;
-    /// `flush` makes everything written so far durable.
+    /// Returns once write `seq` is durable. `commit` makes everything written so far durable
+    /// and returns the newest write number it covers.
     pub(crate) fn wait_durable(
         &self,
         seq: u64,
-        written_seq: impl Fn() -> u64,
         in_flight: impl Fn() -> u64,
-        flush: impl Fn() -> Result<(), StoreError>,
+        commit: impl Fn() -> Result<u64, StoreError>,
     ) -> Result<(), StoreError> {
         // Poisoning only means another appender panicked mid-wait; the counters stay valid.
         let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
@@ -47,12 +46,11 @@ impl GroupCommit {
                 while in_flight() > 0 && Instant::now() < until {
                     std::thread::yield_now();
                 }
-                let target = written_seq();
-                let result = flush();
+                let result = commit();
                 p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
                 p.flushing = false;
-                if result.is_ok() {
-                    p.durable_seq = p.durable_seq.max(target);
+                if let Ok(covered) = result {
+                    p.durable_seq = p.durable_seq.max(covered);
                 }
                 self.flushed.notify_all();
                 result?;

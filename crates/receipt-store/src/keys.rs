@@ -5,7 +5,9 @@
 //! | --- | --- |
 //! | `c` + first position (u64 BE) | an event chunk record |
 //! | `s` + stream key + first version (u64 BE) | a run of that stream inside a chunk: chunk position (u64 BE), offset (u32 BE), count (u32 BE) |
-//! | `h` | the index watermark: stream runs exist for every chunk before this position (u64 BE) |
+//! | `h` | the index watermark: stream runs and event ids exist for every chunk before this position (u64 BE) |
+//! | `e` + event id (16 bytes) | where that event is: position (u64 BE), stream version (u64 BE) |
+//! | `n` + command id (16 bytes) | a command accepted as a no-op (nothing to record): the head then (u64 BE) |
 //!
 //! A stream's version is not stored: it is the end of its last run (first version + count - 1).
 //! Big-endian numbers make key order equal numeric order. The stream key is the bincode encoding
@@ -17,6 +19,8 @@ use crate::schema_v1::conversation_to_v1;
 use receipt_domain::ConversationId;
 
 pub(crate) const HEAD: &[u8] = b"h";
+const EVENT: u8 = b'e';
+const NOOP: u8 = b'n';
 const CHUNK: u8 = b'c';
 const RUN: u8 = b's';
 
@@ -33,6 +37,35 @@ pub(crate) fn chunk_position(key: &[u8]) -> Option<u64> {
         [CHUNK, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
         _ => None,
     }
+}
+
+pub(crate) fn event(id: receipt_domain::EventId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(EVENT);
+    k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+pub(crate) fn noop(id: receipt_domain::CommandId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(NOOP);
+    k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+/// Where an event is: its global position and its version in its stream.
+pub(crate) fn event_value(position: u64, version: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&position.to_be_bytes());
+    v.extend_from_slice(&version.to_be_bytes());
+    v
+}
+
+pub(crate) fn parse_event_value(bytes: &[u8]) -> Option<(u64, u64)> {
+    if bytes.len() != 16 {
+        return None;
+    }
+    Some((parse_u64(&bytes[..8])?, parse_u64(&bytes[8..])?))
 }
 
 pub(crate) fn stream_key(conversation: &ConversationId) -> Vec<u8> {

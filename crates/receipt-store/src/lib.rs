@@ -11,17 +11,23 @@ mod codec;
 mod error;
 mod group_commit;
 mod keys;
+mod ledger;
 mod log;
+mod log_index;
+mod log_read;
+mod quiet_panic;
 mod record;
 mod schema_v1;
 mod sled_backend;
 
-pub use backend::{Backend, Entries, Entry, MemoryBackend};
+pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
 pub use error::StoreError;
-pub use log::{AppendRequest, Appended, Durability, EventLog, StoredEvent, StreamEvent, Written};
+pub use log::{
+    AppendRequest, Appended, CommandRecord, Durability, EventLog, StoredEvent, StreamEvent, Written,
+};
 pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
 pub use schema_v1::SCHEMA_VERSION;
-pub use sled_backend::SledBackend;
+pub use sled_backend::{SledBackend, LEDGER_FILE};
 
 /// A log on the embedded sled default.
 pub type SledLog = EventLog<SledBackend>;

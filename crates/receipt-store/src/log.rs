@@ -1,46 +1,55 @@
 //! The event log: atomic, ordered, idempotent appends per conversation stream, over any backend.
 //!
-//! One writer (a mutex) checks expected versions and assigns positions, then inserts the chunk
-//! (the commit point: one key, atomic), then the chunk's stream runs and the index watermark
-//! (derivable from the chunk, rewritten on open if a crash lost them). Positions
-//! and versions are read from the keyspace at open and kept with the writer, never from a counter
-//! outside it.
+//! One writer (a mutex) checks event ids and expected versions and assigns positions, then
+//! inserts the chunk (the commit point: one key, atomic), then the chunk's index entries (stream
+//! runs, event ids) and now and then the index watermark (derivable from the chunk, rewritten on
+//! open if a crash lost them). A commit makes the backend durable and then records the covered
+//! head in the acknowledgement ledger (ledger.rs); open refuses a store holding less than that.
 
-use crate::backend::{Backend, Entry};
+use crate::backend::{Backend, SyncCounts};
 use crate::error::StoreError;
 use crate::group_commit::GroupCommit;
-use crate::keys::{self, Run};
+use crate::keys;
+use crate::ledger::{self, Mark};
 use crate::record;
-use receipt_domain::{ConversationId, Event, State};
+use receipt_domain::{CommandId, ConversationId, Event, EventId};
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// When an append's events reach the disk.
+/// When an append's events reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
-    /// Flush before every append returns.
+    /// Every append makes itself durable (sled flush, `fdatasync` of the data, then of the
+    /// ledger) before it returns.
     EveryAppend,
-    /// Concurrent appenders wait for one shared flush before returning.
+    /// Concurrent appenders wait for one shared commit (same syncs as `EveryAppend`) before
+    /// returning: each append returns only once a sync that covers it has finished.
     GroupCommit,
-    /// Return at once; the backend flushes in the background (sled: every `flush_every_ms`).
+    /// Return at once; sled writes in the background every `flush_every_ms` (500 ms) with
+    /// `sync_file_range` only. A process crash or a power loss can lose the appends of that
+    /// interval; the ledger records only explicit flushes (`EventLog::flush`, a clean close).
     Buffered,
 }
 
 /// The events of one decision, for one conversation stream, expected at a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendRequest {
+    /// The stream the events belong to.
     pub conversation: ConversationId,
     /// The stream's version the decision was made against (0 for a stream with no events).
     pub expected_version: u64,
+    /// The events, in order; their ids name the decision (a retry carries the same ids).
     pub events: Vec<Event>,
 }
 
 /// Where an append's events are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
+    /// Global position of the first event.
     pub first_position: u64,
+    /// Number of events.
     pub count: u32,
     /// The stream's version after these events.
     pub version: u64,
@@ -51,42 +60,72 @@ pub struct Appended {
 /// A batch written but perhaps not yet durable (see [`EventLog::write_batch`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
+    /// One outcome per request, in order.
     pub outcomes: Vec<Appended>,
     seq: u64,
 }
 
+/// An event with its global position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// 0-based position in the whole log.
     pub position: u64,
+    /// The event.
     pub event: Event,
 }
 
+/// An event with its place in its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamEvent {
     /// 1-based version within the stream.
     pub version: u64,
+    /// 0-based position in the whole log.
     pub position: u64,
+    /// The event.
     pub event: Event,
 }
 
-/// How many chunks may follow the index watermark before it is written again.
-const WATERMARK_EVERY_CHUNKS: u32 = 64;
-
-struct Writer {
-    head: u64,
-    chunks_since_watermark: u32,
-    versions: FxHashMap<Vec<u8>, u64>,
+/// What the log holds for a command id (see [`EventLog::find_command`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRecord {
+    /// The command's events, where they were stored.
+    Events(Vec<StoredEvent>),
+    /// The command was accepted as a no-op: it recorded nothing.
+    NoOp,
 }
 
+/// How many chunks may follow the index watermark before it is written again.
+pub(crate) const WATERMARK_EVERY_CHUNKS: u32 = 64;
+
+pub(crate) struct Writer {
+    pub(crate) head: u64,
+    pub(crate) chunks_since_watermark: u32,
+    pub(crate) versions: FxHashMap<Vec<u8>, u64>,
+    /// Running CRC-32 of every chunk record before `head`.
+    pub(crate) chain: u32,
+    /// Position and CRC-32 of the last chunk record (the one ending at `head`).
+    pub(crate) last_chunk: (u64, u32),
+}
+
+/// The ledger's state: the last mark written and its write sequence.
+#[derive(Default)]
+struct LedgerState {
+    written: Mark,
+}
+
+/// The event log over a backend. See the module docs and docs/storage.md.
 pub struct EventLog<B: Backend> {
-    backend: B,
+    pub(crate) backend: B,
     durability: Durability,
-    writer: Mutex<Writer>,
+    pub(crate) writer: Mutex<Writer>,
     written_seq: AtomicU64,
     /// Appenders inside `write_batch` (waiting for the writer or writing): a group-commit
     /// leader lets them finish so one flush covers them.
     in_flight: AtomicU64,
     group: GroupCommit,
+    ledger: Mutex<LedgerState>,
+    /// Every event before this position is on stable storage and in the ledger.
+    durable_head: AtomicU64,
 }
 
 impl<B: Backend> Drop for EventLog<B> {
@@ -96,9 +135,16 @@ impl<B: Backend> Drop for EventLog<B> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every guarded structure is updated only after its fallible steps succeeded, with no
+    // panic point between: a panic elsewhere cannot leave it half-updated.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl<B: Backend> EventLog<B> {
-    /// Opens the log over a backend. The head is where the last chunk ends; stream runs missing
-    /// after the index watermark (a crash between a chunk and its index entries) are rewritten.
+    /// Opens the log over a backend. Checks the store against its acknowledgement ledger
+    /// (fewer or different events than acknowledged is [`StoreError::Lost`] or
+    /// [`StoreError::Damaged`]), then rewrites index entries a crash left missing.
     pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
         let indexed = match backend.get(keys::HEAD)? {
             None => 0,
@@ -106,20 +152,15 @@ impl<B: Backend> EventLog<B> {
                 .ok_or_else(|| StoreError::corrupt(0, "unreadable index watermark"))?,
         };
         let last = backend.last_between(&keys::chunk(0), &keys::chunk(u64::MAX))?;
-        let head = match last {
-            None => 0,
+        let (head, last_chunk) = match &last {
+            None => (0, (0, 0)),
             Some((k, v)) => {
-                let position = keys::chunk_position(&k)
+                let position = keys::chunk_position(k)
                     .ok_or_else(|| StoreError::corrupt(0, "bad chunk key"))?;
-                position + record::decode_chunk(&v, position)?.len() as u64
+                let count = record::decode_chunk(v, position)?.len() as u64;
+                (position + count, (position, crc32fast::hash(v)))
             }
         };
-        if indexed > head {
-            return Err(StoreError::corrupt(
-                head,
-                format!("index covers {indexed} events, chunks end at {head}"),
-            ));
-        }
         let log = Self {
             backend,
             durability,
@@ -127,113 +168,133 @@ impl<B: Backend> EventLog<B> {
                 head,
                 chunks_since_watermark: 0,
                 versions: FxHashMap::default(),
+                chain: 0,
+                last_chunk,
             }),
             written_seq: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             group: GroupCommit::default(),
+            ledger: Mutex::new(LedgerState::default()),
+            durable_head: AtomicU64::new(0),
         };
+        let mark = log.check_ledger(head)?;
+        if indexed > head {
+            return Err(StoreError::corrupt(
+                head,
+                format!("index covers {indexed} events, chunks end at {head}"),
+            ));
+        }
+        lock(&log.writer).chain = mark.chain_at_head;
+        *lock(&log.ledger) = LedgerState {
+            written: mark.ledger,
+        };
+        log.durable_head.store(mark.ledger.head, Ordering::SeqCst);
         if indexed < head {
             log.reindex_from(indexed)?;
         }
         Ok(log)
     }
 
-    /// Rewrites the stream runs of every chunk from the one holding `position` to the head.
-    fn reindex_from(&self, position: u64) -> Result<(), StoreError> {
-        let mut w = self.writer();
-        let start = self
-            .backend
-            .last_between(&keys::chunk(0), &keys::chunk(position))?
-            .map_or_else(|| keys::chunk(0), |(k, _)| k);
-        let from = keys::chunk_position(&start).unwrap_or(0);
-        // Versions as of `from`: runs of later chunks may exist already and must not count.
-        let mut versions: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
-        let chunks: Vec<_> = self.backend.range(&start, &keys::chunk(w.head)).collect();
-        for item in chunks {
+    /// Compares the keyspace (chunks end at `head`) with the ledger, creating the ledger for a
+    /// store that has none (new, or written before the ledger existed). Returns the ledger's
+    /// mark and the chain over every chunk before `head`.
+    fn check_ledger(&self, head: u64) -> Result<OpenedLedger, StoreError> {
+        let location = || self.backend.location();
+        let Some(bytes) = self.backend.read_ledger()? else {
+            let chain = self.chain_between(0, head, 0)?;
+            let last_chunk = lock(&self.writer).last_chunk;
+            let mark = Mark {
+                seq: 0,
+                head,
+                chain,
+                last_chunk_position: last_chunk.0,
+                last_chunk_crc: last_chunk.1,
+            };
+            // The ledger may only claim what is durable.
+            self.backend.flush()?;
+            self.backend.create_ledger(&mark.initial_file())?;
+            return Ok(OpenedLedger {
+                ledger: mark,
+                chain_at_head: chain,
+            });
+        };
+        let mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
+            location: location(),
+            reason: format!("its acknowledgement ledger is unreadable ({reason})"),
+        })?;
+        if head < mark.head {
+            return Err(StoreError::Lost {
+                location: location(),
+                acknowledged: mark.head,
+                found: head,
+            });
+        }
+        if mark.head > 0 {
+            // The chunk that ends the acknowledged history must be the one acknowledged.
+            let at = mark.last_chunk_position;
+            let found = self.backend.get(&keys::chunk(at))?;
+            let same = found
+                .as_ref()
+                .is_some_and(|v| crc32fast::hash(v) == mark.last_chunk_crc);
+            if !same {
+                return Err(StoreError::Damaged {
+                    location: location(),
+                    reason: format!(
+                        "the last acknowledged chunk (position {at}) is {}",
+                        if found.is_some() {
+                            "not the one acknowledged"
+                        } else {
+                            "missing"
+                        }
+                    ),
+                });
+            }
+        }
+        let chain_at_head = self.chain_between(mark.head, head, mark.chain)?;
+        Ok(OpenedLedger {
+            ledger: mark,
+            chain_at_head,
+        })
+    }
+
+    /// Extends `chain` over the chunk records in `[from, to)`, checking each decodes.
+    pub(crate) fn chain_between(&self, from: u64, to: u64, chain: u32) -> Result<u32, StoreError> {
+        let mut chain = chain;
+        let mut next = from;
+        for item in self.backend.range(&keys::chunk(from), &keys::chunk(to)) {
             let (k, v) = item?;
-            let at = keys::chunk_position(&k)
-                .ok_or_else(|| StoreError::corrupt(position, "bad chunk key"))?;
-            let events = record::decode_chunk(&v, at)?;
-            let mut puts = self.runs_of(at, &events, &mut versions, |stream| {
-                self.version_before(stream, from)
-            })?;
-            puts.push((
-                keys::HEAD.to_vec(),
-                keys::u64_value(at + events.len() as u64),
+            let position = keys::chunk_position(&k)
+                .ok_or_else(|| StoreError::corrupt(next, "bad chunk key"))?;
+            if position != next {
+                return Err(StoreError::corrupt(
+                    next,
+                    format!("gap: next chunk starts at {position}"),
+                ));
+            }
+            next = position + record::decode_chunk(&v, position)?.len() as u64;
+            chain = ledger::chain(chain, &v);
+        }
+        if next != to {
+            return Err(StoreError::corrupt(
+                next,
+                format!("chunks end at {next}, expected {to}"),
             ));
-            self.backend.write_each(puts)?;
         }
-        w.versions.clear(); // reloaded from the now complete runs
-        tracing::info!(from, to = w.head, "stream index repaired after a crash");
-        drop(w);
-        self.backend.flush()
+        Ok(chain)
     }
 
-    /// A stream's version counting only its events in chunks before `position`.
-    fn version_before(&self, stream: &[u8], position: u64) -> Result<u64, StoreError> {
-        let mut runs = self
-            .backend
-            .range(&keys::run(stream, 0), &keys::run(stream, u64::MAX));
-        let mut version = 0;
-        // Runs are in version order, which is also chunk order: stop at the first late one.
-        for item in &mut runs {
-            let (k, v) = item?;
-            let first = keys::run_first_version(&k)
-                .ok_or_else(|| StoreError::corrupt(position, "bad stream run key"))?;
-            let run =
-                Run::decode(&v).ok_or_else(|| StoreError::corrupt(position, "bad stream run"))?;
-            if run.chunk_position >= position {
-                break;
-            }
-            version = (first + u64::from(run.count)).saturating_sub(1);
-        }
-        Ok(version)
-    }
-
-    /// The stream runs of a chunk at `position`: one per maximal run of consecutive events of
-    /// one stream. A pure function of the chunk and the versions before it, so rewriting them
-    /// after a crash writes exactly what the append wrote. `versions` carries the versions
-    /// reached so far; `before` gives a stream's version when `versions` does not know it.
-    fn runs_of(
-        &self,
-        position: u64,
-        events: &[Event],
-        versions: &mut FxHashMap<Vec<u8>, u64>,
-        mut before: impl FnMut(&[u8]) -> Result<u64, StoreError>,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let mut puts = Vec::new();
-        let mut i = 0;
-        while i < events.len() {
-            let conversation = events[i].body.conversation();
-            let mut j = i + 1;
-            while j < events.len() && events[j].body.conversation() == conversation {
-                j += 1;
-            }
-            let stream = keys::stream_key(&conversation);
-            let current = match versions.get(&stream) {
-                Some(&v) => v,
-                None => before(&stream)?,
-            };
-            let run = Run {
-                chunk_position: position,
-                offset: i as u32,
-                count: (j - i) as u32,
-            };
-            puts.push((keys::run(&stream, current + 1), run.encode()));
-            versions.insert(stream, current + (j - i) as u64);
-            i = j;
-        }
-        Ok(puts)
-    }
-
+    /// The backend underneath.
     pub fn backend(&self) -> &B {
         &self.backend
     }
 
-    fn writer(&self) -> MutexGuard<'_, Writer> {
-        // The writer's fields are updated only after a successful write, with no fallible step
-        // between: a panic elsewhere cannot leave them half-updated.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Sync calls the backend made so far.
+    pub fn syncs(&self) -> SyncCounts {
+        self.backend.syncs()
+    }
+
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
+        lock(&self.writer)
     }
 
     /// Number of events in the log, i.e. the next position.
@@ -241,39 +302,9 @@ impl<B: Backend> EventLog<B> {
         self.writer().head
     }
 
-    /// The stream's version: how many events it holds.
-    pub fn version(&self, conversation: &ConversationId) -> Result<u64, StoreError> {
-        let stream = keys::stream_key(conversation);
-        let mut w = self.writer();
-        self.stream_version(&mut w, &stream)
-    }
-
-    fn stream_version(&self, w: &mut Writer, stream: &[u8]) -> Result<u64, StoreError> {
-        if let Some(&v) = w.versions.get(stream) {
-            return Ok(v);
-        }
-        let v = self.stored_version(stream)?;
-        w.versions.insert(stream.to_vec(), v);
-        Ok(v)
-    }
-
-    /// A stream's version as the index says: where its last run ends.
-    fn stored_version(&self, stream: &[u8]) -> Result<u64, StoreError> {
-        // The version is where the stream's last run ends.
-        let last = self
-            .backend
-            .last_between(&keys::run_prefix(stream), &keys::run(stream, u64::MAX))?;
-        let v = match last {
-            None => 0,
-            Some((k, v)) => {
-                let first = keys::run_first_version(&k)
-                    .ok_or_else(|| StoreError::corrupt(0, "bad stream run key"))?;
-                let run =
-                    Run::decode(&v).ok_or_else(|| StoreError::corrupt(0, "bad stream run"))?;
-                (first + u64::from(run.count)).saturating_sub(1)
-            }
-        };
-        Ok(v)
+    /// Every event before this position is on stable storage and recorded in the ledger.
+    pub fn durable_head(&self) -> u64 {
+        self.durable_head.load(Ordering::SeqCst)
     }
 
     /// Appends one decision's events atomically.
@@ -294,6 +325,9 @@ impl<B: Backend> EventLog<B> {
     /// The first half of an append: checks and writes atomically, without waiting for
     /// durability. Whoever needs the ordering (the engine folds under its own lock) writes, then
     /// calls [`EventLog::wait_durable`] outside that lock, so concurrent appenders share flushes.
+    ///
+    /// A request whose event ids are already stored is a retry: its outcome says where they
+    /// are (`duplicate`), whatever was appended since, and nothing is written for it.
     pub fn write_batch(&self, requests: &[AppendRequest]) -> Result<Written, StoreError> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let written = self.write_batch_inner(requests);
@@ -320,19 +354,36 @@ impl<B: Backend> EventLog<B> {
         let mut w = self.writer();
         let head = w.head;
         let mut planned: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
+        let mut planned_ids: FxHashMap<EventId, usize> = FxHashMap::default();
         let mut chunk: Vec<Event> = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
-        for r in requests {
+        for (i, r) in requests.iter().enumerate() {
+            if let Some(&earlier) = planned_ids.get(&r.events[0].id) {
+                if requests[earlier].events != r.events {
+                    return Err(StoreError::DuplicateInBatch(r.events[0].id));
+                }
+                let mut again: Appended = outcomes[earlier];
+                again.duplicate = true;
+                outcomes.push(again);
+                continue;
+            }
+            if let Some(stored) = self.stored_decision(r)? {
+                outcomes.push(stored);
+                continue;
+            }
             let stream = keys::stream_key(&r.conversation);
             let current = match planned.get(&stream) {
                 Some(&v) => v,
                 None => self.stream_version(&mut w, &stream)?,
             };
-            let n = r.events.len() as u64;
             if current != r.expected_version {
-                outcomes.push(self.retried_append(r, &stream, current)?);
-                continue;
+                return Err(StoreError::Conflict {
+                    conversation: r.conversation.clone(),
+                    expected_version: r.expected_version,
+                    actual_version: current,
+                });
             }
+            let n = r.events.len() as u64;
             let offset = chunk.len() as u32;
             outcomes.push(Appended {
                 first_position: head + u64::from(offset),
@@ -340,23 +391,28 @@ impl<B: Backend> EventLog<B> {
                 version: current + n,
                 duplicate: false,
             });
+            for e in &r.events {
+                planned_ids.insert(e.id, i);
+            }
             chunk.extend(r.events.iter().cloned());
             planned.insert(stream, current + n);
         }
         if !chunk.is_empty() {
+            let bytes = record::encode_chunk(head, &chunk)?;
+            let chain = ledger::chain(w.chain, &bytes);
+            let crc = crc32fast::hash(&bytes);
             // The commit point: one single-key insert of the chunk, atomic in every backend.
-            self.backend.write_each(vec![(
-                keys::chunk(head),
-                record::encode_chunk(head, &chunk)?,
-            )])?;
+            self.backend.write_each(vec![(keys::chunk(head), bytes)])?;
             w.head = head + chunk.len() as u64;
+            w.chain = chain;
+            w.last_chunk = (head, crc);
             // Then the index entries (derivable from the chunk; repaired on open if lost).
             let mut versions = std::mem::take(&mut w.versions);
-            let runs = self.runs_of(head, &chunk, &mut versions, |stream| {
+            let entries = self.index_entries(head, &chunk, &mut versions, |stream| {
                 self.stored_version(stream)
             });
             w.versions = versions;
-            let mut puts = runs?;
+            let mut puts = entries?;
             // The watermark only bounds how much an open after a crash re-indexes, so it is
             // written every WATERMARK_EVERY_CHUNKS chunks (and on flush), not on every append.
             w.chunks_since_watermark += 1;
@@ -372,72 +428,164 @@ impl<B: Backend> EventLog<B> {
         Ok(Written { outcomes, seq })
     }
 
-    /// The second half of an append: returns once the write is as durable as promised.
-    pub fn wait_durable(&self, written: &Written) -> Result<(), StoreError> {
-        self.make_durable(written.seq)
-    }
-
-    /// A request whose expected version is not the stream's: a retry of stored events (return
-    /// where they are), a partial overlap (error), or a conflict.
-    fn retried_append(
-        &self,
-        r: &AppendRequest,
-        stream: &[u8],
-        current: u64,
-    ) -> Result<Appended, StoreError> {
-        let conflict = || StoreError::Conflict {
+    /// If the request's events are stored already, where they are; if only some of them are,
+    /// an error; if none, `None`.
+    fn stored_decision(&self, r: &AppendRequest) -> Result<Option<Appended>, StoreError> {
+        let mut found = Vec::with_capacity(r.events.len());
+        for e in &r.events {
+            found.push(self.event_location(e.id)?);
+        }
+        if found.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let mismatch = || StoreError::DuplicateMismatch {
             conversation: r.conversation.clone(),
             expected_version: r.expected_version,
-            actual_version: current,
         };
-        if current < r.expected_version {
-            return Err(conflict());
+        let Some(Some((first_position, first_version))) = found.first().copied() else {
+            return Err(mismatch());
+        };
+        // Stored together, in order, in this stream, with the same content. A decision's
+        // events are always in one chunk (and the writer lock is held: no `head()` here).
+        let mut stored = self.read_chunk_from(first_position)?;
+        stored.truncate(r.events.len());
+        let same = stored.len() == r.events.len()
+            && stored.iter().zip(&r.events).all(|(s, e)| &s.event == e)
+            && found
+                .iter()
+                .enumerate()
+                .all(|(i, f)| *f == Some((first_position + i as u64, first_version + i as u64)));
+        if !same {
+            return Err(mismatch());
         }
-        let stored = self.read_stream_from(stream, r.expected_version + 1, r.events.len())?;
-        let matching = stored
-            .iter()
-            .zip(&r.events)
-            .filter(|(s, e)| s.event.id == e.id)
-            .count();
-        if matching == r.events.len() {
-            return Ok(Appended {
-                first_position: stored[0].position,
-                count: r.events.len() as u32,
-                version: r.expected_version + r.events.len() as u64,
-                duplicate: true,
-            });
-        }
-        let any_stored = r
-            .events
-            .iter()
-            .any(|e| stored.iter().any(|s| s.event.id == e.id));
-        if matching > 0 || any_stored {
-            return Err(StoreError::DuplicateMismatch {
-                conversation: r.conversation.clone(),
-                expected_version: r.expected_version,
-            });
-        }
-        Err(conflict())
+        Ok(Some(Appended {
+            first_position,
+            count: r.events.len() as u32,
+            version: first_version + r.events.len() as u64 - 1,
+            duplicate: true,
+        }))
     }
 
-    fn make_durable(&self, seq: u64) -> Result<(), StoreError> {
-        match self.durability {
-            Durability::EveryAppend => self.backend.flush(),
-            Durability::GroupCommit => self.group.wait_durable(
+    /// Where an event is stored (position, stream version), if it is.
+    pub(crate) fn event_location(&self, id: EventId) -> Result<Option<(u64, u64)>, StoreError> {
+        match self.backend.get(&keys::event(id))? {
+            None => Ok(None),
+            Some(v) => keys::parse_event_value(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::corrupt(0, format!("bad event index entry for {id}"))),
+        }
+    }
+
+    /// What the log holds for a command: its events (derived ids `id.event_id(0..)`, stored
+    /// together), a no-op record, or nothing. This is how a retried command finds its original
+    /// outcome, however much was appended since.
+    pub fn find_command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
+        if let Some((position, _)) = self.event_location(id.event_id(0))? {
+            // A decision's events are contiguous in one chunk: read while the ids follow.
+            let mut events = Vec::new();
+            for (i, e) in self.read_chunk_from(position)?.into_iter().enumerate() {
+                if e.event.id != id.event_id(i as u32) {
+                    break;
+                }
+                events.push(e);
+            }
+            if events.is_empty() {
+                return Err(StoreError::corrupt(
+                    position,
+                    format!(
+                        "the event index places command {} here, the chunk disagrees",
+                        id.0
+                    ),
+                ));
+            }
+            return Ok(Some(CommandRecord::Events(events)));
+        }
+        Ok(self
+            .backend
+            .get(&keys::noop(id))?
+            .map(|_| CommandRecord::NoOp))
+    }
+
+    /// Records that command `id` was accepted as a no-op, so a retry of it is answered the same
+    /// way whatever happens meanwhile. Durable once [`EventLog::wait_durable`] returns.
+    pub fn record_noop(&self, id: CommandId) -> Result<Written, StoreError> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let written = (|| {
+            let w = self.writer();
+            self.backend
+                .write_each(vec![(keys::noop(id), keys::u64_value(w.head))])?;
+            let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            drop(w);
+            Ok(Written {
+                outcomes: Vec::new(),
                 seq,
-                || self.written_seq.load(Ordering::SeqCst),
+            })
+        })();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        written
+    }
+
+    /// The second half of an append: returns once the write is as durable as promised.
+    pub fn wait_durable(&self, written: &Written) -> Result<(), StoreError> {
+        match self.durability {
+            Durability::EveryAppend => self.commit().map(|_| ()),
+            Durability::GroupCommit => self.group.wait_durable(
+                written.seq,
                 || self.in_flight.load(Ordering::SeqCst),
-                || self.backend.flush(),
+                || self.commit(),
             ),
             Durability::Buffered => Ok(()),
         }
     }
 
+    /// Waits until everything written so far is as durable as promised (used when a retry
+    /// finds its original write, which may still be on its way to the disk).
+    pub fn wait_durable_now(&self) -> Result<(), StoreError> {
+        let seq = self.written_seq.load(Ordering::SeqCst);
+        self.wait_durable(&Written {
+            outcomes: Vec::new(),
+            seq,
+        })
+    }
+
+    /// One commit: makes everything written so far durable, then records it in the ledger.
+    /// Returns the write sequence number it covers.
+    fn commit(&self) -> Result<u64, StoreError> {
+        let (seq, mark) = {
+            let w = self.writer();
+            (
+                self.written_seq.load(Ordering::SeqCst),
+                Mark {
+                    seq: 0,
+                    head: w.head,
+                    chain: w.chain,
+                    last_chunk_position: w.last_chunk.0,
+                    last_chunk_crc: w.last_chunk.1,
+                },
+            )
+        };
+        // Data first: the ledger may only ever claim what is already on stable storage.
+        self.backend.flush()?;
+        let mut ledger = lock(&self.ledger);
+        if mark.head > ledger.written.head {
+            let next = Mark {
+                seq: ledger.written.seq + 1,
+                ..mark
+            };
+            self.backend
+                .write_ledger(next.slot() * ledger::SLOT_BYTES, &next.encode())?;
+            ledger.written = next;
+        }
+        drop(ledger);
+        self.durable_head.fetch_max(mark.head, Ordering::SeqCst);
+        Ok(seq)
+    }
+
     /// Makes everything appended so far durable, whatever the durability option, with the
-    /// index watermark up to date.
+    /// index watermark up to date and the ledger covering it.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.write_watermark()?;
-        self.backend.flush()
+        self.commit().map(|_| ())
     }
 
     fn write_watermark(&self) -> Result<(), StoreError> {
@@ -449,202 +597,10 @@ impl<B: Backend> EventLog<B> {
         }
         Ok(())
     }
+}
 
-    /// Events of one conversation, from 1-based `from_version`, at most `max`.
-    pub fn read_stream(
-        &self,
-        conversation: &ConversationId,
-        from_version: u64,
-        max: usize,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        let events =
-            self.read_stream_from(&keys::stream_key(conversation), from_version.max(1), max)?;
-        // The index is data too: an entry pointing at another stream's events is corruption.
-        if let Some(e) = events
-            .iter()
-            .find(|e| &e.event.body.conversation() != conversation)
-        {
-            return Err(StoreError::corrupt(
-                e.position,
-                format!("stream index of {conversation} points at an event of another stream"),
-            ));
-        }
-        Ok(events)
-    }
-
-    fn read_stream_from(
-        &self,
-        stream: &[u8],
-        from_version: u64,
-        max: usize,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        let prefix = keys::run_prefix(stream);
-        let start = self
-            .backend
-            .last_between(&prefix, &keys::run(stream, from_version))?
-            .map_or_else(|| keys::run(stream, 0), |(k, _)| k);
-        let mut end = prefix.clone();
-        end.extend_from_slice(&[0xFF; 9]);
-        let mut out = Vec::new();
-        let mut cached: Option<(u64, Vec<Event>)> = None;
-        for item in self.backend.range(&start, &end) {
-            if out.len() >= max {
-                break;
-            }
-            let (k, v) = item?;
-            let first_version = keys::run_first_version(&k)
-                .ok_or_else(|| StoreError::corrupt(0, "bad stream run key"))?;
-            let run = Run::decode(&v).ok_or_else(|| StoreError::corrupt(0, "bad stream run"))?;
-            if cached.as_ref().map(|c| c.0) != Some(run.chunk_position) {
-                let bytes = self
-                    .backend
-                    .get(&keys::chunk(run.chunk_position))?
-                    .ok_or_else(|| {
-                        StoreError::corrupt(
-                            run.chunk_position,
-                            "stream index points at a missing chunk",
-                        )
-                    })?;
-                cached = Some((
-                    run.chunk_position,
-                    record::decode_chunk(&bytes, run.chunk_position)?,
-                ));
-            }
-            let events = &cached
-                .as_ref()
-                .map(|c| &c.1)
-                .ok_or_else(|| StoreError::corrupt(0, "unreachable"))?[..];
-            let span = run.offset as usize..(run.offset as usize + run.count as usize);
-            let slice = events.get(span).ok_or_else(|| {
-                StoreError::corrupt(run.chunk_position, "stream run outside its chunk")
-            })?;
-            for (i, e) in slice.iter().enumerate() {
-                let version = first_version + i as u64;
-                if version >= from_version && out.len() < max {
-                    out.push(StreamEvent {
-                        version,
-                        position: run.chunk_position + u64::from(run.offset) + i as u64,
-                        event: e.clone(),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Visits every event from global position `from` in order, checking that positions are
-    /// gapless up to the head. Returns the position after the last event visited.
-    pub fn replay(&self, from: u64, visit: impl FnMut(StoredEvent)) -> Result<u64, StoreError> {
-        self.replay_range(from, u64::MAX, visit)
-    }
-
-    /// Visits the events at positions `from..to` (`to` capped at the head) in order, reading no
-    /// chunk past `to`, with the same gap and damage checks as [`EventLog::replay`]. Returns
-    /// the position it reached (`to`, capped at the head).
-    pub fn replay_range(
-        &self,
-        from: u64,
-        to: u64,
-        mut visit: impl FnMut(StoredEvent),
-    ) -> Result<u64, StoreError> {
-        let to = to.min(self.head());
-        let start = self
-            .backend
-            .last_between(&keys::chunk(0), &keys::chunk(from))?
-            .map_or_else(|| keys::chunk(0), |(k, _)| k);
-        let mut next: Option<u64> = None;
-        for item in self.backend.range(&start, &keys::chunk(to)) {
-            let (k, v) = item?;
-            let position = keys::chunk_position(&k)
-                .ok_or_else(|| StoreError::corrupt(next.unwrap_or(0), "bad chunk key"))?;
-            if let Some(expected) = next {
-                if position != expected {
-                    return Err(StoreError::corrupt(
-                        expected,
-                        format!("gap: next chunk starts at {position}"),
-                    ));
-                }
-            }
-            let events = record::decode_chunk(&v, position)?;
-            next = Some(position + events.len() as u64);
-            for (i, event) in events.into_iter().enumerate() {
-                let p = position + i as u64;
-                if p >= from && p < to {
-                    visit(StoredEvent { position: p, event });
-                }
-            }
-        }
-        let reached = next.unwrap_or(0).max(from.min(to));
-        if reached < to {
-            return Err(StoreError::corrupt(
-                reached,
-                format!("log ends at {reached}, expected at least {to}"),
-            ));
-        }
-        Ok(to)
-    }
-
-    /// Events from global position `from`, at most `max`.
-    pub fn read_from(&self, from: u64, max: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut out = Vec::new();
-        self.replay(from, |e| {
-            if out.len() < max {
-                out.push(e);
-            }
-        })?;
-        Ok(out)
-    }
-
-    /// Folds the whole log into fresh projections.
-    pub fn rebuild(&self) -> Result<(u64, State), StoreError> {
-        self.rebuild_from(0, State::new())
-    }
-
-    fn rebuild_from(&self, from: u64, mut state: State) -> Result<(u64, State), StoreError> {
-        let end = self.replay(from, |e| state.apply(&e.event))?;
-        Ok((end, state))
-    }
-
-    /// Stores a snapshot of `state`, which must cover exactly the events `[0, position)`.
-    /// The snapshot and the position it covers are one record: written atomically.
-    pub fn save_snapshot(&self, position: u64, state: &State) -> Result<(), StoreError> {
-        let bytes = record::encode_snapshot(position, state)?;
-        self.backend.put_snapshot(bytes)?;
-        self.backend.flush()
-    }
-
-    /// The stored snapshot if it is usable; an unusable one is reported and ignored.
-    pub fn load_snapshot(&self) -> Option<(u64, State)> {
-        let bytes = match self.backend.get_snapshot() {
-            Ok(Some(b)) => b,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::warn!(error = %e, "snapshot unreadable; replaying the whole log");
-                return None;
-            }
-        };
-        match record::decode_snapshot(&bytes) {
-            Ok((position, state)) if position <= self.head() => Some((position, state)),
-            Ok((position, _)) => {
-                tracing::warn!(
-                    position,
-                    head = self.head(),
-                    "snapshot is ahead of the log; replaying the whole log"
-                );
-                None
-            }
-            Err(reason) => {
-                tracing::warn!(%reason, "snapshot ignored; replaying the whole log");
-                None
-            }
-        }
-    }
-
-    /// Projections as of now: the newest usable snapshot plus the tail after it.
-    pub fn recover(&self) -> Result<(u64, State), StoreError> {
-        match self.load_snapshot() {
-            Some((position, state)) => self.rebuild_from(position, state),
-            None => self.rebuild(),
-        }
-    }
+/// What `check_ledger` found.
+struct OpenedLedger {
+    ledger: Mark,
+    chain_at_head: u32,
 }

@@ -12,7 +12,35 @@ use receipt_domain::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Version of the stored event schema in this file.
 pub const SCHEMA_VERSION: u16 = 1;
+
+/// A stored string: the same bytes as a `String` (length, then UTF-8), decoded by borrowing
+/// from the record first, so a length claim larger than the record fails without allocating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Text(pub String);
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EventV1 {
@@ -23,8 +51,8 @@ pub(crate) struct EventV1 {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum ConversationV1 {
-    Direct { low: String, high: String },
-    Group(String),
+    Direct { low: Text, high: Text },
+    Group(Text),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,49 +83,49 @@ pub(crate) enum BodyV1 {
     MessageSent {
         conversation: ConversationV1,
         message: Uuid,
-        sender: String,
+        sender: Text,
         group_ack: GroupAckV1,
     },
     Delivered {
         conversation: ConversationV1,
         message: Uuid,
-        recipient: String,
+        recipient: Text,
     },
     ReadAcked {
         conversation: ConversationV1,
         message: Uuid,
-        reader: String,
+        reader: Text,
     },
     ConversationAcked {
         conversation: ConversationV1,
-        reader: String,
+        reader: Text,
     },
     GroupReadAcked {
-        group: String,
+        group: Text,
         message: Uuid,
-        reader: String,
+        reader: Text,
     },
     MessageMarkedRead {
         conversation: ConversationV1,
         message: Uuid,
-        reader: String,
+        reader: Text,
     },
     ConversationMarkedRead {
         conversation: ConversationV1,
-        reader: String,
+        reader: Text,
     },
     MemberJoined {
-        group: String,
-        user: String,
+        group: Text,
+        user: Text,
         role: RoleV1,
     },
     MemberLeft {
-        group: String,
-        user: String,
+        group: Text,
+        user: Text,
     },
     MemberRoleChanged {
-        group: String,
-        user: String,
+        group: Text,
+        user: Text,
         role: RoleV1,
     },
 }
@@ -107,10 +135,10 @@ pub(crate) enum BodyV1 {
 pub(crate) fn conversation_to_v1(c: &ConversationId) -> ConversationV1 {
     match c {
         ConversationId::Direct { low, high } => ConversationV1::Direct {
-            low: low.as_str().to_owned(),
-            high: high.as_str().to_owned(),
+            low: Text(low.as_str().to_owned()),
+            high: Text(high.as_str().to_owned()),
         },
-        ConversationId::Group(g) => ConversationV1::Group(g.as_str().to_owned()),
+        ConversationId::Group(g) => ConversationV1::Group(Text(g.as_str().to_owned())),
     }
 }
 
@@ -146,8 +174,8 @@ fn group_ack_to_v1(g: GroupAck) -> Result<GroupAckV1, StoreError> {
 }
 
 pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
-    let s = |u: &UserId| u.as_str().to_owned();
-    let g = |g: &GroupId| g.as_str().to_owned();
+    let s = |u: &UserId| Text(u.as_str().to_owned());
+    let g = |g: &GroupId| Text(g.as_str().to_owned());
     let c = conversation_to_v1;
     let body = match &e.body {
         EventBody::MessageSent {
@@ -236,12 +264,12 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
 
 // ---- stored -> domain (upcast; re-validates every id) ------------------------------------------
 
-fn user(s: String) -> Result<UserId, String> {
-    UserId::new(s).map_err(|e| e.to_string())
+fn user(s: Text) -> Result<UserId, String> {
+    UserId::from_stored(s.0).map_err(|e| e.to_string())
 }
 
-fn group(s: String) -> Result<GroupId, String> {
-    GroupId::new(s).map_err(|e| e.to_string())
+fn group(s: Text) -> Result<GroupId, String> {
+    GroupId::from_stored(s.0).map_err(|e| e.to_string())
 }
 
 pub(crate) fn conversation_from_v1(c: ConversationV1) -> Result<ConversationId, String> {

@@ -1,21 +1,47 @@
 //! sled behind the backend seam: the only file that names sled.
 //!
-//! One tree holds the events (chunks, stream index, index watermark); snapshots live in a second
-//! tree, away from the nodes every append rewrites. An append's commit point is the single
-//! insert of its chunk, which sled makes atomic. sled's `flush` writes with `sync_file_range`;
-//! see docs/storage.md for what that does and does not promise.
+//! One tree holds the events (chunks, stream index, event-id index, index watermark); snapshots
+//! live in a second tree, away from the nodes every append rewrites. An append's commit point is
+//! the single insert of its chunk, which sled makes atomic.
+//!
+//! Durability: sled's `flush` writes its buffers with `sync_file_range`, which flushes neither
+//! the drive's cache nor file metadata, and sled writes large pages to blob files with no sync
+//! at all. So [`SledBackend::flush`] follows sled's flush with `fdatasync` on every blob file
+//! not yet synced and on `db`, and `fsync` on a directory whose entries changed. The ledger
+//! (`receipts.ledger`, see ledger.rs) is a file of ours, synced on every write.
 
-use crate::backend::{Backend, Entries, Entry};
+use crate::backend::{Backend, Entries, Entry, SyncCounts};
 use crate::error::StoreError;
-use std::path::Path;
+use crate::quiet_panic;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
+/// The embedded default backend: a sled database in one directory, plus the ledger file.
 pub struct SledBackend {
     db: sled::Db,
     tree: sled::Tree,
     snapshots: sled::Tree,
+    dir: PathBuf,
+    /// A second handle on sled's `db` file: sled never fsyncs it, we do.
+    db_file: File,
+    /// Blob files already synced, with the length they had then.
+    synced_blobs: Mutex<HashMap<OsString, u64>>,
+    ledger: Mutex<Option<File>>,
+    data_syncs: AtomicU64,
+    ledger_syncs: AtomicU64,
+    dir_syncs: AtomicU64,
 }
 
 const SNAPSHOT_KEY: &[u8] = b"latest";
+/// The ledger's file name inside the store directory.
+pub const LEDGER_FILE: &str = "receipts.ledger";
+const DB_FILE: &str = "db";
+const BLOBS_DIR: &str = "blobs";
 
 /// How long opening waits for a store locked by a handle that is still shutting down.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -24,54 +50,151 @@ fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+fn damaged(dir: &Path, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Damaged {
+        location: dir.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Runs a sled call; a panic inside sled (damaged pages) becomes a typed error.
+fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
+    match quiet_panic::catch(f) {
+        Ok(r) => r.map_err(io),
+        Err(panic) => Err(damaged(
+            dir,
+            format!("sled failed on damaged data: {panic}"),
+        )),
+    }
+}
+
+fn file_io(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{}: {e}", path.display()))
+}
+
 impl SledBackend {
     /// Opens (or creates) the store at `path`. `flush_every_ms` is sled's background flush
-    /// (`None` turns it off). sled can panic on some damaged files; that becomes a typed error.
+    /// (`None` turns it off). A store whose ledger records acknowledged events but whose `db`
+    /// file is missing or empty is refused before sled could create a fresh one over it.
     pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
+        if path.exists() && !path.is_dir() {
+            return Err(StoreError::Io(format!(
+                "{}: not a directory (a store is a directory)",
+                path.display()
+            )));
+        }
+        let db_path = path.join(DB_FILE);
+        if path.join(LEDGER_FILE).exists() {
+            let db_len = std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0);
+            if db_len == 0 {
+                return Err(damaged(
+                    path,
+                    "the ledger records acknowledged events but sled's `db` file is missing or empty",
+                ));
+            }
+        }
         // sled's background threads can hold the directory's file lock for a moment after its
         // last handle is dropped (its own test builds block on the lock for that reason), so a
         // quick reopen in the same process waits for it rather than failing.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
-        loop {
-            match Self::open_once(path, flush_every_ms) {
+        let (db, tree, snapshots) = loop {
+            match Self::open_sled(path, flush_every_ms) {
                 Err(StoreError::Io(msg)) if msg.contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
                         return Err(StoreError::Locked(path.display().to_string()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                other => return other,
+                other => break other?,
             }
-        }
+        };
+        let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
+        let backend = Self {
+            db,
+            tree,
+            snapshots,
+            dir: path.to_path_buf(),
+            db_file,
+            synced_blobs: Mutex::new(HashMap::new()),
+            ledger: Mutex::new(None),
+            data_syncs: AtomicU64::new(0),
+            ledger_syncs: AtomicU64::new(0),
+            dir_syncs: AtomicU64::new(0),
+        };
+        // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
+        backend.sync_dir(path)?;
+        Ok(backend)
     }
 
-    fn open_once(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
+    fn open_sled(
+        path: &Path,
+        flush_every_ms: Option<u64>,
+    ) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
         let config = sled::Config::new()
             .path(path)
             .flush_every_ms(flush_every_ms);
-        // AssertUnwindSafe: on a panic nothing from inside the closure is looked at again.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            config.open().and_then(|db| {
-                let tree = db.open_tree("receipts")?;
-                let snapshots = db.open_tree("snapshots")?;
-                Ok((db, tree, snapshots))
-            })
-        }));
-        match opened {
-            Ok(Ok((db, tree, snapshots))) => Ok(Self {
-                db,
-                tree,
-                snapshots,
-            }),
-            Ok(Err(e)) => Err(io(e)),
-            Err(_) => Err(StoreError::Corrupt {
-                position: 0,
-                reason: format!(
-                    "sled could not open {}: its files are damaged",
-                    path.display()
-                ),
-            }),
+        guarded(path, || {
+            let db = config.open()?;
+            let tree = db.open_tree("receipts")?;
+            let snapshots = db.open_tree("snapshots")?;
+            Ok((db, tree, snapshots))
+        })
+        .map_err(|e| match e {
+            StoreError::Io(msg) if !msg.contains("could not acquire lock") => {
+                StoreError::Io(format!("{}: {msg}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    fn sync_dir(&self, dir: &Path) -> Result<(), StoreError> {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| file_io(dir, e))?;
+        self.dir_syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// `fdatasync`s every blob file that is new or has grown since it was last synced. sled
+    /// writes a blob completely before the log record pointing at it, and sled's flush has
+    /// written those records, so every blob an acknowledged write needs is complete here.
+    fn sync_blobs(&self) -> Result<(), StoreError> {
+        let blobs = self.dir.join(BLOBS_DIR);
+        let entries = match std::fs::read_dir(&blobs) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(file_io(&blobs, e)),
+        };
+        let mut synced = self
+            .synced_blobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = HashMap::with_capacity(synced.len());
+        let mut created = false;
+        for entry in entries {
+            let entry = entry.map_err(|e| file_io(&blobs, e))?;
+            let name = entry.file_name();
+            let path = entry.path();
+            // sled removes stale blobs concurrently: a file gone meanwhile needs no sync.
+            let Ok(meta) = entry.metadata() else { continue };
+            let len = meta.len();
+            if synced.get(&name) != Some(&len) {
+                match File::open(&path) {
+                    Ok(f) => f.sync_data().map_err(|e| file_io(&path, e))?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(file_io(&path, e)),
+                }
+                self.data_syncs.fetch_add(1, Ordering::Relaxed);
+                created |= !synced.contains_key(&name);
+            }
+            seen.insert(name, len);
         }
+        *synced = seen;
+        drop(synced);
+        if created {
+            self.sync_dir(&blobs)?;
+        }
+        Ok(())
     }
 }
 
@@ -81,25 +204,36 @@ fn entry(r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Entry, StoreError>
 
 impl Backend for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key).map_err(io)?.map(|v| v.to_vec()))
+        Ok(guarded(&self.dir, || self.tree.get(key))?.map(|v| v.to_vec()))
     }
 
     fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
         if start >= end {
             return Box::new(std::iter::empty());
         }
-        Box::new(self.tree.range(start.to_vec()..end.to_vec()).map(entry))
+        let mut iter = self.tree.range(start.to_vec()..end.to_vec());
+        Box::new(std::iter::from_fn(move || {
+            match quiet_panic::catch(|| iter.next()) {
+                Ok(item) => item.map(entry),
+                Err(panic) => Some(Err(damaged(
+                    &self.dir,
+                    format!("sled failed on damaged data: {panic}"),
+                ))),
+            }
+        }))
     }
 
     fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
         if floor > at {
             return Ok(None);
         }
-        self.tree
-            .range(floor.to_vec()..=at.to_vec())
-            .next_back()
-            .map(entry)
-            .transpose()
+        let last = guarded(&self.dir, || {
+            self.tree
+                .range(floor.to_vec()..=at.to_vec())
+                .next_back()
+                .transpose()
+        })?;
+        Ok(last.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
     fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
@@ -107,33 +241,91 @@ impl Backend for SledBackend {
         for (k, v) in puts {
             batch.insert(k, v);
         }
-        self.tree.apply_batch(batch).map_err(io)
+        guarded(&self.dir, || self.tree.apply_batch(batch))
     }
 
     fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
         for (k, v) in puts {
-            self.tree.insert(k, v).map_err(io)?;
+            guarded(&self.dir, || self.tree.insert(k, v))?;
         }
         Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(io)
+        guarded(&self.dir, || self.db.flush())?;
+        self.sync_blobs()?;
+        let db_path = self.dir.join(DB_FILE);
+        self.db_file.sync_data().map_err(|e| file_io(&db_path, e))?;
+        self.data_syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.dir.join(LEDGER_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_io(&path, e)),
+        }
+    }
+
+    fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
+        let path = self.dir.join(LEDGER_FILE);
+        let tmp = self.dir.join(format!("{LEDGER_FILE}.new"));
+        // Written whole under another name, synced, then renamed: a crash leaves either no
+        // ledger or a complete one, never a short one.
+        let mut f = File::create(&tmp).map_err(|e| file_io(&tmp, e))?;
+        std::io::Write::write_all(&mut f, file).map_err(|e| file_io(&tmp, e))?;
+        f.sync_all().map_err(|e| file_io(&tmp, e))?;
+        self.ledger_syncs.fetch_add(1, Ordering::Relaxed);
+        if path.exists() {
+            return Err(StoreError::Io(format!(
+                "{}: the ledger exists already",
+                path.display()
+            )));
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| file_io(&path, e))?;
+        self.sync_dir(&self.dir)
+    }
+
+    fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.dir.join(LEDGER_FILE);
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        if ledger.is_none() {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| file_io(&path, e))?;
+            *ledger = Some(f);
+        }
+        let f = ledger
+            .as_ref()
+            .ok_or_else(|| StoreError::Io("ledger handle".into()))?;
+        f.write_all_at(bytes, offset as u64)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| file_io(&path, e))?;
+        self.ledger_syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn syncs(&self) -> SyncCounts {
+        SyncCounts {
+            data_syncs: self.data_syncs.load(Ordering::Relaxed),
+            ledger_syncs: self.ledger_syncs.load(Ordering::Relaxed),
+            dir_syncs: self.dir_syncs.load(Ordering::Relaxed),
+        }
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
     }
 
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .snapshots
-            .get(SNAPSHOT_KEY)
-            .map_err(io)?
-            .map(|v| v.to_vec()))
+        Ok(guarded(&self.dir, || self.snapshots.get(SNAPSHOT_KEY))?.map(|v| v.to_vec()))
     }
 
     fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
-        self.snapshots
-            .insert(SNAPSHOT_KEY, record)
-            .map(|_| ())
-            .map_err(io)
+        guarded(&self.dir, || self.snapshots.insert(SNAPSHOT_KEY, record)).map(|_| ())
     }
 
     fn size_bytes(&self) -> u64 {
