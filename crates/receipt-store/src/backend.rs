@@ -21,6 +21,12 @@ pub struct SyncCounts {
     pub ledger_syncs: u64,
     /// `fsync` calls on directories (after files were created or renamed).
     pub dir_syncs: u64,
+    /// Calls to `Backend::flush` begun, numbered 1, 2, ... in the order they began.
+    pub flushes_started: u64,
+    /// The highest number among the flushes that have returned `Ok` (flushes may overlap):
+    /// everything written before flush number `n` began is on stable storage once this is
+    /// at least `n`.
+    pub newest_completed_flush: u64,
 }
 
 /// The ordered key-value store under the log, plus the small ledger file kept beside it.

@@ -63,6 +63,16 @@ pub struct Written {
     /// One outcome per request, in order.
     pub outcomes: Vec<Appended>,
     seq: u64,
+    flushes_begun: u64,
+}
+
+impl Written {
+    /// How many backend flushes had begun when this write was complete (read under the writer
+    /// lock). A flush numbered above this began after the write, so it covers it: for tests
+    /// and audits of the durability promise (see [`SyncCounts::newest_completed_flush`]).
+    pub fn flushes_begun(&self) -> u64 {
+        self.flushes_begun
+    }
 }
 
 /// An event with its global position.
@@ -424,8 +434,13 @@ impl<B: Backend> EventLog<B> {
         }
         // Numbered while the writer lock is held, so a higher number was written later.
         let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let flushes_begun = self.backend.syncs().flushes_started;
         drop(w);
-        Ok(Written { outcomes, seq })
+        Ok(Written {
+            outcomes,
+            seq,
+            flushes_begun,
+        })
     }
 
     /// If the request's events are stored already, where they are; if only some of them are,
@@ -515,10 +530,12 @@ impl<B: Backend> EventLog<B> {
             self.backend
                 .write_each(vec![(keys::noop(id), keys::u64_value(w.head))])?;
             let seq = self.written_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let flushes_begun = self.backend.syncs().flushes_started;
             drop(w);
             Ok(Written {
                 outcomes: Vec::new(),
                 seq,
+                flushes_begun,
             })
         })();
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -545,6 +562,7 @@ impl<B: Backend> EventLog<B> {
         self.wait_durable(&Written {
             outcomes: Vec::new(),
             seq,
+            flushes_begun: 0,
         })
     }
 

@@ -35,6 +35,8 @@ pub struct SledBackend {
     data_syncs: AtomicU64,
     ledger_syncs: AtomicU64,
     dir_syncs: AtomicU64,
+    flushes_started: AtomicU64,
+    newest_completed_flush: AtomicU64,
 }
 
 const SNAPSHOT_KEY: &[u8] = b"latest";
@@ -120,6 +122,8 @@ impl SledBackend {
             data_syncs: AtomicU64::new(0),
             ledger_syncs: AtomicU64::new(0),
             dir_syncs: AtomicU64::new(0),
+            flushes_started: AtomicU64::new(0),
+            newest_completed_flush: AtomicU64::new(0),
         };
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
@@ -252,11 +256,14 @@ impl Backend for SledBackend {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let number = self.flushes_started.fetch_add(1, Ordering::SeqCst) + 1;
         guarded(&self.dir, || self.db.flush())?;
         self.sync_blobs()?;
         let db_path = self.dir.join(DB_FILE);
         self.db_file.sync_data().map_err(|e| file_io(&db_path, e))?;
         self.data_syncs.fetch_add(1, Ordering::Relaxed);
+        self.newest_completed_flush
+            .fetch_max(number, Ordering::SeqCst);
         Ok(())
     }
 
@@ -313,6 +320,8 @@ impl Backend for SledBackend {
             data_syncs: self.data_syncs.load(Ordering::Relaxed),
             ledger_syncs: self.ledger_syncs.load(Ordering::Relaxed),
             dir_syncs: self.dir_syncs.load(Ordering::Relaxed),
+            flushes_started: self.flushes_started.load(Ordering::SeqCst),
+            newest_completed_flush: self.newest_completed_flush.load(Ordering::SeqCst),
         }
     }
 

@@ -182,3 +182,51 @@ fn group_commit_shares_flushes_between_concurrent_appenders() {
     );
     eprintln!("group commit: {shared} flushes for 200 appends from 8 threads");
 }
+
+/// Appends from `threads` threads on sled; for every append, a flush that began after its write
+/// must have completed (data fdatasync'd, ledger written) before the append is acknowledged.
+fn every_ack_follows_a_covering_sync(durability: Durability, threads: u128) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SledLog::open_dir(dir.path(), durability).unwrap());
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let c = chat("hub", &format!("t{t}"));
+                for i in 0..30u128 {
+                    let written = log
+                        .write_batch(&[request(&c, i as u64, &[(t << 32) | i])])
+                        .unwrap();
+                    let end = written.outcomes[0].first_position + 1;
+                    log.wait_durable(&written).unwrap();
+                    assert!(
+                        log.syncs().newest_completed_flush > written.flushes_begun(),
+                        "acknowledged before any flush that began after the write completed"
+                    );
+                    assert!(
+                        log.durable_head() >= end,
+                        "the ledger does not cover position {end}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let syncs = log.syncs();
+    let appends = (threads * 30) as u64;
+    eprintln!("{durability:?}, {threads} threads: {appends} appends, {syncs:?}");
+    assert!(syncs.data_syncs >= 1 && syncs.ledger_syncs >= 1);
+    drop(log);
+    // The ledger written by those commits covers every acknowledged event after a reopen.
+    let reopened = SledLog::open_dir(dir.path(), durability).unwrap();
+    assert_eq!(reopened.durable_head(), appends);
+}
+
+#[test]
+fn no_durable_append_is_acknowledged_before_a_sync_that_covers_it() {
+    every_ack_follows_a_covering_sync(Durability::EveryAppend, 1);
+    every_ack_follows_a_covering_sync(Durability::EveryAppend, 4);
+    every_ack_follows_a_covering_sync(Durability::GroupCommit, 8);
+}

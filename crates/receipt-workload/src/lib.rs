@@ -6,6 +6,9 @@
 //! what a client would know (who is in which conversation, recent messages), so some commands
 //! are rejected by the engine, as some client requests are in real life.
 
+/// The kill -9 harness of the crash tests.
+pub mod crash;
+
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};

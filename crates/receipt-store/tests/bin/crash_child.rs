@@ -1,6 +1,10 @@
 //! Crash-test child: opens the sled log in the given directory, recovers, then appends batches of
-//! decided events forever with flush-before-return, printing `ack <end position>` after each
-//! append returns, and saving a snapshot now and then. The parent kills it with SIGKILL.
+//! decided events forever with flush-before-return, printing `ack POSITION ID DIGEST` for each
+//! event once its append returned, and saving a snapshot now and then. The parent kills it with
+//! SIGKILL.
+//!
+//! `CRASH_CHILD_FAULT` makes it misbehave, to prove the parent notices: `exit` stops after three
+//! appends with exit status 5; `lie` acknowledges an event id that was never appended.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -16,6 +20,7 @@ fn main() {
         eprintln!("usage: receipt-store-crash-child DIR SEED");
         std::process::exit(2);
     };
+    let fault = std::env::var("CRASH_CHILD_FAULT").unwrap_or_default();
     let log = match SledLog::open_dir(std::path::Path::new(&dir), Durability::EveryAppend) {
         Ok(log) => log,
         Err(e) => {
@@ -34,6 +39,10 @@ fn main() {
     let mut rng = support::Rng(seed.wrapping_mul(31) | 1);
     let stdout = std::io::stdout();
     for batch_no in 0u64.. {
+        if fault == "exit" && batch_no == 3 {
+            eprintln!("append failed: (deliberate fault)");
+            std::process::exit(5);
+        }
         // A batch of 1-4 decisions, versions planned across the batch, as one atomic chunk.
         let mut planned: HashMap<receipt_domain::ConversationId, u64> = HashMap::new();
         let mut batch = Vec::new();
@@ -56,13 +65,20 @@ fn main() {
                 std::process::exit(5);
             }
         };
-        let end = out
-            .iter()
-            .map(|a| a.first_position + u64::from(a.count))
-            .max()
-            .unwrap_or(0);
         let mut lock = stdout.lock();
-        let _ = writeln!(lock, "ack {end}");
+        for (request, appended) in batch.iter().zip(&out) {
+            for (i, event) in request.events.iter().enumerate() {
+                let mut event = event.clone();
+                if fault == "lie" && batch_no == 2 {
+                    event.id = receipt_domain::EventId(uuid::Uuid::from_u128(u128::MAX));
+                }
+                let _ = writeln!(
+                    lock,
+                    "{}",
+                    support::ack_line(appended.first_position + i as u64, &event)
+                );
+            }
+        }
         let _ = lock.flush();
         drop(lock);
         if batch_no % 40 == 39 {

@@ -186,3 +186,12 @@ impl Workload {
         }
     }
 }
+
+/// The acknowledgement line of the crash child, in the format `receipt_workload::crash`
+/// parses (`ack POSITION ID DIGEST`, the digest a CRC-32 of the event's `Debug` form). The
+/// child is a binary of this crate and cannot use that dev-dependency; a line in any other
+/// format fails the parent's check.
+pub fn ack_line(position: u64, event: &Event) -> String {
+    let digest = crc32fast::hash(format!("{event:?}").as_bytes());
+    format!("ack {position} {} {digest:08x}", event.id)
+}
