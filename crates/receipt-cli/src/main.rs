@@ -71,10 +71,21 @@ enum Cmd {
         #[arg(long, default_value = "./receipts-data")]
         db: PathBuf,
     },
-    /// Check every stored record (checksums, versions, gapless positions, stream index).
+    /// Check every stored record against the acknowledgement ledger and every index, on a copy
+    /// of the store (it changes no byte of it). Exit 1 names the first damage found.
     Verify {
         #[arg(long, default_value = "./receipts-data")]
         db: PathBuf,
+    },
+    /// Copy every readable event of a damaged store into a new store, and list exactly which
+    /// positions could not be copied. The damaged store is left as it is.
+    Salvage {
+        /// The damaged store.
+        #[arg(long, default_value = "./receipts-data")]
+        db: PathBuf,
+        /// Where to write the new store (must not exist, or be empty).
+        #[arg(long)]
+        into: PathBuf,
     },
     /// Print events as JSON lines.
     Export {
@@ -100,6 +111,7 @@ fn run(cli: Cli) -> Result {
         Cmd::Inspect { db, json, what } => inspect::run(&db, json, what),
         Cmd::Rebuild { db } => maintenance::rebuild(&db),
         Cmd::Verify { db } => maintenance::verify(&db),
+        Cmd::Salvage { db, into } => maintenance::salvage(&db, &into),
         Cmd::Export { db, from } => maintenance::export(&db, from),
     }
 }

@@ -3,7 +3,6 @@
 use crate::Result;
 use receipt_engine::store::{Durability, SledLog, StoredEvent};
 use receipt_engine::*;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -41,50 +40,38 @@ pub fn rebuild(db: &Path) -> Result {
 }
 
 pub fn verify(db: &Path) -> Result {
-    let log = open_log(db)?;
-    let head = log.head();
-    let mut per_stream: HashMap<ConversationId, u64> = HashMap::new();
-    let mut state = State::new();
-    // The snapshot must equal the replay's state at the position it covers.
-    let snapshot = log.load_snapshot();
-    let mut snapshot_matches = None;
-    let end = log.replay(0, |e| {
-        if let Some((p, s)) = &snapshot {
-            if *p == e.position {
-                snapshot_matches = Some(s == &state);
-            }
-        }
-        *per_stream.entry(e.event.body.conversation()).or_default() += 1;
-        state.apply(&e.event);
-    })?;
-    if let Some((p, s)) = &snapshot {
-        if *p == end {
-            snapshot_matches = Some(s == &state);
-        }
-    }
-    // The stream index must list exactly each stream's events, in order.
-    for (conversation, count) in &per_stream {
-        let version = log.version(conversation)?;
-        let listed = log.read_stream(conversation, 1, usize::MAX)?;
-        if version != *count
-            || listed.len() as u64 != *count
-            || listed.iter().zip(1..).any(|(e, v)| e.version != v)
-        {
-            return Err(format!("stream index of {conversation} disagrees with the log ({count} events, index says {version})").into());
-        }
-    }
-    state.check_invariants()?;
-    let snapshot = match (&snapshot, snapshot_matches) {
-        (Some((p, _)), Some(true)) => format!("snapshot at {p} matches a replay"),
-        (Some((p, _)), _) => {
-            return Err(format!("snapshot at position {p} differs from a replay of the log").into())
-        }
-        (None, _) => "no usable snapshot".into(),
+    crate::existing_store(db)?;
+    let r = receipt_engine::store::verify_store(db)?;
+    let snapshot = match r.snapshot_position {
+        Some(p) => format!("snapshot at {p} matches a replay"),
+        None => "no usable snapshot".into(),
     };
     println!(
-        "ok: {end} of {head} events readable, positions gapless, {} streams indexed, {snapshot}",
-        per_stream.len()
+        "ok: {} events in {} chunks readable and gapless, all {} acknowledged events present and unchanged, {} streams and every event id indexed, {snapshot}",
+        r.events, r.chunks, r.acknowledged, r.streams
     );
+    Ok(())
+}
+
+pub fn salvage(db: &Path, into: &Path) -> Result {
+    crate::existing_store(db)?;
+    let r = receipt_engine::store::salvage(db, into)?;
+    println!(
+        "copied {} events and {} no-op command records into {}",
+        r.kept_events,
+        r.kept_noop_records,
+        into.display()
+    );
+    if let Some(acked) = r.acknowledged {
+        println!("the damaged store's ledger records {acked} acknowledged events");
+    }
+    if r.dropped.is_empty() {
+        println!("nothing was dropped");
+    }
+    for d in &r.dropped {
+        let to = d.to.map_or("the end".to_string(), |t| t.to_string());
+        println!("dropped positions {}..{to}: {}", d.from, d.reason);
+    }
     Ok(())
 }
 

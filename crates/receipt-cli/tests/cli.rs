@@ -177,3 +177,107 @@ fn bad_input_is_one_readable_line() {
     let help = receipts(&["--help"]);
     assert!(stdout(&help).contains("demo") && stdout(&help).contains("verify"));
 }
+
+/// Copies the files sled owns (everything but the ledger) from one store directory to another.
+fn copy_sled_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == receipt_store::LEDGER_FILE {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.path().is_dir() {
+            let _ = std::fs::remove_dir_all(&target);
+            copy_sled_files(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_store_that_lost_acknowledged_events_is_refused_verified_in_place_and_salvaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    // The loss a damaged disk or a lying drive cache causes, made deterministic: sled's files go
+    // back to an earlier state while the ledger keeps recording what was acknowledged since.
+    let earlier = dir.path().join("earlier-sled-files");
+    copy_sled_files(&db, &earlier);
+    let head_before = {
+        use receipt_engine::*;
+        let engine = Engine::open(
+            &db,
+            EngineOptions::default().with_policy(Policy::all_receipts_on()),
+        )
+        .unwrap();
+        let (a, b) = (
+            UserId::new("late-a").unwrap(),
+            UserId::new("late-b").unwrap(),
+        );
+        let chat = ConversationId::direct(a.clone(), b).unwrap();
+        let head = engine.head();
+        for n in 0..5u128 {
+            engine
+                .send_message(&chat, MessageId(uuid_from(n)), &a, false)
+                .unwrap();
+        }
+        head
+    };
+    copy_sled_files(&earlier, &db);
+    let before = std::fs::read(db.join("db")).unwrap();
+    let verify = receipts(&["verify", "--db", db.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1));
+    let err = stderr(&verify);
+    assert!(
+        err.contains(&format!(
+            "positions {head_before}..{} are lost",
+            head_before + 5
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("before-open"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(db.join("db")).unwrap(),
+        before,
+        "verify changed the store"
+    );
+    // Opening it for use refuses, and names the copy of the files as they were.
+    let inspect = receipts(&["inspect", "--db", db.to_str().unwrap(), "user", "user1"]);
+    assert!(!inspect.status.success());
+    let err = stderr(&inspect);
+    assert!(
+        err.contains("lost acknowledged events") && err.contains("before-open"),
+        "{err}"
+    );
+    // Salvage keeps what is readable and lists exactly what it dropped; the new store verifies.
+    let new = dir.path().join("salvaged");
+    let salvage = receipts(&[
+        "salvage",
+        "--db",
+        db.to_str().unwrap(),
+        "--into",
+        new.to_str().unwrap(),
+    ]);
+    assert!(salvage.status.success(), "{}", stderr(&salvage));
+    let text = stdout(&salvage);
+    assert!(
+        text.contains(&format!("copied {head_before} events"))
+            && text.contains(&format!(
+                "dropped positions {head_before}..{}: acknowledged, but not in the store",
+                head_before + 5
+            )),
+        "{text}"
+    );
+    let verify_new = receipts(&["verify", "--db", new.to_str().unwrap()]);
+    assert!(verify_new.status.success(), "{}", stderr(&verify_new));
+}
+
+fn uuid_from(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0xFEED_0000 + n)
+}

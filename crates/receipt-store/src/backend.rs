@@ -54,6 +54,13 @@ pub trait Backend: Send + Sync {
     fn syncs(&self) -> SyncCounts;
     /// Where the store is, for error messages (a path, or "memory").
     fn location(&self) -> String;
+    /// Where the store's files are kept as they were before this open, if a copy was made
+    /// (sled rewrites a damaged tail while opening, before the log can check anything).
+    fn pre_open_copy(&self) -> Option<String> {
+        None
+    }
+    /// The log checked the store at open and found it whole: the pre-open copy can go.
+    fn discard_pre_open_copy(&self) {}
     /// The stored snapshot record, kept apart from the event keyspace: a large value next to
     /// keys rewritten on every append would be copied with them (sled copies whole nodes).
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;

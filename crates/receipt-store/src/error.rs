@@ -40,18 +40,45 @@ pub enum StoreError {
     #[error("the store at {0} is locked: another process (or an engine still shutting down) has it open")]
     Locked(String),
     /// Fewer events than were acknowledged as durable: the store lost acknowledged events.
-    #[error("the store at {location} lost acknowledged events: {acknowledged} were acknowledged as durable, only positions 0..{found} are there, so positions {found}..{acknowledged} are lost; the store was not opened. `receipts verify` reports the damage; `receipts salvage` copies every readable event into a new store")]
+    #[error("the store at {location} lost acknowledged events: {acknowledged} were acknowledged as durable, only positions 0..{found} are there, so positions {found}..{acknowledged} are lost; the store was not opened{note}. `receipts verify` reports the damage; `receipts salvage` copies every readable event into a new store", note = kept_note(.kept))]
     Lost {
+        /// The store's path.
         location: String,
+        /// Events the ledger records as acknowledged.
         acknowledged: u64,
+        /// Where the readable log ends.
         found: u64,
+        /// Where the store's files are kept as they were before this open, if they are.
+        kept: Option<String>,
     },
     /// The store's files are damaged in a way that no single record explains.
-    #[error("the store at {location} is damaged: {reason}; the store was not opened. `receipts salvage` copies every readable event into a new store")]
-    Damaged { location: String, reason: String },
+    #[error("the store at {location} is damaged: {reason}; the store was not opened{note}. `receipts salvage` copies every readable event into a new store", note = kept_note(.kept))]
+    Damaged {
+        /// The store's path.
+        location: String,
+        /// What is wrong.
+        reason: String,
+        /// Where the store's files are kept as they were before this open, if they are.
+        kept: Option<String>,
+    },
+    /// Salvage could not read anything from a damaged store.
+    #[error("nothing can be salvaged from the store at {location}: {reason}")]
+    Unsalvageable {
+        /// The damaged store's path.
+        location: String,
+        /// Why nothing could be read.
+        reason: String,
+    },
     /// The same event ids were appended twice in one batch, in different decisions.
     #[error("event {0} appears in two requests of one batch")]
     DuplicateInBatch(EventId),
+}
+
+fn kept_note(kept: &Option<String>) -> String {
+    match kept {
+        Some(path) => format!(" (its files as they were before this open are kept at {path})"),
+        None => String::new(),
+    }
 }
 
 impl StoreError {
@@ -59,6 +86,33 @@ impl StoreError {
         Self::Corrupt {
             position,
             reason: reason.into(),
+        }
+    }
+
+    /// The same error, saying where the store's files were kept before the open.
+    pub(crate) fn with_kept_copy(self, copy: Option<String>) -> Self {
+        match self {
+            Self::Lost {
+                location,
+                acknowledged,
+                found,
+                kept: None,
+            } => Self::Lost {
+                location,
+                acknowledged,
+                found,
+                kept: copy,
+            },
+            Self::Damaged {
+                location,
+                reason,
+                kept: None,
+            } => Self::Damaged {
+                location,
+                reason,
+                kept: copy,
+            },
+            other => other,
         }
     }
 }

@@ -15,8 +15,10 @@ mod ledger;
 mod log;
 mod log_index;
 mod log_read;
+mod log_verify;
 mod quiet_panic;
 mod record;
+mod salvage;
 mod schema_v1;
 mod sled_backend;
 
@@ -25,7 +27,9 @@ pub use error::StoreError;
 pub use log::{
     AppendRequest, Appended, CommandRecord, Durability, EventLog, StoredEvent, StreamEvent, Written,
 };
+pub use log_verify::{verify_store, VerifyReport};
 pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
+pub use salvage::{salvage, DroppedRange, SalvageReport};
 pub use schema_v1::SCHEMA_VERSION;
 pub use sled_backend::{SledBackend, LEDGER_FILE};
 

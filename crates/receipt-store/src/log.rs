@@ -156,6 +156,17 @@ impl<B: Backend> EventLog<B> {
     /// (fewer or different events than acknowledged is [`StoreError::Lost`] or
     /// [`StoreError::Damaged`]), then rewrites index entries a crash left missing.
     pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
+        let kept = backend.pre_open_copy();
+        match Self::open_checked(backend, durability) {
+            Ok(log) => {
+                log.backend.discard_pre_open_copy();
+                Ok(log)
+            }
+            Err(e) => Err(e.with_kept_copy(kept)),
+        }
+    }
+
+    fn open_checked(backend: B, durability: Durability) -> Result<Self, StoreError> {
         let indexed = match backend.get(keys::HEAD)? {
             None => 0,
             Some(v) => keys::parse_u64(&v)
@@ -231,12 +242,14 @@ impl<B: Backend> EventLog<B> {
         let mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
             location: location(),
             reason: format!("its acknowledgement ledger is unreadable ({reason})"),
+            kept: None,
         })?;
         if head < mark.head {
             return Err(StoreError::Lost {
                 location: location(),
                 acknowledged: mark.head,
                 found: head,
+                kept: None,
             });
         }
         if mark.head > 0 {
@@ -257,6 +270,7 @@ impl<B: Backend> EventLog<B> {
                             "missing"
                         }
                     ),
+                    kept: None,
                 });
             }
         }

@@ -32,6 +32,8 @@ pub struct SledBackend {
     /// Blob files already synced, with the length they had then.
     synced_blobs: Mutex<HashMap<OsString, u64>>,
     ledger: Mutex<Option<File>>,
+    /// The store's files as they were before sled opened them, until the log's checks pass.
+    pre_open_copy: Mutex<Option<PathBuf>>,
     data_syncs: AtomicU64,
     ledger_syncs: AtomicU64,
     dir_syncs: AtomicU64,
@@ -56,17 +58,32 @@ fn damaged(dir: &Path, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Damaged {
         location: dir.display().to_string(),
         reason: reason.to_string(),
+        kept: None,
     }
 }
 
 /// Runs a sled call; a panic inside sled (damaged pages) becomes a typed error.
 fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
     match quiet_panic::catch(f) {
-        Ok(r) => r.map_err(io),
+        Ok(r) => r.map_err(|e| sled_error(dir, e)),
         Err(panic) => Err(damaged(
             dir,
             format!("sled failed on damaged data: {panic}"),
         )),
+    }
+}
+
+/// A sled error: damage sled noticed is [`StoreError::Damaged`]; the rest is I/O.
+fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { at, .. } => damaged(
+            dir,
+            match at {
+                Some(at) => format!("sled found damaged data at {at:?} in its files"),
+                None => "sled found damaged data in its files".to_string(),
+            },
+        ),
+        other => io(other),
     }
 }
 
@@ -78,7 +95,24 @@ impl SledBackend {
     /// Opens (or creates) the store at `path`. `flush_every_ms` is sled's background flush
     /// (`None` turns it off). A store whose ledger records acknowledged events but whose `db`
     /// file is missing or empty is refused before sled could create a fresh one over it.
+    ///
+    /// Before sled touches the files of a store that has a ledger, they are copied to a sibling
+    /// directory; [`crate::EventLog::open`] deletes the copy once its checks pass and names it
+    /// in the error when they fail.
     pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
+        Self::open_with(path, flush_every_ms, true)
+    }
+
+    /// Opens a store that is itself a scratch copy (verify, salvage): no copy is made first.
+    pub(crate) fn open_scratch(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, None, false)
+    }
+
+    fn open_with(
+        path: &Path,
+        flush_every_ms: Option<u64>,
+        copy_first: bool,
+    ) -> Result<Self, StoreError> {
         if path.exists() && !path.is_dir() {
             return Err(StoreError::Io(format!(
                 "{}: not a directory (a store is a directory)",
@@ -95,6 +129,20 @@ impl SledBackend {
                 ));
             }
         }
+        // sled's recovery overwrites what follows the first damaged record while it opens, before
+        // the log can compare the store with its ledger. So the files of a store that has a
+        // ledger are copied aside first; the copy is deleted once the log's checks pass, and
+        // kept (and named in the error) when they fail.
+        let pre_open_copy = if copy_first && path.join(LEDGER_FILE).exists() {
+            Some(copy_aside(path)?)
+        } else {
+            None
+        };
+        let discard = |copy: &Option<PathBuf>| {
+            if let Some(c) = copy {
+                let _ = std::fs::remove_dir_all(c);
+            }
+        };
         // sled's background threads can hold the directory's file lock for a moment after its
         // last handle is dropped (its own test builds block on the lock for that reason), so a
         // quick reopen in the same process waits for it rather than failing.
@@ -103,11 +151,19 @@ impl SledBackend {
             match Self::open_sled(path, flush_every_ms) {
                 Err(StoreError::Io(msg)) if msg.contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
+                        discard(&pre_open_copy);
                         return Err(StoreError::Locked(path.display().to_string()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                other => break other?,
+                Err(e @ StoreError::Damaged { .. }) => {
+                    return Err(e.with_kept_copy(pre_open_copy.map(|c| c.display().to_string())))
+                }
+                Err(e) => {
+                    discard(&pre_open_copy);
+                    return Err(e);
+                }
+                Ok(opened) => break opened,
             }
         };
         let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
@@ -119,6 +175,7 @@ impl SledBackend {
             db_file,
             synced_blobs: Mutex::new(HashMap::new()),
             ledger: Mutex::new(None),
+            pre_open_copy: Mutex::new(pre_open_copy),
             data_syncs: AtomicU64::new(0),
             ledger_syncs: AtomicU64::new(0),
             dir_syncs: AtomicU64::new(0),
@@ -128,6 +185,29 @@ impl SledBackend {
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
         Ok(backend)
+    }
+
+    /// Opens a store with none of the safety checks of [`SledBackend::open`]: for salvage,
+    /// which works on a scratch copy and only reads.
+    pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
+        let (db, tree, snapshots) = Self::open_sled(path, None)?;
+        let db_path = path.join(DB_FILE);
+        let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
+        Ok(Self {
+            db,
+            tree,
+            snapshots,
+            dir: path.to_path_buf(),
+            db_file,
+            synced_blobs: Mutex::new(HashMap::new()),
+            ledger: Mutex::new(None),
+            pre_open_copy: Mutex::new(None),
+            data_syncs: AtomicU64::new(0),
+            ledger_syncs: AtomicU64::new(0),
+            dir_syncs: AtomicU64::new(0),
+            flushes_started: AtomicU64::new(0),
+            newest_completed_flush: AtomicU64::new(0),
+        })
     }
 
     fn open_sled(
@@ -202,8 +282,22 @@ impl SledBackend {
     }
 }
 
-fn entry(r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Entry, StoreError> {
-    r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(io)
+/// Copies the store directory to a new sibling, `<store>.before-open-<pid>-<nanos>`.
+fn copy_aside(dir: &Path) -> Result<PathBuf, StoreError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = dir
+        .file_name()
+        .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+    let copy = dir.with_file_name(format!("{name}.before-open-{}-{stamp}", std::process::id()));
+    crate::log_verify::copy_dir(dir, &copy)?;
+    Ok(copy)
+}
+
+fn entry(dir: &Path, r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Entry, StoreError> {
+    r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .map_err(|e| sled_error(dir, e))
 }
 
 impl Backend for SledBackend {
@@ -218,7 +312,7 @@ impl Backend for SledBackend {
         let mut iter = self.tree.range(start.to_vec()..end.to_vec());
         Box::new(std::iter::from_fn(move || {
             match quiet_panic::catch(|| iter.next()) {
-                Ok(item) => item.map(entry),
+                Ok(item) => item.map(|r| entry(&self.dir, r)),
                 Err(panic) => Some(Err(damaged(
                     &self.dir,
                     format!("sled failed on damaged data: {panic}"),
@@ -327,6 +421,26 @@ impl Backend for SledBackend {
 
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+
+    fn pre_open_copy(&self) -> Option<String> {
+        self.pre_open_copy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|p| p.display().to_string())
+    }
+
+    fn discard_pre_open_copy(&self) {
+        if let Some(copy) = self
+            .pre_open_copy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            // A leftover copy costs disk space, nothing else; it is not worth failing an open.
+            let _ = std::fs::remove_dir_all(copy);
+        }
     }
 
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,0 +1,261 @@
+//! `verify`: reads every record and checks everything derivable against what it derives from.
+//! Reads only; [`verify_store`] runs it on a copy of a sled store so not a byte of the store
+//! changes (sled's own recovery writes to the files it opens).
+
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::keys;
+use crate::ledger;
+use crate::log::{Durability, EventLog};
+use crate::sled_backend::SledBackend;
+use receipt_domain::{ConversationId, State};
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+
+/// What [`EventLog::verify`] checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events read and decoded, gapless from position 0.
+    pub events: u64,
+    /// Chunk records read.
+    pub chunks: u64,
+    /// Conversation streams whose index was checked.
+    pub streams: u64,
+    /// Events the ledger records as acknowledged (all present, chain matching).
+    pub acknowledged: u64,
+    /// Position of the stored snapshot, if there is a usable one (it equals a replay there).
+    pub snapshot_position: Option<u64>,
+}
+
+fn damaged(location: String, reason: String) -> StoreError {
+    StoreError::Damaged {
+        location,
+        reason,
+        kept: None,
+    }
+}
+
+impl<B: Backend> EventLog<B> {
+    /// Checks the whole store: every chunk decodes, positions are gapless, the running chain
+    /// over the chunks equals the ledger's at the acknowledged head, every stream run and
+    /// event-id entry says exactly where its events are, the snapshot (if any) equals a replay
+    /// at its position, and the projections keep their invariants. Writes nothing.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let location = self.backend.location();
+        let ledger_bytes = self
+            .backend
+            .read_ledger()?
+            .ok_or_else(|| damaged(location.clone(), "it has no ledger".into()))?;
+        let mark = ledger::Mark::newest(&ledger_bytes)
+            .map_err(|r| damaged(location.clone(), format!("its ledger is unreadable ({r})")))?;
+        let head = self.head();
+        if head < mark.head {
+            return Err(StoreError::Lost {
+                location,
+                acknowledged: mark.head,
+                found: head,
+                kept: None,
+            });
+        }
+        // Chunks: decode each, gapless, chain up to the acknowledged head.
+        let mut next = 0u64;
+        let mut chunks = 0u64;
+        let mut chain = 0u32;
+        for item in self.backend.range(&keys::chunk(0), &keys::chunk(head)) {
+            let (k, v) = item?;
+            let position = keys::chunk_position(&k)
+                .ok_or_else(|| StoreError::corrupt(next, "bad chunk key"))?;
+            if position != next {
+                return Err(StoreError::corrupt(
+                    next,
+                    format!("gap: next chunk starts at {position}"),
+                ));
+            }
+            next += crate::record::decode_chunk(&v, position)?.len() as u64;
+            chunks += 1;
+            if next <= mark.head {
+                chain = ledger::chain(chain, &v);
+            }
+            if next == mark.head && chain != mark.chain {
+                return Err(damaged(
+                    location,
+                    format!(
+                        "the chunks before position {} are not the ones acknowledged (chain mismatch)",
+                        mark.head
+                    ),
+                ));
+            }
+        }
+        if next != head {
+            return Err(StoreError::corrupt(
+                next,
+                format!("log ends at {next}, head is {head}"),
+            ));
+        }
+        // Replay: fold, count streams, check the event-id index, compare the snapshot.
+        let snapshot = self.load_snapshot();
+        let mut snapshot_matches = snapshot.as_ref().map(|_| false);
+        let mut state = State::new();
+        let mut per_stream: FxHashMap<ConversationId, u64> = FxHashMap::default();
+        let mut index_error = None;
+        self.replay(0, |e| {
+            if let Some((p, s)) = &snapshot {
+                if *p == e.position {
+                    snapshot_matches = Some(s == &state);
+                }
+            }
+            let version = per_stream.entry(e.event.body.conversation()).or_default();
+            *version += 1;
+            if index_error.is_none() {
+                match self.event_location(e.event.id) {
+                    Ok(Some(found)) if found == (e.position, *version) => {}
+                    Ok(found) => {
+                        index_error = Some(StoreError::corrupt(
+                            e.position,
+                            format!(
+                                "the event index places event {} at {found:?}, not at (position, version) ({}, {version})",
+                                e.event.id, e.position
+                            ),
+                        ))
+                    }
+                    Err(err) => index_error = Some(err),
+                }
+            }
+            state.apply(&e.event);
+        })?;
+        if let Some(e) = index_error {
+            return Err(e);
+        }
+        if let Some((p, s)) = &snapshot {
+            if *p == head {
+                snapshot_matches = Some(s == &state);
+            }
+        }
+        if snapshot_matches == Some(false) {
+            let p = snapshot.as_ref().map_or(0, |s| s.0);
+            return Err(damaged(
+                location,
+                format!("the snapshot at position {p} differs from a replay of the log"),
+            ));
+        }
+        // Streams: each index lists exactly its stream's events, versions 1..=n.
+        for (conversation, &count) in &per_stream {
+            let version = self.version(conversation)?;
+            let listed = self.read_stream(conversation, 1, usize::MAX)?;
+            if version != count
+                || listed.len() as u64 != count
+                || listed.iter().zip(1..).any(|(e, v)| e.version != v)
+            {
+                return Err(damaged(
+                    location,
+                    format!("the stream index of {conversation} disagrees with the log ({count} events, index says {version})"),
+                ));
+            }
+        }
+        state
+            .check_invariants()
+            .map_err(|e| damaged(location.clone(), e.to_string()))?;
+        Ok(VerifyReport {
+            events: head,
+            chunks,
+            streams: per_stream.len() as u64,
+            acknowledged: mark.head,
+            snapshot_position: snapshot.map(|s| s.0),
+        })
+    }
+}
+
+/// A scratch copy of a store directory, removed when dropped.
+pub(crate) struct ScratchCopy {
+    pub(crate) path: PathBuf,
+}
+
+impl ScratchCopy {
+    /// Copies every file of `from` (recursively) into a new directory under the system's
+    /// temporary directory.
+    pub(crate) fn of(from: &Path) -> Result<Self, StoreError> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path =
+            std::env::temp_dir().join(format!("receipts-scratch-{}-{stamp}", std::process::id()));
+        let copy = Self { path };
+        copy_dir(from, &copy.path)?;
+        Ok(copy)
+    }
+}
+
+impl Drop for ScratchCopy {
+    fn drop(&mut self) {
+        // Best effort: a leftover scratch copy in the temporary directory harms nothing.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let io = |p: &Path, e: std::io::Error| StoreError::Io(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let entry = entry.map_err(|e| io(from, e))?;
+        let target = to.join(entry.file_name());
+        if entry
+            .file_type()
+            .map_err(|e| io(&entry.path(), e))?
+            .is_dir()
+        {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|e| io(&entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Verifies the sled store at `dir` without changing a byte of it: the store is copied to a
+/// scratch directory (as much space as the store takes, for the duration) and the copy is
+/// opened and verified. A store in use by another process can be verified this way too.
+pub fn verify_store(dir: &Path) -> Result<VerifyReport, StoreError> {
+    if !dir.join(crate::sled_backend::LEDGER_FILE).exists() && !dir.join("conf").exists() {
+        return Err(StoreError::Io(format!(
+            "{}: no receipt store here",
+            dir.display()
+        )));
+    }
+    let copy = ScratchCopy::of(dir)?;
+    let report = {
+        let log = SledBackend::open_scratch(&copy.path)
+            .and_then(|backend| EventLog::open(backend, Durability::Buffered))
+            .map_err(|e| relocate(e, &copy.path, dir))?;
+        log.verify().map_err(|e| relocate(e, &copy.path, dir))?
+    };
+    Ok(report)
+}
+
+/// Errors found in the scratch copy name the original store.
+fn relocate(e: StoreError, copy: &Path, original: &Path) -> StoreError {
+    let fix = |s: String| s.replace(&copy.display().to_string(), &original.display().to_string());
+    match e {
+        StoreError::Lost {
+            location,
+            acknowledged,
+            found,
+            kept,
+        } => StoreError::Lost {
+            location: fix(location),
+            acknowledged,
+            found,
+            kept,
+        },
+        StoreError::Damaged {
+            location,
+            reason,
+            kept,
+        } => StoreError::Damaged {
+            location: fix(location),
+            reason: fix(reason),
+            kept,
+        },
+        StoreError::Io(msg) => StoreError::Io(fix(msg)),
+        other => other,
+    }
+}
