@@ -131,7 +131,7 @@ fn compare(engine: &Engine, model: &Model) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(100).min(200)))]
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(100)))]
 
     #[test]
     fn engine_matches_reference_model_across_restarts(steps in prop::collection::vec(any_step(), 1..50)) {

@@ -339,9 +339,11 @@ fn ack_conversation(
             user: reader.clone(),
         });
     }
+    let Some(conv) = state.conversation(conversation) else {
+        return Err(DomainError::UnknownConversation(conversation.clone()));
+    };
     let unacked = state
-        .conversation(conversation)
-        .and_then(|c| state.reader(c, reader))
+        .reader(conv, reader)
         .map_or(0, |r| r.unacked_from_peer);
     if unacked == 0 {
         return Ok(NoOp);
@@ -393,7 +395,14 @@ fn ack_group_message(
             message,
         });
     }
-    let age_ms = at_ms.saturating_sub(record.sent_at_ms);
+    if at_ms < record.sent_at_ms {
+        return Err(DomainError::AckBeforeSend {
+            message,
+            at_ms,
+            sent_at_ms: record.sent_at_ms,
+        });
+    }
+    let age_ms = at_ms - record.sent_at_ms;
     if age_ms > policy.group_ack_validity_ms {
         return Err(DomainError::AckExpired {
             message,
@@ -446,14 +455,17 @@ fn mark_conversation(
     conversation: &ConversationId,
     reader: &UserId,
 ) -> Result<Outcome, DomainError> {
-    let conv = state.conversation(conversation);
-    let r = conv.and_then(|c| state.reader(c, reader));
+    if !conversation.is_group() && conversation.peer_of(reader).is_none() {
+        return Err(DomainError::NotAParticipant {
+            user: reader.clone(),
+        });
+    }
+    let Some(c) = state.conversation(conversation) else {
+        return Err(DomainError::UnknownConversation(conversation.clone()));
+    };
+    let conv = Some(c);
+    let r = state.reader(c, reader);
     match (conversation, r) {
-        (ConversationId::Direct { .. }, _) if conversation.peer_of(reader).is_none() => {
-            Err(DomainError::NotAParticipant {
-                user: reader.clone(),
-            })
-        }
         (ConversationId::Group(group), None) => Err(DomainError::NotAMember {
             user: reader.clone(),
             group: group.clone(),

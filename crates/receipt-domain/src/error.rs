@@ -1,6 +1,6 @@
 //! Typed errors. A command that returns one of these changed nothing.
 
-use crate::ids::{GroupId, InvalidInput, MessageId, UserId};
+use crate::ids::{ConversationId, GroupId, InvalidInput, MessageId, UserId};
 
 /// Why `decide` rejected a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +43,14 @@ pub enum DomainError {
         message: MessageId,
         age_ms: u64,
         validity_ms: u64,
+    },
+    #[error("no message or member was ever recorded in {0}")]
+    UnknownConversation(ConversationId),
+    #[error("the ack of message {message} is stamped {at_ms} ms, before the message was sent at {sent_at_ms} ms")]
+    AckBeforeSend {
+        message: MessageId,
+        at_ms: u64,
+        sent_at_ms: u64,
     },
     #[error("message {message} is {age_ms} ms old, past its retention of {retention_ms} ms")]
     MessageExpired {

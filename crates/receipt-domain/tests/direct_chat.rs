@@ -183,10 +183,12 @@ fn conversation_ack_with_nothing_new_is_a_no_op() {
     w.ack_conversation(chat(), "bob").unwrap();
     let again = w.ack_conversation(chat(), "bob").unwrap();
     assert!(again.decision.events.is_empty() && again.notifications.is_empty());
-    let empty = w.ack_conversation(direct("bob", "carol"), "bob").unwrap();
-    assert!(
-        empty.decision.events.is_empty(),
-        "no messages yet: nothing to ack"
+    // A conversation nothing was ever recorded in is the same typed error for direct chats
+    // and groups, for acks and for mark-read alike (docs/semantics.md).
+    assert_eq!(
+        w.ack_conversation(direct("bob", "carol"), "bob")
+            .unwrap_err(),
+        DomainError::UnknownConversation(direct("bob", "carol"))
     );
 }
 

@@ -385,3 +385,44 @@ fn membership_commands_are_idempotent_and_checked() {
     ));
     assert_eq!(w.state.member_count(&group("team")), 3);
 }
+
+#[test]
+fn group_ack_stamped_before_the_message_was_sent_is_rejected() {
+    let mut w = world_with(Policy::all_receipts_on());
+    w.send(team(), 1, "alice", true).unwrap();
+    w.rewind(1);
+    assert!(matches!(
+        w.group_ack(1, "bob"),
+        Err(DomainError::AckBeforeSend { at_ms, sent_at_ms, .. }) if at_ms + 1 == sent_at_ms
+    ));
+    assert_eq!(w.ack_count("alice", 1).unwrap(), 0, "nothing recorded");
+    w.advance(1);
+    assert!(
+        w.group_ack(1, "bob").is_ok(),
+        "stamped at the send itself is fine"
+    );
+}
+
+#[test]
+fn marking_or_acking_a_conversation_nothing_happened_in_is_the_same_typed_error() {
+    let mut w = world_with(Policy::all_receipts_on());
+    let nowhere = gconv("nowhere");
+    assert_eq!(
+        w.mark_all(nowhere.clone(), "bob").unwrap_err(),
+        DomainError::UnknownConversation(nowhere)
+    );
+    let quiet = direct("bob", "erin");
+    assert_eq!(
+        w.mark_all(quiet.clone(), "bob").unwrap_err(),
+        DomainError::UnknownConversation(quiet.clone())
+    );
+    assert_eq!(
+        w.ack_conversation(quiet.clone(), "bob").unwrap_err(),
+        DomainError::UnknownConversation(quiet)
+    );
+    // A known group the reader never joined stays `NotAMember`.
+    assert!(matches!(
+        w.mark_all(team(), "erin"),
+        Err(DomainError::NotAMember { .. })
+    ));
+}

@@ -17,6 +17,8 @@ const MESSAGES: u128 = 12;
 enum Step {
     Command(CommandKind),
     Advance(u64),
+    /// The clock steps back (a command stamped by a clock behind an earlier one).
+    Rewind(u64),
     SetPolicy(Policy),
     /// Check that replaying the history from scratch gives the incremental state.
     Rebuild,
@@ -115,6 +117,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         // Windows and steps on a 25 ms grid, so sums land exactly on the boundaries (50, 100).
         3 => prop_oneof![Just(0u64), Just(25), Just(25), Just(50), Just(DAY_MS)]
             .prop_map(Step::Advance),
+        3 => prop_oneof![Just(1u64), Just(25)].prop_map(Step::Rewind),
         1 => any_policy().prop_map(Step::SetPolicy),
         1 => Just(Step::Rebuild),
     ]
@@ -228,6 +231,8 @@ proptest! {
         for step in steps {
             match step {
                 Step::Advance(ms) => world.advance(ms),
+                // The world starts at 1,000,000 ms and an 80-step case rewinds at most 2,000.
+                Step::Rewind(ms) => world.rewind(ms),
                 Step::SetPolicy(p) => world.policy = p,
                 Step::Rebuild => world.assert_replay_matches(),
                 Step::Command(kind) => {

@@ -36,6 +36,7 @@ pub struct World {
 }
 
 /// What a successful command returned, with the notifications its events produced.
+#[derive(Debug)]
 pub struct Outcome {
     pub decision: Decision,
     pub notifications: Vec<Notification>,
@@ -54,6 +55,11 @@ impl World {
 
     pub fn advance(&mut self, ms: u64) {
         self.now_ms += ms;
+    }
+
+    /// Moves the clock back (a command stamped by a clock behind the one that sent earlier).
+    pub fn rewind(&mut self, ms: u64) {
+        self.now_ms -= ms;
     }
 
     pub fn run(&mut self, kind: CommandKind) -> Result<Outcome, DomainError> {

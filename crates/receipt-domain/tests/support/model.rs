@@ -62,6 +62,12 @@ impl Model {
         }
     }
 
+    /// A conversation with any recorded event: a message sent in it, or (a group) a member.
+    fn known(&self, c: &ConversationId) -> bool {
+        self.order.contains_key(c)
+            || matches!(c, ConversationId::Group(g) if self.ever_member.iter().any(|(eg, _)| eg == g))
+    }
+
     fn is_member(&self, g: &GroupId, u: &UserId) -> bool {
         self.roster.get(g).is_some_and(|m| m.contains_key(u))
     }
@@ -156,6 +162,9 @@ impl Model {
                 let Some(peer) = conversation.peer_of(&reader).cloned() else {
                     return Err(DomainError::NotAParticipant { user: reader });
                 };
+                if !self.known(&conversation) {
+                    return Err(DomainError::UnknownConversation(conversation));
+                }
                 let from_peer: Vec<MessageId> = self
                     .order
                     .get(&conversation)
@@ -214,7 +223,14 @@ impl Model {
                         message,
                     });
                 }
-                let age_ms = at_ms.saturating_sub(m.at_ms);
+                if at_ms < m.at_ms {
+                    return Err(DomainError::AckBeforeSend {
+                        message,
+                        at_ms,
+                        sent_at_ms: m.at_ms,
+                    });
+                }
+                let age_ms = at_ms - m.at_ms;
                 if age_ms > policy.group_ack_validity_ms {
                     return Err(DomainError::AckExpired {
                         message,
@@ -262,10 +278,15 @@ impl Model {
                 conversation,
                 reader,
             } => {
-                match &conversation {
-                    ConversationId::Direct { .. } if conversation.peer_of(&reader).is_none() => {
-                        return Err(DomainError::NotAParticipant { user: reader })
+                if let ConversationId::Direct { .. } = &conversation {
+                    if conversation.peer_of(&reader).is_none() {
+                        return Err(DomainError::NotAParticipant { user: reader });
                     }
+                }
+                if !self.known(&conversation) {
+                    return Err(DomainError::UnknownConversation(conversation));
+                }
+                match &conversation {
                     ConversationId::Group(g)
                         if !self.ever_member.contains(&(g.clone(), reader.clone())) =>
                     {
