@@ -28,6 +28,7 @@
 //! assert_eq!(state.total_unread(&alice), 0);
 //! ```
 
+pub mod bounded_serde;
 mod command;
 mod decide;
 mod error;

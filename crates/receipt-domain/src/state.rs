@@ -26,14 +26,20 @@ pub(crate) const FLAG_GROUP_ACK: u8 = 4;
 /// All projections, serializable so the storage layer can snapshot it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) users: Vec<UserEntry>,
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) user_index: FxHashMap<UserId, UserIdx>,
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) conversations: Vec<Conversation>,
     /// Group conversations by group id.
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) group_index: FxHashMap<GroupId, ConvIdx>,
     /// Direct conversations by the interned indexes of their (low, high) users: a lookup after
     /// interning hashes two integers instead of two strings.
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) direct_index: FxHashMap<(UserIdx, UserIdx), ConvIdx>,
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) messages: FxHashMap<MessageId, MessageRef>,
     /// Number of events folded into this state.
     pub(crate) events_applied: u64,
@@ -43,6 +49,7 @@ pub struct State {
 pub(crate) struct UserEntry {
     pub(crate) id: UserId,
     /// Every conversation the user has read state in, in the order they first appeared.
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) conversations: Vec<ConvIdx>,
 }
 
@@ -55,7 +62,9 @@ pub(crate) struct MessageRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Conversation {
     pub(crate) id: ConversationId,
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) messages: Vec<MessageRecord>,
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) readers: FxHashMap<UserIdx, ReaderState>,
     /// Current group members (0 for direct conversations, which have no roster).
     pub(crate) member_count: u32,
@@ -73,7 +82,9 @@ pub(crate) struct MessageRecord {
 /// Readers of one group message, in ack order (parallel vectors: 12 bytes per ack).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct GroupAcks {
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) readers: Vec<UserIdx>,
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) at_ms: Vec<u64>,
 }
 
@@ -85,6 +96,7 @@ pub(crate) struct ReaderState {
     /// While a participant: the first message sequence that counts for this user.
     pub(crate) current_start: Option<Seq>,
     /// Closed participation intervals `[start, end)`, oldest first.
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) past: Vec<(Seq, Seq)>,
     /// Total length of `past`.
     pub(crate) past_len: u32,
@@ -95,6 +107,7 @@ pub(crate) struct ReaderState {
     /// Every eligible message with `seq < read_watermark` is read.
     pub(crate) read_watermark: Seq,
     /// Eligible messages at or above the watermark read one by one.
+    #[serde(deserialize_with = "crate::bounded_serde::set")]
     pub(crate) reads_above: FxHashSet<Seq>,
     /// Direct chats: every message from the peer with `seq < ack_watermark` is acked.
     pub(crate) ack_watermark: Seq,

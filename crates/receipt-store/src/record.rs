@@ -104,6 +104,16 @@ fn read<'a>(
     Ok((header, &bytes[HEADER_BYTES..body_end]))
 }
 
+/// A chunk's events as stored: the bytes of a `Vec<EventV1>`, decoded without preallocating
+/// from the claimed length (see `receipt_domain::bounded_serde`).
+struct StoredEvents(Vec<EventV1>);
+
+impl<'de> serde::Deserialize<'de> for StoredEvents {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        receipt_domain::bounded_serde::vec(d).map(StoredEvents)
+    }
+}
+
 /// Encodes a chunk of consecutive events starting at global position `first_position`.
 pub(crate) fn encode_chunk(first_position: u64, events: &[Event]) -> Result<Vec<u8>, StoreError> {
     let stored = events
@@ -146,7 +156,7 @@ pub(crate) fn decode_chunk(bytes: &[u8], position: u64) -> Result<Vec<Event>, St
             format!("record says position {}", h.position),
         ));
     }
-    let stored: Vec<EventV1> =
+    let StoredEvents(stored) =
         codec::decode(payload, Kind::Record).map_err(|e| StoreError::corrupt(position, e))?;
     if stored.len() != h.count as usize || stored.is_empty() {
         return Err(StoreError::corrupt(
