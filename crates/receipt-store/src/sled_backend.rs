@@ -83,6 +83,12 @@ fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
                 None => "sled found damaged data in its files".to_string(),
             },
         ),
+        // sled reads its `conf` first: a damaged one (or another sled version's) lands here,
+        // before sled has written anything.
+        sled::Error::Unsupported(what) => damaged(
+            dir,
+            format!("sled cannot use its files (its `conf` is damaged or from another sled version): {what}"),
+        ),
         other => io(other),
     }
 }
