@@ -222,7 +222,7 @@ impl<B: Backend> EventLog<B> {
     fn check_ledger(&self, head: u64) -> Result<OpenedLedger, StoreError> {
         let location = || self.backend.location();
         let Some(bytes) = self.backend.read_ledger()? else {
-            let chain = self.chain_between(0, head, 0)?;
+            let (chain, _) = self.chain_between(0, head, 0)?;
             let last_chunk = lock(&self.writer).last_chunk;
             let mark = Mark {
                 seq: 0,
@@ -274,16 +274,23 @@ impl<B: Backend> EventLog<B> {
                 });
             }
         }
-        let chain_at_head = self.chain_between(mark.head, head, mark.chain)?;
+        let (chain_at_head, _) = self.chain_between(mark.head, head, mark.chain)?;
         Ok(OpenedLedger {
             ledger: mark,
             chain_at_head,
         })
     }
 
-    /// Extends `chain` over the chunk records in `[from, to)`, checking each decodes.
-    pub(crate) fn chain_between(&self, from: u64, to: u64, chain: u32) -> Result<u32, StoreError> {
+    /// Extends `chain` over the chunk records in `[from, to)`, checking that each decodes and
+    /// that they are gapless. Returns the chain and the number of chunks read.
+    pub(crate) fn chain_between(
+        &self,
+        from: u64,
+        to: u64,
+        chain: u32,
+    ) -> Result<(u32, u64), StoreError> {
         let mut chain = chain;
+        let mut chunks = 0;
         let mut next = from;
         for item in self.backend.range(&keys::chunk(from), &keys::chunk(to)) {
             let (k, v) = item?;
@@ -297,6 +304,7 @@ impl<B: Backend> EventLog<B> {
             }
             next = position + record::decode_chunk(&v, position)?.len() as u64;
             chain = ledger::chain(chain, &v);
+            chunks += 1;
         }
         if next != to {
             return Err(StoreError::corrupt(
@@ -304,7 +312,7 @@ impl<B: Backend> EventLog<B> {
                 format!("chunks end at {next}, expected {to}"),
             ));
         }
-        Ok(chain)
+        Ok((chain, chunks))
     }
 
     /// The backend underneath.

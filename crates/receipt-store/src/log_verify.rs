@@ -4,7 +4,6 @@
 
 use crate::backend::Backend;
 use crate::error::StoreError;
-use crate::keys;
 use crate::ledger;
 use crate::log::{Durability, EventLog};
 use crate::sled_backend::SledBackend;
@@ -57,41 +56,19 @@ impl<B: Backend> EventLog<B> {
                 kept: None,
             });
         }
-        // Chunks: decode each, gapless, chain up to the acknowledged head.
-        let mut next = 0u64;
-        let mut chunks = 0u64;
-        let mut chain = 0u32;
-        for item in self.backend.range(&keys::chunk(0), &keys::chunk(head)) {
-            let (k, v) = item?;
-            let position = keys::chunk_position(&k)
-                .ok_or_else(|| StoreError::corrupt(next, "bad chunk key"))?;
-            if position != next {
-                return Err(StoreError::corrupt(
-                    next,
-                    format!("gap: next chunk starts at {position}"),
-                ));
-            }
-            next += crate::record::decode_chunk(&v, position)?.len() as u64;
-            chunks += 1;
-            if next <= mark.head {
-                chain = ledger::chain(chain, &v);
-            }
-            if next == mark.head && chain != mark.chain {
-                return Err(damaged(
-                    location,
-                    format!(
-                        "the chunks before position {} are not the ones acknowledged (chain mismatch)",
-                        mark.head
-                    ),
-                ));
-            }
-        }
-        if next != head {
-            return Err(StoreError::corrupt(
-                next,
-                format!("log ends at {next}, head is {head}"),
+        // Chunks: decode each, gapless; the chain up to the acknowledged head is the ledger's.
+        let (chain, acknowledged_chunks) = self.chain_between(0, mark.head, 0)?;
+        if chain != mark.chain {
+            return Err(damaged(
+                location,
+                format!(
+                    "the chunks before position {} are not the ones acknowledged (chain mismatch)",
+                    mark.head
+                ),
             ));
         }
+        let (_, later_chunks) = self.chain_between(mark.head, head, chain)?;
+        let chunks = acknowledged_chunks + later_chunks;
         // Replay: fold, count streams, check the event-id index, compare the snapshot.
         let snapshot = self.load_snapshot();
         let mut snapshot_matches = snapshot.as_ref().map(|_| false);

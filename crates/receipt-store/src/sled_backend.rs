@@ -153,7 +153,7 @@ impl SledBackend {
         // last handle is dropped (its own test builds block on the lock for that reason), so a
         // quick reopen in the same process waits for it rather than failing.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
-        let (db, tree, snapshots) = loop {
+        let opened = loop {
             match Self::open_sled(path, flush_every_ms) {
                 Err(StoreError::Io(msg)) if msg.contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
@@ -172,22 +172,7 @@ impl SledBackend {
                 Ok(opened) => break opened,
             }
         };
-        let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
-        let backend = Self {
-            db,
-            tree,
-            snapshots,
-            dir: path.to_path_buf(),
-            db_file,
-            synced_blobs: Mutex::new(HashMap::new()),
-            ledger: Mutex::new(None),
-            pre_open_copy: Mutex::new(pre_open_copy),
-            data_syncs: AtomicU64::new(0),
-            ledger_syncs: AtomicU64::new(0),
-            dir_syncs: AtomicU64::new(0),
-            flushes_started: AtomicU64::new(0),
-            newest_completed_flush: AtomicU64::new(0),
-        };
+        let backend = Self::from_opened(path, opened, pre_open_copy)?;
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
         Ok(backend)
@@ -196,7 +181,15 @@ impl SledBackend {
     /// Opens a store with none of the safety checks of [`SledBackend::open`]: for salvage,
     /// which works on a scratch copy and only reads.
     pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
-        let (db, tree, snapshots) = Self::open_sled(path, None)?;
+        let opened = Self::open_sled(path, None)?;
+        Self::from_opened(path, opened, None)
+    }
+
+    fn from_opened(
+        path: &Path,
+        (db, tree, snapshots): (sled::Db, sled::Tree, sled::Tree),
+        pre_open_copy: Option<PathBuf>,
+    ) -> Result<Self, StoreError> {
         let db_path = path.join(DB_FILE);
         let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
         Ok(Self {
@@ -207,7 +200,7 @@ impl SledBackend {
             db_file,
             synced_blobs: Mutex::new(HashMap::new()),
             ledger: Mutex::new(None),
-            pre_open_copy: Mutex::new(None),
+            pre_open_copy: Mutex::new(pre_open_copy),
             data_syncs: AtomicU64::new(0),
             ledger_syncs: AtomicU64::new(0),
             dir_syncs: AtomicU64::new(0),
