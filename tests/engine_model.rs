@@ -1,5 +1,6 @@
 //! The real Engine on sled against the reference model, over random command sequences with
-//! restarts, snapshots, repeated commands, rejected commands, policy changes and clock jumps.
+//! restarts, snapshots, repeated commands, retries (an accepted command sent again with its
+//! id, later), rejected commands, policy changes and clock jumps.
 //! After every step every query is compared; at the end the notifications recomputed from the
 //! log equal those seen live, and a cold rebuild equals the live projections.
 
@@ -41,8 +42,11 @@ fn conversations() -> Vec<ConversationId> {
 #[derive(Debug, Clone)]
 enum Step {
     Command(CommandKind),
-    /// Run again the command of an earlier step (a client retry), with a fresh id.
+    /// Run again the command of an earlier step, with a fresh id (a user doing it twice).
     Repeat(usize),
+    /// Send again an earlier accepted command with its own id (a client retry after a lost
+    /// answer): the original outcome comes back and nothing changes.
+    Retry(usize),
     Advance(u64),
     Restart,
     Snapshot,
@@ -70,6 +74,7 @@ fn any_step() -> impl Strategy<Value = Step> {
     prop_oneof![
         16 => any_command().prop_map(Step::Command),
         2 => any::<usize>().prop_map(Step::Repeat),
+        2 => any::<usize>().prop_map(Step::Retry),
         2 => prop_oneof![Just(1u64), Just(DAY_MS), Just(3 * DAY_MS)].prop_map(Step::Advance),
         1 => Just(Step::Restart),
         1 => Just(Step::Snapshot),
@@ -143,9 +148,29 @@ proptest! {
         let mut seen: Vec<Positioned> = Vec::new();
         let mut model = Model::default();
         let mut past: Vec<CommandKind> = Vec::new();
+        let mut accepted: Vec<(Command, Outcome)> = Vec::new();
+        let mut next_id = 1u128;
         for step in steps {
             let kind = match step {
                 Step::Command(k) => k,
+                Step::Retry(i) if !accepted.is_empty() => {
+                    let (command, first) = accepted[i % accepted.len()].clone();
+                    let head = engine.head();
+                    let again = engine.execute_command(command.clone());
+                    let again = match again {
+                        Ok(o) => o,
+                        Err(e) => return Err(TestCaseError::fail(format!("retry of {command:?} failed: {e}"))),
+                    };
+                    prop_assert!(again.repeated, "a retry was decided again: {:?}", command);
+                    prop_assert_eq!(&again.events, &first.events);
+                    prop_assert_eq!(again.first_position, first.first_position);
+                    prop_assert_eq!(again.note, first.note);
+                    prop_assert!(again.notifications.is_empty());
+                    prop_assert_eq!(engine.head(), head, "a retry appended");
+                    compare(&engine, &model)?;
+                    continue;
+                }
+                Step::Retry(_) => continue,
                 Step::Repeat(i) if !past.is_empty() => past[i % past.len()].clone(),
                 Step::Repeat(_) => continue,
                 Step::Advance(ms) => { clock.advance(ms); continue; }
@@ -169,7 +194,16 @@ proptest! {
             past.push(kind.clone());
             let head = engine.head();
             let expected = model.exec(&engine.policy(), clock.now_ms(), &kind);
-            let got = engine.execute(kind.clone());
+            let command = Command {
+                id: CommandId(Uuid::from_u128((1 << 100) + next_id)),
+                at_ms: clock.now_ms(),
+                kind: kind.clone(),
+            };
+            next_id += 1;
+            let got = engine.execute_command(command.clone());
+            if let Ok(o) = &got {
+                accepted.push((command, o.clone()));
+            }
             match (&got, &expected) {
                 (Ok(o), Ok(e)) => {
                     prop_assert_eq!(!o.events.is_empty(), e.changed, "{:?}", kind);
