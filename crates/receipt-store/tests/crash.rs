@@ -33,20 +33,11 @@ fn cycle(dir: &Path, seed: u64, run_for: Duration, fault: &str) -> Result<usize,
     let acked = run_and_kill(child(dir, seed, fault), run_for)?;
     let log = SledLog::open_dir(dir, Durability::EveryAppend)
         .map_err(|e| format!("reopen after kill -9: {e}"))?;
-    let head = log.head();
+    // `replay` fails on a gap, an undecodable chunk or a log short of its head, so the events
+    // collected here are exactly positions 0..head, in order.
     let mut events: Vec<Event> = Vec::new();
-    log.replay(0, |e| {
-        // `replay` checks positions are gapless; record them in order to look them up.
-        debug_assert_eq!(e.position as usize, events.len());
-        events.push(e.event);
-    })
-    .map_err(|e| format!("a recovered chunk does not decode: {e}"))?;
-    if events.len() as u64 != head {
-        return Err(format!(
-            "replay saw {} events, head is {head}",
-            events.len()
-        ));
-    }
+    log.replay(0, |e| events.push(e.event))
+        .map_err(|e| format!("a recovered chunk does not decode: {e}"))?;
     check_acked(&acked, |p| events.get(p as usize).cloned())?;
     let (_, recovered) = log.recover().map_err(|e| e.to_string())?;
     if recovered != State::from_events(&events) {
