@@ -117,6 +117,16 @@ fn run(cli: Cli) -> Result {
 }
 
 fn main() -> ExitCode {
+    // Rust starts programs with SIGPIPE ignored, so once a reader closes the pipe
+    // (`receipts export | head`) every print panics with a backtrace. Restore the default
+    // action: the process ends quietly on a closed pipe, as `cat` and `grep` do. Every command
+    // prints after its work is durable, and a store is crash-safe anyway.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; it only changes what the
+    // kernel does with SIGPIPE for this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

@@ -281,3 +281,34 @@ fn a_store_that_lost_acknowledged_events_is_refused_verified_in_place_and_salvag
 fn uuid_from(n: u128) -> uuid::Uuid {
     uuid::Uuid::from_u128(0xFEED_0000 + n)
 }
+
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    for args in [
+        vec!["inspect", "--db", db.to_str().unwrap(), "user", "user1"],
+        vec!["verify", "--db", db.to_str().unwrap()],
+        vec!["export", "--db", db.to_str().unwrap()],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_receipts"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command has printed anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{args:?} ended with {}: {err}",
+            out.status
+        );
+    }
+}
