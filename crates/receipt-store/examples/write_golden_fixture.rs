@@ -1,8 +1,11 @@
-//! Writes the golden fixture of storage format v1 (run once, when the format was introduced):
-//! a small sled log with a snapshot in the middle, its raw records exported, and the expected
-//! answers of the queries. Later versions never rewrite it; `tests/golden.rs` must keep reading it.
+//! Writes the golden fixture of the current storage format (run once per format, when it is
+//! introduced): a small sled log with a snapshot in the middle and a recorded no-op command, its
+//! raw records exported, and the expected answers of the queries. Fixtures are never rewritten;
+//! `tests/golden.rs` must keep reading every one of them.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v1`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v2`
+//! (v1 was written by this program before the ledger and the event-id index existed, so without
+//! the no-op record.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -35,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             log.save_snapshot(log.head(), &w.state)?;
         }
     }
+    // Layout 2 records commands accepted as no-ops, so a retry of one stays a no-op.
+    let noop = log.record_noop(receipt_domain::CommandId(uuid::Uuid::from_u128(7)))?;
+    log.wait_durable(&noop)?;
     log.flush()?;
     // The raw keyspace, as length-prefixed (u32 LE) key/value pairs.
     let mut records = Vec::new();

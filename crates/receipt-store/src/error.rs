@@ -61,6 +61,9 @@ pub enum StoreError {
         /// Where the store's files are kept as they were before this open, if they are.
         kept: Option<String>,
     },
+    /// The keyspace was written by a newer build, in a layout this one does not know.
+    #[error("the store's keyspace layout is version {0}; this build reads versions 1 and 2")]
+    UnsupportedLayout(u64),
     /// Salvage could not read anything from a damaged store.
     #[error("nothing can be salvaged from the store at {location}: {reason}")]
     Unsalvageable {

@@ -8,6 +8,7 @@
 //! | `h` | the index watermark: stream runs and event ids exist for every chunk before this position (u64 BE) |
 //! | `e` + event id (16 bytes) | where that event is: position (u64 BE), stream version (u64 BE) |
 //! | `n` + command id (16 bytes) | a command accepted as a no-op (nothing to record): the head then (u64 BE) |
+//! | `v` | the keyspace layout version (u64 BE; absent means layout 1, written before `e` and `n`) |
 //!
 //! A stream's version is not stored: it is the end of its last run (first version + count - 1).
 //! Big-endian numbers make key order equal numeric order. The stream key is the bincode encoding
@@ -19,6 +20,11 @@ use crate::schema_v1::conversation_to_v1;
 use receipt_domain::ConversationId;
 
 pub(crate) const HEAD: &[u8] = b"h";
+/// The keyspace layout version (u64 BE). Absent in layout 1 (`c`, `s`, `h` only); layout 2 adds
+/// the event-id index (`e`), no-op records (`n`) and the ledger file beside the keyspace.
+pub(crate) const LAYOUT: &[u8] = b"v";
+/// The layout this build writes.
+pub(crate) const LAYOUT_VERSION: u64 = 2;
 const EVENT: u8 = b'e';
 const NOOP: u8 = b'n';
 const CHUNK: u8 = b'c';

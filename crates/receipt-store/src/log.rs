@@ -210,8 +210,26 @@ impl<B: Backend> EventLog<B> {
             written: mark.ledger,
         };
         log.durable_head.store(mark.ledger.head, Ordering::SeqCst);
-        if indexed < head {
-            log.reindex_from(indexed)?;
+        // A layout-1 store (written before the event-id index) gets its index built once, from
+        // its first chunk; the stream runs are rewritten byte for byte on the way.
+        let layout = match log.backend.get(keys::LAYOUT)? {
+            None => 1,
+            Some(v) => keys::parse_u64(&v)
+                .ok_or_else(|| StoreError::corrupt(0, "unreadable layout version"))?,
+        };
+        if layout > keys::LAYOUT_VERSION {
+            return Err(StoreError::UnsupportedLayout(layout));
+        }
+        let reindex_from = if layout < 2 { 0 } else { indexed };
+        if reindex_from < head {
+            log.reindex_from(reindex_from)?;
+        }
+        if layout < keys::LAYOUT_VERSION {
+            log.backend.write_each(vec![(
+                keys::LAYOUT.to_vec(),
+                keys::u64_value(keys::LAYOUT_VERSION),
+            )])?;
+            log.backend.flush()?;
         }
         Ok(log)
     }

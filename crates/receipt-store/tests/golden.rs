@@ -1,6 +1,8 @@
-//! The golden fixture: a log written by storage format v1 (`tests/fixtures/v1`, made once by
-//! `examples/write_golden_fixture.rs`). Every later version must still read it and produce the
-//! same answers to the same queries.
+//! The golden fixtures, one per storage format, each written once by
+//! `examples/write_golden_fixture.rs` and never rewritten: `tests/fixtures/v1` (keyspace layout
+//! 1: chunks, stream runs, watermark) and `tests/fixtures/v2` (layout 2: plus the event-id
+//! index, a no-op record and the acknowledgement ledger). Every later version must read each of
+//! them and give the same answers to the same queries.
 
 mod support;
 
@@ -8,16 +10,18 @@ use receipt_domain::Policy;
 use receipt_store::*;
 use std::path::{Path, PathBuf};
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+fn fixture(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(version)
 }
 
-fn expected() -> String {
-    std::fs::read_to_string(fixture().join("expected.txt")).unwrap()
+fn expected(version: &str) -> String {
+    std::fs::read_to_string(fixture(version).join("expected.txt")).unwrap()
 }
 
-fn records() -> Vec<Entry> {
-    let bytes = std::fs::read(fixture().join("records.bin")).unwrap();
+fn records(version: &str) -> Vec<Entry> {
+    let bytes = std::fs::read(fixture(version).join("records.bin")).unwrap();
     let mut out = Vec::new();
     let mut rest = &bytes[..];
     let take = |rest: &mut &[u8]| {
@@ -46,11 +50,27 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn check<B: Backend>(log: &EventLog<B>) {
+fn check<B: Backend>(log: &EventLog<B>, version: &str) {
     let policy = Policy::all_receipts_on();
     let (end, full) = log.rebuild().unwrap();
     assert_eq!(end, 200);
-    assert_eq!(support::describe::describe(&full, &policy, 40), expected());
+    // Written before the event-id index existed: opening built it, so the store verifies and a
+    // retry of one of its appends is recognised as the stored decision.
+    let report = log.verify().unwrap();
+    assert_eq!((report.events, report.acknowledged), (200, 200));
+    let first = log.read_from(0, 1).unwrap().remove(0);
+    let stale_retry = AppendRequest {
+        conversation: first.event.body.conversation(),
+        expected_version: 0,
+        events: vec![first.event.clone()],
+    };
+    let again = log.append(stale_retry).unwrap();
+    assert!(again.duplicate && again.first_position == 0);
+    assert_eq!(log.head(), 200);
+    assert_eq!(
+        support::describe::describe(&full, &policy, 40),
+        expected(version)
+    );
     // The fixture's snapshot is used when this build still understands it; either way the
     // recovered projections are the same.
     let (end, recovered) = log.recover().unwrap();
@@ -61,7 +81,7 @@ fn check<B: Backend>(log: &EventLog<B>) {
 #[test]
 fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture().join("sled"), dir.path());
+    copy_dir(&fixture("v1").join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     // When SNAPSHOT_STATE_VERSION is bumped this snapshot is ignored (full replay), which the
     // other tests still check; until then it must load.
@@ -72,26 +92,62 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 }
 
 #[test]
-fn v1_sled_log_is_still_read_with_the_same_projections() {
+fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
+    for version in ["v1", "v2"] {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixture(version).join("sled"), dir.path());
+        let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+        check(&log, version);
+    }
+}
+
+#[test]
+fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
+    for version in ["v1", "v2"] {
+        let backend = MemoryBackend::new();
+        backend.write_atomic(records(version)).unwrap();
+        check(
+            &EventLog::open(backend, Durability::Buffered).unwrap(),
+            version,
+        );
+    }
+}
+
+#[test]
+fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture().join("sled"), dir.path());
+    copy_dir(&fixture("v2").join("sled"), dir.path());
+    assert!(dir.path().join(LEDGER_FILE).exists());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
-    check(&log);
-}
-
-#[test]
-fn v1_exported_records_are_still_read_with_the_same_projections() {
-    let backend = MemoryBackend::new();
-    backend.write_atomic(records()).unwrap();
-    check(&EventLog::open(backend, Durability::Buffered).unwrap());
-}
-
-#[test]
-fn v1_records_carry_format_1_codec_1_schema_1() {
-    let chunk = records().into_iter().find(|(k, _)| k[0] == b'c').unwrap().1;
-    assert_eq!(&chunk[..4], b"RCPT");
     assert_eq!(
-        (chunk[4], chunk[5], u16::from_le_bytes([chunk[6], chunk[7]])),
-        (1, 1, 1)
+        log.durable_head(),
+        200,
+        "the fixture's ledger acknowledged 200 events"
     );
+    assert_eq!(
+        log.find_command(receipt_domain::CommandId(uuid::Uuid::from_u128(7)))
+            .unwrap(),
+        Some(CommandRecord::NoOp)
+    );
+    let layout = records("v2")
+        .into_iter()
+        .find(|(k, _)| k.as_slice() == b"v")
+        .map(|(_, v)| v);
+    assert_eq!(layout, Some(2u64.to_be_bytes().to_vec()));
+}
+
+#[test]
+fn fixture_records_carry_format_1_codec_1_schema_1() {
+    for version in ["v1", "v2"] {
+        let chunk = records(version)
+            .into_iter()
+            .find(|(k, _)| k[0] == b'c')
+            .unwrap()
+            .1;
+        assert_eq!(&chunk[..4], b"RCPT");
+        assert_eq!(
+            (chunk[4], chunk[5], u16::from_le_bytes([chunk[6], chunk[7]])),
+            (1, 1, 1)
+        );
+    }
 }
