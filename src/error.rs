@@ -24,3 +24,18 @@ pub enum EngineError {
     #[error("the engine stopped after a storage failure: {0}")]
     Stopped(String),
 }
+
+impl EngineError {
+    /// A stable name for what went wrong: the inner domain or store error's variant name
+    /// (`"NotARecipient"`, `"Lost"`, ...), or this error's own (`"Stopped"`). For tallies, logs
+    /// and metrics, so no caller has to parse `Debug` output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rejected(e) => e.kind(),
+            Self::Store(e) => e.kind(),
+            Self::Query(_) => "Query",
+            Self::InvalidInput(_) => "InvalidInput",
+            Self::Stopped(_) => "Stopped",
+        }
+    }
+}

@@ -148,10 +148,12 @@ fn a_rejected_command_is_not_recorded_and_can_succeed_when_retried() {
             recipient: c.bob.clone(),
         },
     );
+    let rejected = engine.execute_command(deliver.clone()).unwrap_err();
     assert!(matches!(
-        engine.execute_command(deliver.clone()),
-        Err(EngineError::Rejected(DomainError::UnknownMessage(_)))
+        rejected,
+        EngineError::Rejected(DomainError::UnknownMessage(_))
     ));
+    assert_eq!(rejected.kind(), "UnknownMessage");
     engine.execute_command(send(&c, 1, 101)).unwrap();
     let delivered = engine.execute_command(deliver).unwrap();
     assert!(!delivered.repeated);

@@ -41,7 +41,7 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
                 match out.note {
                     Some(Note::AlreadyDone) => no_ops += 1,
                     Some(Note::GroupAckDeclined(why)) => {
-                        *declined.entry(crate::kind_of(&why)).or_default() += 1
+                        *declined.entry(why.kind().to_string()).or_default() += 1
                     }
                     _ => {}
                 }
@@ -57,7 +57,9 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
                     }
                 }
             }
-            Err(EngineError::Rejected(e)) => *rejected.entry(crate::kind_of(&e)).or_default() += 1,
+            Err(EngineError::Rejected(e)) => {
+                *rejected.entry(e.kind().to_string()).or_default() += 1
+            }
             Err(e) => return Err(e.into()),
         }
         if i % 1024 == 0 {

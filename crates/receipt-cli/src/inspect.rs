@@ -8,10 +8,15 @@ use std::path::Path;
 #[derive(Subcommand)]
 pub enum What {
     /// A user's conversations with unread counts, and the badge.
-    User { id: String },
+    User {
+        /// The user id, as the embedding service names it.
+        id: String,
+    },
     /// A message's receipt status as a viewer sees it (and its readers, if visible).
     Message {
+        /// The message id (a UUID).
         id: uuid::Uuid,
+        /// The user looking at the message: what a user may see depends on who they are.
         #[arg(long = "as")]
         viewer: String,
     },
@@ -24,8 +29,18 @@ pub enum What {
 
 #[derive(Subcommand)]
 pub enum Which {
-    Direct { a: String, b: String },
-    Group { id: String },
+    /// The direct chat between two users (in either order).
+    Direct {
+        /// One user.
+        a: String,
+        /// The other user.
+        b: String,
+    },
+    /// A group chat.
+    Group {
+        /// The group id.
+        id: String,
+    },
 }
 
 fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce()) -> Result {

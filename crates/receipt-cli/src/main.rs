@@ -16,6 +16,12 @@ use std::process::ExitCode;
     about = "Message receipt engine: demo, inspect, rebuild, verify, export"
 )]
 struct Cli {
+    /// The store directory (created by `demo`; every other command needs an existing store).
+    #[arg(long, global = true, default_value = "./receipts-data")]
+    db: PathBuf,
+    /// Print JSON instead of a table (`inspect`).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -44,13 +50,13 @@ impl From<DurabilityArg> for receipt_engine::Durability {
 enum Cmd {
     /// Run a seeded, realistic chat workload into the store and print a report.
     Demo {
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
         /// Commands after the setup joins.
         #[arg(long, default_value_t = 200_000)]
         commands: u64,
+        /// Seed of the workload generator: the same seed gives the same commands.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// When appends reach the disk (see docs/storage.md).
         #[arg(long, value_enum, default_value_t = DurabilityArg::Buffered)]
         durability: DurabilityArg,
         /// Delete the store first if it already holds events.
@@ -59,38 +65,23 @@ enum Cmd {
     },
     /// Show what the engine knows, as a table (or JSON with --json).
     Inspect {
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
-        #[arg(long)]
-        json: bool,
         #[command(subcommand)]
         what: inspect::What,
     },
     /// Rebuild every projection from the log (ignoring snapshots), then store a fresh snapshot.
-    Rebuild {
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
-    },
+    Rebuild,
     /// Check every stored record against the acknowledgement ledger and every index, on a copy
     /// of the store (it changes no byte of it). Exit 1 names the first damage found.
-    Verify {
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
-    },
-    /// Copy every readable event of a damaged store into a new store, and list exactly which
-    /// positions could not be copied. The damaged store is left as it is.
+    Verify,
+    /// Copy every readable event of a damaged store (--db) into a new store, and list exactly
+    /// which positions could not be copied. The damaged store is left as it is.
     Salvage {
-        /// The damaged store.
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
         /// Where to write the new store (must not exist, or be empty).
         #[arg(long)]
         into: PathBuf,
     },
     /// Print events as JSON lines.
     Export {
-        #[arg(long, default_value = "./receipts-data")]
-        db: PathBuf,
         /// First position to export.
         #[arg(long, default_value_t = 0)]
         from: u64,
@@ -100,19 +91,19 @@ enum Cmd {
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result {
+    let db = &cli.db;
     match cli.command {
         Cmd::Demo {
-            db,
             commands,
             seed,
             durability,
             reset,
-        } => demo::run(&db, commands, seed, durability.into(), reset),
-        Cmd::Inspect { db, json, what } => inspect::run(&db, json, what),
-        Cmd::Rebuild { db } => maintenance::rebuild(&db),
-        Cmd::Verify { db } => maintenance::verify(&db),
-        Cmd::Salvage { db, into } => maintenance::salvage(&db, &into),
-        Cmd::Export { db, from } => maintenance::export(&db, from),
+        } => demo::run(db, commands, seed, durability.into(), reset),
+        Cmd::Inspect { what } => inspect::run(db, cli.json, what),
+        Cmd::Rebuild => maintenance::rebuild(db),
+        Cmd::Verify => maintenance::verify(db),
+        Cmd::Salvage { into } => maintenance::salvage(db, &into),
+        Cmd::Export { from } => maintenance::export(db, from),
     }
 }
 
@@ -153,13 +144,4 @@ pub fn existing_store(db: &std::path::Path) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// The short name of an error variant, for tallies.
-pub fn kind_of(e: &impl std::fmt::Debug) -> String {
-    let s = format!("{e:?}");
-    s.split(['(', ' ', '{'])
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }

@@ -312,3 +312,51 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
         );
     }
 }
+
+#[test]
+fn db_and_json_are_accepted_after_the_subcommand_and_every_argument_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    let out = receipts(&[
+        "inspect",
+        "user",
+        "user1",
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(value["badge"].is_u64(), "{value}");
+    // Every option and argument says what it is for.
+    for (args, phrases) in [
+        (
+            vec!["demo", "--help"],
+            vec![
+                "The store directory",
+                "Print JSON",
+                "Seed of the workload generator",
+                "When appends reach the disk",
+            ],
+        ),
+        (
+            vec!["inspect", "message", "--help"],
+            vec!["The message id", "The user looking at the message"],
+        ),
+        (vec!["inspect", "user", "--help"], vec!["The user id"]),
+        (
+            vec!["inspect", "conversation", "direct", "--help"],
+            vec!["One user", "The other user"],
+        ),
+        (
+            vec!["inspect", "conversation", "--help"],
+            vec!["The direct chat between two users", "A group chat"],
+        ),
+    ] {
+        let help = stdout(&receipts(&args));
+        for phrase in phrases {
+            assert!(help.contains(phrase), "{args:?} lacks {phrase:?}: {help}");
+        }
+    }
+}

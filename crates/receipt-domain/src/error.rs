@@ -60,6 +60,34 @@ pub enum DomainError {
     },
 }
 
+impl DomainError {
+    /// The error's variant name, stable across releases: for tallies, logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(..) => "InvalidInput",
+            Self::UnknownMessage(..) => "UnknownMessage",
+            Self::MessageIdInUse(..) => "MessageIdInUse",
+            Self::NotAParticipant { .. } => "NotAParticipant",
+            Self::NotAMember { .. } => "NotAMember",
+            Self::NotARecipient { .. } => "NotARecipient",
+            Self::OwnMessage { .. } => "OwnMessage",
+            Self::AlreadyMember { .. } => "AlreadyMember",
+            Self::DeliveryAcksDisabled => "DeliveryAcksDisabled",
+            Self::ReadAcksDisabled => "ReadAcksDisabled",
+            Self::GroupReadReceiptsDisabled => "GroupReadReceiptsDisabled",
+            Self::GroupDeliveryUnsupported => "GroupDeliveryUnsupported",
+            Self::NotADirectMessage(..) => "NotADirectMessage",
+            Self::NotAGroupMessage(..) => "NotAGroupMessage",
+            Self::ConversationAckDirectOnly => "ConversationAckDirectOnly",
+            Self::GroupAckNotRequested(..) => "GroupAckNotRequested",
+            Self::AckExpired { .. } => "AckExpired",
+            Self::UnknownConversation(..) => "UnknownConversation",
+            Self::AckBeforeSend { .. } => "AckBeforeSend",
+            Self::MessageExpired { .. } => "MessageExpired",
+        }
+    }
+}
+
 /// Why a query was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -31,6 +31,19 @@ pub enum GroupAckDeclined {
     NotAGroup,
 }
 
+impl GroupAckDeclined {
+    /// The reason's variant name, stable across releases: for tallies, logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ReadAcksDisabled => "ReadAcksDisabled",
+            Self::FeatureDisabled => "FeatureDisabled",
+            Self::SenderNotPermitted => "SenderNotPermitted",
+            Self::GroupTooLarge { .. } => "GroupTooLarge",
+            Self::NotAGroup => "NotAGroup",
+        }
+    }
+}
+
 impl std::fmt::Display for GroupAckDeclined {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -85,6 +85,26 @@ fn kept_note(kept: &Option<String>) -> String {
 }
 
 impl StoreError {
+    /// The error's variant name, stable across releases: for tallies, logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } => "Conflict",
+            Self::DuplicateMismatch { .. } => "DuplicateMismatch",
+            Self::WrongStream { .. } => "WrongStream",
+            Self::EmptyAppend => "EmptyAppend",
+            Self::Corrupt { .. } => "Corrupt",
+            Self::UnsupportedFormat { .. } => "UnsupportedFormat",
+            Self::UnsupportedEvent(..) => "UnsupportedEvent",
+            Self::Io(..) => "Io",
+            Self::Locked(..) => "Locked",
+            Self::Lost { .. } => "Lost",
+            Self::Damaged { .. } => "Damaged",
+            Self::UnsupportedLayout(..) => "UnsupportedLayout",
+            Self::Unsalvageable { .. } => "Unsalvageable",
+            Self::DuplicateInBatch(..) => "DuplicateInBatch",
+        }
+    }
+
     pub(crate) fn corrupt(position: u64, reason: impl Into<String>) -> Self {
         Self::Corrupt {
             position,
