@@ -62,8 +62,8 @@ pub struct Appended {
 pub struct Written {
     /// One outcome per request, in order.
     pub outcomes: Vec<Appended>,
-    seq: u64,
-    flushes_begun: u64,
+    pub(crate) seq: u64,
+    pub(crate) flushes_begun: u64,
 }
 
 impl Written {
@@ -119,23 +119,23 @@ pub(crate) struct Writer {
 
 /// The ledger's state: the last mark written and its write sequence.
 #[derive(Default)]
-struct LedgerState {
-    written: Mark,
+pub(crate) struct LedgerState {
+    pub(crate) written: Mark,
 }
 
 /// The event log over a backend. See the module docs and docs/storage.md.
 pub struct EventLog<B: Backend> {
     pub(crate) backend: B,
-    durability: Durability,
+    pub(crate) durability: Durability,
     pub(crate) writer: Mutex<Writer>,
-    written_seq: AtomicU64,
+    pub(crate) written_seq: AtomicU64,
     /// Appenders inside `write_batch` (waiting for the writer or writing): a group-commit
     /// leader lets them finish so one flush covers them.
-    in_flight: AtomicU64,
-    group: GroupCommit,
-    ledger: Mutex<LedgerState>,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) group: GroupCommit,
+    pub(crate) ledger: Mutex<LedgerState>,
     /// Every event before this position is on stable storage and in the ledger.
-    durable_head: AtomicU64,
+    pub(crate) durable_head: AtomicU64,
 }
 
 impl<B: Backend> Drop for EventLog<B> {
@@ -145,194 +145,13 @@ impl<B: Backend> Drop for EventLog<B> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every guarded structure is updated only after its fallible steps succeeded, with no
     // panic point between: a panic elsewhere cannot leave it half-updated.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B: Backend> EventLog<B> {
-    /// Opens the log over a backend. Checks the store against its acknowledgement ledger
-    /// (fewer or different events than acknowledged is [`StoreError::Lost`] or
-    /// [`StoreError::Damaged`]), then rewrites index entries a crash left missing.
-    pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
-        let kept = backend.pre_open_copy();
-        match Self::open_checked(backend, durability) {
-            Ok(log) => {
-                log.backend.discard_pre_open_copy();
-                Ok(log)
-            }
-            Err(e) => Err(e.with_kept_copy(kept)),
-        }
-    }
-
-    fn open_checked(backend: B, durability: Durability) -> Result<Self, StoreError> {
-        let indexed = match backend.get(keys::HEAD)? {
-            None => 0,
-            Some(v) => keys::parse_u64(&v)
-                .ok_or_else(|| StoreError::corrupt(0, "unreadable index watermark"))?,
-        };
-        let last = backend.last_between(&keys::chunk(0), &keys::chunk(u64::MAX))?;
-        let (head, last_chunk) = match &last {
-            None => (0, (0, 0)),
-            Some((k, v)) => {
-                let position = keys::chunk_position(k)
-                    .ok_or_else(|| StoreError::corrupt(0, "bad chunk key"))?;
-                let count = record::decode_chunk(v, position)?.len() as u64;
-                (position + count, (position, crc32fast::hash(v)))
-            }
-        };
-        let log = Self {
-            backend,
-            durability,
-            writer: Mutex::new(Writer {
-                head,
-                chunks_since_watermark: 0,
-                versions: FxHashMap::default(),
-                chain: 0,
-                last_chunk,
-            }),
-            written_seq: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            group: GroupCommit::default(),
-            ledger: Mutex::new(LedgerState::default()),
-            durable_head: AtomicU64::new(0),
-        };
-        let mark = log.check_ledger(head)?;
-        if indexed > head {
-            return Err(StoreError::corrupt(
-                head,
-                format!("index covers {indexed} events, chunks end at {head}"),
-            ));
-        }
-        lock(&log.writer).chain = mark.chain_at_head;
-        *lock(&log.ledger) = LedgerState {
-            written: mark.ledger,
-        };
-        log.durable_head.store(mark.ledger.head, Ordering::SeqCst);
-        // A layout-1 store (written before the event-id index) gets its index built once, from
-        // its first chunk; the stream runs are rewritten byte for byte on the way.
-        let layout = match log.backend.get(keys::LAYOUT)? {
-            None => 1,
-            Some(v) => keys::parse_u64(&v)
-                .ok_or_else(|| StoreError::corrupt(0, "unreadable layout version"))?,
-        };
-        if layout > keys::LAYOUT_VERSION {
-            return Err(StoreError::UnsupportedLayout(layout));
-        }
-        let reindex_from = if layout < 2 { 0 } else { indexed };
-        if reindex_from < head {
-            log.reindex_from(reindex_from)?;
-        }
-        if layout < keys::LAYOUT_VERSION {
-            log.backend.write_each(vec![(
-                keys::LAYOUT.to_vec(),
-                keys::u64_value(keys::LAYOUT_VERSION),
-            )])?;
-            log.backend.flush()?;
-        }
-        Ok(log)
-    }
-
-    /// Compares the keyspace (chunks end at `head`) with the ledger, creating the ledger for a
-    /// store that has none (new, or written before the ledger existed). Returns the ledger's
-    /// mark and the chain over every chunk before `head`.
-    fn check_ledger(&self, head: u64) -> Result<OpenedLedger, StoreError> {
-        let location = || self.backend.location();
-        let Some(bytes) = self.backend.read_ledger()? else {
-            let (chain, _) = self.chain_between(0, head, 0)?;
-            let last_chunk = lock(&self.writer).last_chunk;
-            let mark = Mark {
-                seq: 0,
-                head,
-                chain,
-                last_chunk_position: last_chunk.0,
-                last_chunk_crc: last_chunk.1,
-            };
-            // The ledger may only claim what is durable.
-            self.backend.flush()?;
-            self.backend.create_ledger(&mark.initial_file())?;
-            return Ok(OpenedLedger {
-                ledger: mark,
-                chain_at_head: chain,
-            });
-        };
-        let mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
-            location: location(),
-            reason: format!("its acknowledgement ledger is unreadable ({reason})"),
-            kept: None,
-        })?;
-        if head < mark.head {
-            return Err(StoreError::Lost {
-                location: location(),
-                acknowledged: mark.head,
-                found: head,
-                kept: None,
-            });
-        }
-        if mark.head > 0 {
-            // The chunk that ends the acknowledged history must be the one acknowledged.
-            let at = mark.last_chunk_position;
-            let found = self.backend.get(&keys::chunk(at))?;
-            let same = found
-                .as_ref()
-                .is_some_and(|v| crc32fast::hash(v) == mark.last_chunk_crc);
-            if !same {
-                return Err(StoreError::Damaged {
-                    location: location(),
-                    reason: format!(
-                        "the last acknowledged chunk (position {at}) is {}",
-                        if found.is_some() {
-                            "not the one acknowledged"
-                        } else {
-                            "missing"
-                        }
-                    ),
-                    kept: None,
-                });
-            }
-        }
-        let (chain_at_head, _) = self.chain_between(mark.head, head, mark.chain)?;
-        Ok(OpenedLedger {
-            ledger: mark,
-            chain_at_head,
-        })
-    }
-
-    /// Extends `chain` over the chunk records in `[from, to)`, checking that each decodes and
-    /// that they are gapless. Returns the chain and the number of chunks read.
-    pub(crate) fn chain_between(
-        &self,
-        from: u64,
-        to: u64,
-        chain: u32,
-    ) -> Result<(u32, u64), StoreError> {
-        let mut chain = chain;
-        let mut chunks = 0;
-        let mut next = from;
-        for item in self.backend.range(&keys::chunk(from), &keys::chunk(to)) {
-            let (k, v) = item?;
-            let position = keys::chunk_position(&k)
-                .ok_or_else(|| StoreError::corrupt(next, "bad chunk key"))?;
-            if position != next {
-                return Err(StoreError::corrupt(
-                    next,
-                    format!("gap: next chunk starts at {position}"),
-                ));
-            }
-            next = position + record::decode_chunk(&v, position)?.len() as u64;
-            chain = ledger::chain(chain, &v);
-            chunks += 1;
-        }
-        if next != to {
-            return Err(StoreError::corrupt(
-                next,
-                format!("chunks end at {next}, expected {to}"),
-            ));
-        }
-        Ok((chain, chunks))
-    }
-
     /// The backend underneath.
     pub fn backend(&self) -> &B {
         &self.backend
@@ -581,84 +400,4 @@ impl<B: Backend> EventLog<B> {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         written
     }
-
-    /// The second half of an append: returns once the write is as durable as promised.
-    pub fn wait_durable(&self, written: &Written) -> Result<(), StoreError> {
-        match self.durability {
-            Durability::EveryAppend => self.commit().map(|_| ()),
-            Durability::GroupCommit => self.group.wait_durable(
-                written.seq,
-                || self.in_flight.load(Ordering::SeqCst),
-                || self.commit(),
-            ),
-            Durability::Buffered => Ok(()),
-        }
-    }
-
-    /// Waits until everything written so far is as durable as promised (used when a retry
-    /// finds its original write, which may still be on its way to the disk).
-    pub fn wait_durable_now(&self) -> Result<(), StoreError> {
-        let seq = self.written_seq.load(Ordering::SeqCst);
-        self.wait_durable(&Written {
-            outcomes: Vec::new(),
-            seq,
-            flushes_begun: 0,
-        })
-    }
-
-    /// One commit: makes everything written so far durable, then records it in the ledger.
-    /// Returns the write sequence number it covers.
-    fn commit(&self) -> Result<u64, StoreError> {
-        let (seq, mark) = {
-            let w = self.writer();
-            (
-                self.written_seq.load(Ordering::SeqCst),
-                Mark {
-                    seq: 0,
-                    head: w.head,
-                    chain: w.chain,
-                    last_chunk_position: w.last_chunk.0,
-                    last_chunk_crc: w.last_chunk.1,
-                },
-            )
-        };
-        // Data first: the ledger may only ever claim what is already on stable storage.
-        self.backend.flush()?;
-        let mut ledger = lock(&self.ledger);
-        if mark.head > ledger.written.head {
-            let next = Mark {
-                seq: ledger.written.seq + 1,
-                ..mark
-            };
-            self.backend
-                .write_ledger(next.slot() * ledger::SLOT_BYTES, &next.encode())?;
-            ledger.written = next;
-        }
-        drop(ledger);
-        self.durable_head.fetch_max(mark.head, Ordering::SeqCst);
-        Ok(seq)
-    }
-
-    /// Makes everything appended so far durable, whatever the durability option, with the
-    /// index watermark up to date and the ledger covering it.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.write_watermark()?;
-        self.commit().map(|_| ())
-    }
-
-    fn write_watermark(&self) -> Result<(), StoreError> {
-        let mut w = self.writer();
-        if w.chunks_since_watermark > 0 {
-            self.backend
-                .write_each(vec![(keys::HEAD.to_vec(), keys::u64_value(w.head))])?;
-            w.chunks_since_watermark = 0;
-        }
-        Ok(())
-    }
-}
-
-/// What `check_ledger` found.
-struct OpenedLedger {
-    ledger: Mark,
-    chain_at_head: u32,
 }

@@ -1,0 +1,203 @@
+//! Opening the log: the head from the last chunk, the store checked against its
+//! acknowledgement ledger (or a ledger created for a store that has none), the layout upgraded,
+//! and index entries a crash left missing rewritten.
+
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::group_commit::GroupCommit;
+use crate::keys;
+use crate::ledger::{self, Mark};
+use crate::log::{lock, Durability, EventLog, LedgerState, Writer};
+use crate::record;
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+impl<B: Backend> EventLog<B> {
+    /// Opens the log over a backend. Checks the store against its acknowledgement ledger
+    /// (fewer or different events than acknowledged is [`StoreError::Lost`] or
+    /// [`StoreError::Damaged`]), then rewrites index entries a crash left missing.
+    pub fn open(backend: B, durability: Durability) -> Result<Self, StoreError> {
+        let kept = backend.pre_open_copy();
+        match Self::open_checked(backend, durability) {
+            Ok(log) => {
+                log.backend.discard_pre_open_copy();
+                Ok(log)
+            }
+            Err(e) => Err(e.with_kept_copy(kept)),
+        }
+    }
+
+    fn open_checked(backend: B, durability: Durability) -> Result<Self, StoreError> {
+        let indexed = match backend.get(keys::HEAD)? {
+            None => 0,
+            Some(v) => keys::parse_u64(&v)
+                .ok_or_else(|| StoreError::corrupt(0, "unreadable index watermark"))?,
+        };
+        let last = backend.last_between(&keys::chunk(0), &keys::chunk(u64::MAX))?;
+        let (head, last_chunk) = match &last {
+            None => (0, (0, 0)),
+            Some((k, v)) => {
+                let position = keys::chunk_position(k)
+                    .ok_or_else(|| StoreError::corrupt(0, "bad chunk key"))?;
+                let count = record::decode_chunk(v, position)?.len() as u64;
+                (position + count, (position, crc32fast::hash(v)))
+            }
+        };
+        let log = Self {
+            backend,
+            durability,
+            writer: Mutex::new(Writer {
+                head,
+                chunks_since_watermark: 0,
+                versions: FxHashMap::default(),
+                chain: 0,
+                last_chunk,
+            }),
+            written_seq: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            group: GroupCommit::default(),
+            ledger: Mutex::new(LedgerState::default()),
+            durable_head: AtomicU64::new(0),
+        };
+        let mark = log.check_ledger(head)?;
+        if indexed > head {
+            return Err(StoreError::corrupt(
+                head,
+                format!("index covers {indexed} events, chunks end at {head}"),
+            ));
+        }
+        lock(&log.writer).chain = mark.chain_at_head;
+        *lock(&log.ledger) = LedgerState {
+            written: mark.ledger,
+        };
+        log.durable_head.store(mark.ledger.head, Ordering::SeqCst);
+        // A layout-1 store (written before the event-id index) gets its index built once, from
+        // its first chunk; the stream runs are rewritten byte for byte on the way.
+        let layout = match log.backend.get(keys::LAYOUT)? {
+            None => 1,
+            Some(v) => keys::parse_u64(&v)
+                .ok_or_else(|| StoreError::corrupt(0, "unreadable layout version"))?,
+        };
+        if layout > keys::LAYOUT_VERSION {
+            return Err(StoreError::UnsupportedLayout(layout));
+        }
+        let reindex_from = if layout < 2 { 0 } else { indexed };
+        if reindex_from < head {
+            log.reindex_from(reindex_from)?;
+        }
+        if layout < keys::LAYOUT_VERSION {
+            log.backend.write_each(vec![(
+                keys::LAYOUT.to_vec(),
+                keys::u64_value(keys::LAYOUT_VERSION),
+            )])?;
+            log.backend.flush()?;
+        }
+        Ok(log)
+    }
+
+    /// Compares the keyspace (chunks end at `head`) with the ledger, creating the ledger for a
+    /// store that has none (new, or written before the ledger existed). Returns the ledger's
+    /// mark and the chain over every chunk before `head`.
+    fn check_ledger(&self, head: u64) -> Result<OpenedLedger, StoreError> {
+        let location = || self.backend.location();
+        let Some(bytes) = self.backend.read_ledger()? else {
+            let (chain, _) = self.chain_between(0, head, 0)?;
+            let last_chunk = lock(&self.writer).last_chunk;
+            let mark = Mark {
+                seq: 0,
+                head,
+                chain,
+                last_chunk_position: last_chunk.0,
+                last_chunk_crc: last_chunk.1,
+            };
+            // The ledger may only claim what is durable.
+            self.backend.flush()?;
+            self.backend.create_ledger(&mark.initial_file())?;
+            return Ok(OpenedLedger {
+                ledger: mark,
+                chain_at_head: chain,
+            });
+        };
+        let mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
+            location: location(),
+            reason: format!("its acknowledgement ledger is unreadable ({reason})"),
+            kept: None,
+        })?;
+        if head < mark.head {
+            return Err(StoreError::Lost {
+                location: location(),
+                acknowledged: mark.head,
+                found: head,
+                kept: None,
+            });
+        }
+        if mark.head > 0 {
+            // The chunk that ends the acknowledged history must be the one acknowledged.
+            let at = mark.last_chunk_position;
+            let found = self.backend.get(&keys::chunk(at))?;
+            let same = found
+                .as_ref()
+                .is_some_and(|v| crc32fast::hash(v) == mark.last_chunk_crc);
+            if !same {
+                return Err(StoreError::Damaged {
+                    location: location(),
+                    reason: format!(
+                        "the last acknowledged chunk (position {at}) is {}",
+                        if found.is_some() {
+                            "not the one acknowledged"
+                        } else {
+                            "missing"
+                        }
+                    ),
+                    kept: None,
+                });
+            }
+        }
+        let (chain_at_head, _) = self.chain_between(mark.head, head, mark.chain)?;
+        Ok(OpenedLedger {
+            ledger: mark,
+            chain_at_head,
+        })
+    }
+
+    /// Extends `chain` over the chunk records in `[from, to)`, checking that each decodes and
+    /// that they are gapless. Returns the chain and the number of chunks read.
+    pub(crate) fn chain_between(
+        &self,
+        from: u64,
+        to: u64,
+        chain: u32,
+    ) -> Result<(u32, u64), StoreError> {
+        let mut chain = chain;
+        let mut chunks = 0;
+        let mut next = from;
+        for item in self.backend.range(&keys::chunk(from), &keys::chunk(to)) {
+            let (k, v) = item?;
+            let position = keys::chunk_position(&k)
+                .ok_or_else(|| StoreError::corrupt(next, "bad chunk key"))?;
+            if position != next {
+                return Err(StoreError::corrupt(
+                    next,
+                    format!("gap: next chunk starts at {position}"),
+                ));
+            }
+            next = position + record::decode_chunk(&v, position)?.len() as u64;
+            chain = ledger::chain(chain, &v);
+            chunks += 1;
+        }
+        if next != to {
+            return Err(StoreError::corrupt(
+                next,
+                format!("chunks end at {next}, expected {to}"),
+            ));
+        }
+        Ok((chain, chunks))
+    }
+}
+
+/// What `check_ledger` found.
+struct OpenedLedger {
+    ledger: Mark,
+    chain_at_head: u32,
+}
