@@ -53,6 +53,19 @@ pub struct Engine<B: Backend = SledBackend> {
     stopped: AtomicBool,
 }
 
+impl<B: Backend> std::fmt::Debug for Engine<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The state can hold millions of entries: show where the engine is, not what it holds.
+        f.debug_struct("Engine")
+            .field("store", &self.log.backend().location())
+            .field("head", &self.log.head())
+            .field("durable_head", &self.log.durable_head())
+            .field("durability", &self.options.durability)
+            .field("stopped", &self.stopped.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine<SledBackend> {
     /// Opens (or creates) an engine stored in `dir` on the embedded sled default: loads the
     /// newest usable snapshot and replays the tail after it.

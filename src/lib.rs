@@ -37,6 +37,10 @@ pub use publisher::Positioned;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The `uuid` crate this library's ids are built on (message ids are caller-chosen UUIDs; v7
+/// is recommended), re-exported so an embedding service needs no extra dependency.
+pub use uuid;
+
 pub use receipt_domain as domain;
 pub use receipt_domain::*;
 pub use receipt_store as store;

@@ -188,3 +188,14 @@ fn the_log_refuses_a_stale_retry_as_a_new_append() {
     assert_eq!(again.version, 1);
     assert_eq!(log.head(), 2);
 }
+
+#[test]
+fn an_engine_debug_prints_where_it_is_not_what_it_holds() {
+    let engine = Engine::in_memory(options()).unwrap();
+    engine.execute_command(send(&chat(), 1, 101)).unwrap();
+    let text = format!("{engine:?}");
+    assert!(
+        text.contains("head: 1") && text.contains("store: \"memory\""),
+        "{text}"
+    );
+}
