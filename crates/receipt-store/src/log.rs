@@ -136,12 +136,17 @@ pub struct EventLog<B: Backend> {
     pub(crate) ledger: Mutex<LedgerState>,
     /// Every event before this position is on stable storage and in the ledger.
     pub(crate) durable_head: AtomicU64,
+    /// Set once `open` has checked the store. A log whose open failed must never write: its
+    /// `Drop` would otherwise commit, and record a damaged store's shorter head in the ledger.
+    pub(crate) opened: bool,
 }
 
 impl<B: Backend> Drop for EventLog<B> {
     fn drop(&mut self) {
         // A clean close leaves nothing to re-index; a failure here only means more work on open.
-        let _ = self.flush();
+        if self.opened {
+            let _ = self.flush();
+        }
     }
 }
 
@@ -227,6 +232,8 @@ impl<B: Backend> EventLog<B> {
         let mut chunk: Vec<Event> = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for (i, r) in requests.iter().enumerate() {
+            // The same decision twice in one batch is one append; any other sharing of an event
+            // id (between requests, or inside one) would store an id twice.
             if let Some(&earlier) = planned_ids.get(&r.events[0].id) {
                 if requests[earlier].events != r.events {
                     return Err(StoreError::DuplicateInBatch(r.events[0].id));
@@ -235,6 +242,14 @@ impl<B: Backend> EventLog<B> {
                 again.duplicate = true;
                 outcomes.push(again);
                 continue;
+            }
+            let mut ids = rustc_hash::FxHashSet::default();
+            if let Some(e) = r
+                .events
+                .iter()
+                .find(|e| planned_ids.contains_key(&e.id) || !ids.insert(e.id))
+            {
+                return Err(StoreError::DuplicateInBatch(e.id));
             }
             if let Some(stored) = self.stored_decision(r)? {
                 outcomes.push(stored);

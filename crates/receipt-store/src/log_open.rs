@@ -44,7 +44,7 @@ impl<B: Backend> EventLog<B> {
                 (position + count, (position, crc32fast::hash(v)))
             }
         };
-        let log = Self {
+        let mut log = Self {
             backend,
             durability,
             writer: Mutex::new(Writer {
@@ -59,6 +59,7 @@ impl<B: Backend> EventLog<B> {
             group: GroupCommit::default(),
             ledger: Mutex::new(LedgerState::default()),
             durable_head: AtomicU64::new(0),
+            opened: false,
         };
         let mark = log.check_ledger(head)?;
         if indexed > head {
@@ -93,6 +94,7 @@ impl<B: Backend> EventLog<B> {
             )])?;
             log.backend.flush()?;
         }
+        log.opened = true;
         Ok(log)
     }
 

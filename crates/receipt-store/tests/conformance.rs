@@ -128,6 +128,31 @@ fn bad_appends_are_refused<B: Backend>(log: &EventLog<B>) {
     assert_eq!(log.head(), 0);
 }
 
+fn an_event_id_is_never_stored_twice_within_a_batch<B: Backend>(log: &EventLog<B>) {
+    let (a, b) = (chat("ann", "bob"), chat("ann", "cat"));
+    // A later event of one request repeating an earlier request's event id.
+    let batch = [request(&a, 0, &[1]), request(&b, 0, &[2, 1 + (1 << 64)])];
+    let mut clash = batch.clone();
+    clash[1].events[1].id = clash[0].events[0].id;
+    assert!(matches!(
+        log.append_batch(&clash),
+        Err(StoreError::DuplicateInBatch(_))
+    ));
+    // Two events of one request sharing an id.
+    let mut twice = request(&a, 0, &[5, 6]);
+    twice.events[1].id = twice.events[0].id;
+    assert!(matches!(
+        log.append(twice),
+        Err(StoreError::DuplicateInBatch(_))
+    ));
+    assert_eq!(log.head(), 0, "nothing written");
+    // The same whole decision twice in one batch is one append.
+    let same = [request(&a, 0, &[7]), request(&a, 0, &[7])];
+    let out = log.append_batch(&same).unwrap();
+    assert!(!out[0].duplicate && out[1].duplicate);
+    assert_eq!(log.head(), 1);
+}
+
 fn a_batch_is_all_or_nothing<B: Backend>(log: &EventLog<B>) {
     let (a, b) = (chat("ann", "bob"), chat("ann", "cat"));
     log.append(request(&b, 0, &[1])).unwrap();
@@ -220,6 +245,7 @@ conformance! {
     partial_duplicate_is_rejected => partial_duplicate_is_a_typed_error;
     empty_or_wrong_stream_refused => bad_appends_are_refused;
     batch_is_atomic => a_batch_is_all_or_nothing;
+    no_event_id_twice_in_a_batch => an_event_id_is_never_stored_twice_within_a_batch;
     read_from_middle => read_from_a_middle_position;
     snapshot_plus_tail => snapshot_plus_tail_equals_full_replay;
     unusable_snapshot_ignored => an_unusable_snapshot_is_ignored;
@@ -252,5 +278,62 @@ fn a_store_held_open_elsewhere_is_a_typed_locked_error() {
         Err(StoreError::Locked(path)) => assert!(path.contains(dir.path().to_str().unwrap())),
         Err(e) => panic!("expected Locked, got {e}"),
         Ok(_) => panic!("a held store opened twice"),
+    }
+}
+
+#[test]
+fn a_refused_open_writes_nothing_and_stays_refused() {
+    // sled's files go back to an earlier state while the ledger keeps what was acknowledged
+    // since: every open must refuse, and a refused open must not touch the ledger (a log
+    // dropped after a failed open used to commit, recording the shorter head as acknowledged).
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let earlier = dir.path().join("earlier");
+    let a = chat("ann", "bob");
+    {
+        let log = SledLog::open_dir(&store, Durability::EveryAppend).unwrap();
+        log.append(request(&a, 0, &[1])).unwrap();
+    }
+    copy_tree(&store, &earlier);
+    {
+        let log = SledLog::open_dir(&store, Durability::EveryAppend).unwrap();
+        for n in 1..4u64 {
+            log.append(request(&a, n, &[u128::from(n) + 1])).unwrap();
+        }
+    }
+    let ledger = std::fs::read(store.join(LEDGER_FILE)).unwrap();
+    std::fs::remove_dir_all(&store).unwrap();
+    copy_tree(&earlier, &store);
+    std::fs::write(store.join(LEDGER_FILE), &ledger).unwrap();
+    for attempt in 0..3 {
+        let refused = SledLog::open_dir(&store, Durability::EveryAppend).err();
+        assert!(
+            matches!(
+                refused,
+                Some(StoreError::Lost {
+                    acknowledged: 4,
+                    found: 1,
+                    ..
+                })
+            ),
+            "attempt {attempt}: {refused:?}"
+        );
+        assert_eq!(
+            std::fs::read(store.join(LEDGER_FILE)).unwrap(),
+            ledger,
+            "attempt {attempt} changed the ledger"
+        );
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
