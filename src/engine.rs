@@ -21,6 +21,8 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
 
+mod batch;
+
 /// Progress is reported every this many replayed events.
 pub const PROGRESS_EVERY_EVENTS: u64 = 65_536;
 

@@ -50,6 +50,9 @@ enum Step {
     Advance(u64),
     Restart,
     Snapshot,
+    /// Several commands through `execute_batch` (one append, one commit); with `true`, the
+    /// batch ends with its first command again, same id (a gateway retrying inside a batch).
+    Batch(Vec<CommandKind>, bool),
     Policy(bool),
 }
 
@@ -78,6 +81,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         2 => prop_oneof![Just(1u64), Just(DAY_MS), Just(3 * DAY_MS)].prop_map(Step::Advance),
         1 => Just(Step::Restart),
         1 => Just(Step::Snapshot),
+        2 => (prop::collection::vec(any_command(), 1..6), any::<bool>()).prop_map(|(k, d)| Step::Batch(k, d)),
         1 => any::<bool>().prop_map(Step::Policy),
     ]
 }
@@ -180,6 +184,48 @@ proptest! {
                     continue;
                 }
                 Step::Snapshot => { engine.snapshot().unwrap(); continue; }
+                Step::Batch(kinds, repeat_first) => {
+                    let head = engine.head();
+                    let mut commands: Vec<Command> = kinds.iter().map(|kind| {
+                        let id = CommandId(Uuid::from_u128((1 << 100) + next_id));
+                        next_id += 1;
+                        Command { id, at_ms: clock.now_ms(), kind: kind.clone() }
+                    }).collect();
+                    if repeat_first {
+                        commands.push(commands[0].clone());
+                    }
+                    let answers = engine.execute_batch(commands.clone()).unwrap();
+                    prop_assert_eq!(answers.len(), commands.len());
+                    let mut appended = 0u64;
+                    for (i, (command, got)) in commands.iter().zip(&answers).enumerate() {
+                        if i == kinds.len() {
+                            if let Ok(first) = &answers[0] {
+                                let again = got.as_ref().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                                prop_assert!(again.repeated);
+                                prop_assert_eq!(&again.events, &first.events);
+                                prop_assert!(again.notifications.is_empty());
+                                continue;
+                            }
+                        }
+                        past.push(command.kind.clone());
+                        let expected = model.exec(&engine.policy(), clock.now_ms(), &command.kind);
+                        match (got, &expected) {
+                            (Ok(o), Ok(e)) => {
+                                prop_assert!(!o.repeated);
+                                prop_assert_eq!(!o.events.is_empty(), e.changed, "{:?}", command.kind);
+                                prop_assert_eq!(o.note, e.note);
+                                prop_assert_eq!(&o.notifications, &e.notifications);
+                                appended += o.events.len() as u64;
+                                accepted.push((command.clone(), o.clone()));
+                            }
+                            (Err(EngineError::Rejected(g)), Err(e)) => prop_assert_eq!(g, e),
+                            _ => prop_assert!(false, "batch: engine {:?} vs model {:?} for {:?}", got.as_ref().map(|o| o.events.len()), expected, command.kind),
+                        }
+                    }
+                    prop_assert_eq!(engine.head(), head + appended);
+                    compare(&engine, &model)?;
+                    continue;
+                }
                 Step::Restart => {
                     seen.extend(live.try_iter());
                     drop(engine);

@@ -207,12 +207,18 @@ uuid_id!(
 impl CommandId {
     /// The id of the `index`-th event a decision of this command produces.
     ///
-    /// Event 0 shares the command's id; later ones add their index to the 128-bit value. Pure and
-    /// deterministic: deciding the same command twice names its events the same way.
+    /// Event 0 shares the command's id; a later one is the name-based (v5) UUID of its index in
+    /// the command id's namespace. Pure and deterministic: deciding the same command twice names
+    /// its events the same way.
+    ///
+    /// Why not `id + index`: clients number commands sequentially, and then command `n`'s second
+    /// event would carry command `n + 1`'s first id, so a batch holding both (or a retry of
+    /// `n + 1`) would confuse two commands. A hash never lands on a neighbour's id.
     pub fn event_id(self, index: u32) -> EventId {
-        EventId(Uuid::from_u128(
-            self.0.as_u128().wrapping_add(u128::from(index)),
-        ))
+        if index == 0 {
+            return EventId(self.0);
+        }
+        EventId(Uuid::new_v5(&self.0, &index.to_le_bytes()))
     }
 }
 
@@ -374,6 +380,12 @@ mod tests {
     fn event_ids_are_derived_deterministically_from_the_command() {
         let c = CommandId(Uuid::from_u128(41));
         assert_eq!(c.event_id(0), EventId(Uuid::from_u128(41)));
-        assert_eq!(c.event_id(1), EventId(Uuid::from_u128(42)));
+        assert_eq!(c.event_id(1), c.event_id(1));
+        assert_ne!(c.event_id(1), c.event_id(2));
+        // Sequentially numbered commands never share an event id.
+        let ids: std::collections::HashSet<EventId> = (0..1000u128)
+            .flat_map(|n| (0..4).map(move |i| CommandId(Uuid::from_u128(n)).event_id(i)))
+            .collect();
+        assert_eq!(ids.len(), 4000);
     }
 }
