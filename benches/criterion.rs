@@ -2,14 +2,22 @@
 //! (with and without snapshot), queries. `cargo bench --bench criterion`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use receipt_bench::decided;
+use receipt_bench::check::query_sample;
+use receipt_bench::plan::Plan;
 use receipt_domain::*;
 use receipt_store::{AppendRequest, Durability, SledLog};
 use receipt_workload::WorkloadConfig;
 use std::time::Duration;
 
 fn workload() -> (Vec<Vec<Event>>, State) {
-    decided(&WorkloadConfig::sized(50_000, 42))
+    let plan = Plan::decide(&WorkloadConfig::sized(50_000, 42), None);
+    let decisions = plan
+        .commands
+        .into_iter()
+        .filter_map(|p| p.events)
+        .filter(|e| !e.is_empty())
+        .collect();
+    (decisions, plan.state)
 }
 
 fn fold(c: &mut Criterion) {
@@ -131,8 +139,9 @@ fn rebuild(c: &mut Criterion) {
 }
 
 fn queries(c: &mut Criterion) {
-    let (decisions, state) = workload();
-    let (pairs, messages) = receipt_bench::query_sample(&state, &decisions);
+    let plan = Plan::decide(&WorkloadConfig::sized(50_000, 42), None);
+    let (pairs, messages) = query_sample(&plan);
+    let state = &plan.state;
     let policy = Policy::all_receipts_on();
     let senders: Vec<(MessageId, UserId)> = messages
         .iter()

@@ -1,79 +1,107 @@
-//! The floor: raw sled with one key per event (position big-endian -> bincode event), plain
-//! inserts and a flush per commit; projections by folding in memory, rebuilt by a full scan.
+//! The floor: raw sled with one key per event (a global counter, big-endian, to the bincode
+//! event), and per commit sled's `flush` plus `fdatasync` of sled's data file, the same sync
+//! calls the engine's commit makes (sled's own flush is only `sync_file_range`). No
+//! projections, no index, no idempotency: what storing the events alone costs.
 
-use crate::{Result, Variant};
-use receipt_domain::{ConversationId, Event, MessageId, State, UserId};
-use std::path::PathBuf;
+use crate::plan::{Plan, Planned};
+use crate::stores::{Client, Store};
+use crate::Result;
+use receipt_domain::{ConversationId, Event, EventId, MessageId, UserId};
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct RawSledVariant {
-    dir: PathBuf,
-    db: Option<sled::Db>,
-    next: u64,
-    state: State,
+pub struct RawSled {
+    db: sled::Db,
+    data: File,
+    next: AtomicU64,
 }
 
-impl RawSledVariant {
-    pub fn open(dir: PathBuf) -> Result<Self> {
-        let db = sled::Config::new().path(&dir).flush_every_ms(None).open()?;
-        Ok(Self {
-            dir,
-            db: Some(db),
-            next: 0,
-            state: State::new(),
-        })
-    }
-}
-
-impl Variant for RawSledVariant {
-    fn name(&self) -> &'static str {
-        "raw sled, key per event"
-    }
-
-    fn commit(&mut self, decisions: &[Vec<Event>]) -> Result {
-        let db = self.db.as_ref().ok_or("closed")?;
-        for e in decisions.iter().flatten() {
-            let value = bincode::serde::encode_to_vec(e, bincode::config::standard())?;
-            db.insert(self.next.to_be_bytes(), value)?;
-            self.next += 1;
-            self.state.apply(e);
-        }
-        db.flush()?;
-        Ok(())
-    }
-
-    fn reopen(&mut self) -> Result {
-        self.db = None;
+impl RawSled {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join("raw-sled");
         let db = sled::Config::new()
-            .path(&self.dir)
+            .path(&path)
             .flush_every_ms(None)
             .open()?;
-        let mut state = State::new();
-        let mut next = 0;
-        for item in db.iter() {
-            let (_, v) = item?;
-            let (event, _): (Event, usize) =
-                bincode::serde::decode_from_slice(&v, bincode::config::standard())?;
-            state.apply(&event);
-            next += 1;
+        let data = File::open(path.join("db"))?;
+        Ok(Self {
+            next: AtomicU64::new(db.len() as u64),
+            db,
+            data,
+        })
+    }
+
+    fn write<'e>(&self, events: impl IntoIterator<Item = &'e Event>) -> Result {
+        let mut wrote = false;
+        for e in events {
+            let key = self.next.fetch_add(1, Ordering::SeqCst);
+            let value = bincode::serde::encode_to_vec(e, bincode::config::standard())?;
+            self.db.insert(key.to_be_bytes(), value)?;
+            wrote = true;
         }
-        self.state = state;
-        self.next = next;
-        self.db = Some(db);
+        if wrote {
+            self.db.flush()?;
+            self.data.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+impl Client for &RawSled {
+    fn command(&mut self, p: &Planned) -> Result {
+        self.write(p.events.iter().flatten())
+    }
+}
+
+impl Store for RawSled {
+    fn client(&self) -> Result<Box<dyn Client + '_>> {
+        Ok(Box::new(self))
+    }
+
+    fn batch(&self, commands: &[Planned]) -> Result {
+        self.write(commands.iter().filter_map(|p| p.events.as_ref()).flatten())
+    }
+
+    fn unread(&self, _: &UserId, _: &ConversationId) -> Result<Option<u32>> {
+        Ok(None)
+    }
+
+    fn group_ack_count(&self, _: &MessageId) -> Result<Option<u32>> {
+        Ok(None)
+    }
+
+    /// Every accepted event is stored, once, by id.
+    fn verify(&self, plan: &Plan) -> Result {
+        let mut stored = rustc_hash::FxHashSet::<EventId>::default();
+        for item in self.db.iter() {
+            let (_, value) = item?;
+            let (event, _): (Event, usize) =
+                bincode::serde::decode_from_slice(&value, bincode::config::standard())?;
+            if !stored.insert(event.id) {
+                return Err(format!("raw sled stored event {} twice", event.id.0).into());
+            }
+        }
+        let mut planned = 0usize;
+        for e in plan.all_events() {
+            planned += 1;
+            if !stored.contains(&e.id) {
+                return Err(format!("raw sled lost event {}", e.id.0).into());
+            }
+        }
+        if planned != stored.len() {
+            return Err(format!(
+                "raw sled holds {} events, {planned} were planned",
+                stored.len()
+            )
+            .into());
+        }
         Ok(())
     }
 
-    fn unread(&self, user: &UserId, conversation: &ConversationId) -> Result<u32> {
-        Ok(self.state.unread_count(user, conversation))
-    }
-
-    fn group_ack_count(&self, message: &MessageId) -> Result<u32> {
-        crate::ack_count_in(&self.state, message)
-    }
-
-    fn disk_bytes(&self) -> u64 {
-        self.db
-            .as_ref()
-            .and_then(|d| d.size_on_disk().ok())
-            .unwrap_or(0)
+    fn close(self: Box<Self>) -> Result {
+        self.db.flush()?;
+        self.data.sync_data()?;
+        Ok(())
     }
 }
