@@ -16,9 +16,9 @@ use receipt_store::{
     AppendRequest, Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend,
     SledLog, StoreError,
 };
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
 
 mod batch;
@@ -52,7 +52,8 @@ pub struct Engine<B: Backend = SledBackend> {
     command_lock: Mutex<()>,
     last_snapshot_at: AtomicU64,
     publisher: Publisher,
-    stopped: AtomicBool,
+    /// Set once, by the first write that could not be made durable (or, in a batch, written).
+    stopped: OnceLock<Arc<StoreError>>,
 }
 
 impl<B: Backend> std::fmt::Debug for Engine<B> {
@@ -63,7 +64,7 @@ impl<B: Backend> std::fmt::Debug for Engine<B> {
             .field("head", &self.log.head())
             .field("durable_head", &self.log.durable_head())
             .field("durability", &self.options.durability)
-            .field("stopped", &self.stopped.load(Ordering::SeqCst))
+            .field("stopped", &self.stopped.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +72,22 @@ impl<B: Backend> std::fmt::Debug for Engine<B> {
 impl Engine<SledBackend> {
     /// Opens (or creates) an engine stored in `dir` on the embedded sled default: loads the
     /// newest usable snapshot and replays the tail after it.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let dir = std::env::temp_dir().join(format!("receipts-doc-open-{}", std::process::id()));
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// {
+    ///     let engine = Engine::open(&dir, EngineOptions::default())?;
+    ///     engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?; // durable on return
+    /// }
+    /// let reopened = Engine::open(&dir, EngineOptions::default())?; // replays the log
+    /// assert_eq!(reopened.unread_count(&bob, &chat), 1);
+    /// # drop(reopened);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(
         dir: impl AsRef<std::path::Path>,
         options: EngineOptions,
@@ -155,7 +172,7 @@ impl<B: Backend> Engine<B> {
             publisher: Publisher::starting_at(end),
             state: RwLock::new(state),
             command_lock: Mutex::new(()),
-            stopped: AtomicBool::new(false),
+            stopped: OnceLock::new(),
             log,
             options,
         })
@@ -243,20 +260,28 @@ impl<B: Backend> Engine<B> {
     }
 
     fn check_running(&self) -> Result<(), EngineError> {
-        if self.stopped.load(Ordering::SeqCst) {
-            return Err(EngineError::Stopped(
-                "an earlier write could not be made durable".into(),
-            ));
+        match self.stopped.get() {
+            Some(cause) => Err(EngineError::Stopped(cause.clone())),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Stops the engine for good, keeping the first cause (later commands report it too).
+    fn stop(&self, cause: StoreError) -> EngineError {
+        let _ = self.stopped.set(Arc::new(cause));
+        match self.stopped.get() {
+            Some(first) => EngineError::Stopped(first.clone()),
+            // Unreachable: set just above; answer with the cause rather than panic.
+            None => EngineError::Store(StoreError::io(
+                "engine",
+                std::io::Error::other("the engine stopped"),
+            )),
+        }
     }
 
     /// A failed durability wait stops the engine: what is on disk is no longer known.
     fn await_durable(&self, waited: Result<(), StoreError>) -> Result<(), EngineError> {
-        waited.map_err(|e| {
-            self.stopped.store(true, Ordering::SeqCst);
-            EngineError::Stopped(e.to_string())
-        })
+        waited.map_err(|e| self.stop(e))
     }
 
     fn maybe_snapshot(&self) -> Result<(), EngineError> {
@@ -323,6 +348,23 @@ impl<B: Backend> Engine<B> {
 
     /// Live notifications from now on. Returns the position the subscription starts at: every
     /// event from it on is delivered, in log order, once durable.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// let (from, live) = engine.subscribe();
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// engine.send_message(&chat, m, &ann)?;
+    /// engine.ack_message_read(m, &bob)?;
+    /// let told: Vec<Positioned> = live.try_iter().collect();
+    /// assert!(told.iter().all(|n| n.position >= from));
+    /// assert!(told.iter().any(|n| n.notification.to == ann)); // onMessagesRead
+    /// // After a restart, catch up from the last position handled:
+    /// assert_eq!(engine.notifications_since(from)?, told);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(&self) -> (u64, Receiver<Positioned>) {
         self.publisher.subscribe()
     }
@@ -354,6 +396,19 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Time travel: the projections as they were when the log held `position` events.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
+    /// engine.mark_conversation_read(&chat, &bob)?;
+    /// assert_eq!(engine.unread_count(&bob, &chat), 0);
+    /// // As it was after the first event (the message, unread):
+    /// assert_eq!(engine.state_at(1)?.unread_count(&bob, &chat), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state_at(&self, position: u64) -> Result<State, EngineError> {
         self.state_before(position.min(self.log.head()))
     }

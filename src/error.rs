@@ -19,10 +19,11 @@ pub enum EngineError {
     /// An argument was invalid before any rule was looked at (for example the policy).
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
-    /// A write reached the log but could not be made durable; the engine stops taking
-    /// commands rather than guess. Reopen it to recover from the log.
-    #[error("the engine stopped after a storage failure: {0}")]
-    Stopped(String),
+    /// A write reached the log but could not be made durable (or a batch could not be
+    /// written); the engine stops taking commands rather than guess, and every later command
+    /// reports the same first cause. Reopen it to recover from the log.
+    #[error("the engine stopped after a storage failure; reopen it to recover from the log")]
+    Stopped(#[source] std::sync::Arc<StoreError>),
 }
 
 impl EngineError {

@@ -7,7 +7,6 @@ use crate::error::EngineError;
 use receipt_domain::{decide, Command, CommandId, ConversationId, Event, Note, Notification};
 use receipt_store::{AppendRequest, Backend, Written};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 
 /// What became of one command of a batch before the write.
@@ -42,6 +41,24 @@ impl<B: Backend> Engine<B> {
     /// The outer `Err` is a storage failure: then nothing of the batch is acknowledged, and the
     /// engine stops (its projections already include the batch's decisions, which the log may
     /// not hold); reopen it to recover from the log.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// let command = |kind| Command { id: CommandId(uuid::Uuid::now_v7()), at_ms: 1_000, kind };
+    /// let answers = engine.execute_batch(vec![
+    ///     command(CommandKind::AckMessageRead { message: m, reader: bob.clone() }), // too early
+    ///     command(CommandKind::SendMessage { conversation: chat.clone(), message: m, sender: ann.clone(), needs_group_ack: false }),
+    ///     command(CommandKind::AckMessageRead { message: m, reader: bob.clone() }),
+    /// ])?;
+    /// assert!(answers[0].is_err()); // unknown message when it was decided: nothing recorded
+    /// assert!(answers[1].is_ok() && answers[2].is_ok());
+    /// assert_eq!(engine.head(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn execute_batch(
         &self,
         commands: Vec<Command>,
@@ -119,8 +136,7 @@ impl<B: Backend> Engine<B> {
                 Err(e) => {
                     // The projections hold decisions the log refused: stop rather than serve
                     // answers no restart would reproduce.
-                    self.stopped.store(true, Ordering::SeqCst);
-                    return Err(e.into());
+                    return Err(self.stop(e));
                 }
             }
         };

@@ -31,6 +31,7 @@ pub struct SyncCounts {
 
 /// The ordered key-value store under the log, plus the small ledger file kept beside it.
 pub trait Backend: Send + Sync {
+    /// The value stored under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries with `start <= key < end`, in ascending key order.
     fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a>;
@@ -146,7 +147,11 @@ impl Backend for MemoryBackend {
     fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
         let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
         if ledger.is_some() {
-            return Err(StoreError::Io("the ledger exists already".into()));
+            return Err(StoreError::io_kind(
+                "ledger",
+                std::io::ErrorKind::AlreadyExists,
+                "the ledger exists already",
+            ));
         }
         *ledger = Some(file.to_vec());
         Ok(())
@@ -154,12 +159,16 @@ impl Backend for MemoryBackend {
 
     fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
         let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
-        let file = ledger
-            .as_mut()
-            .ok_or_else(|| StoreError::Io("no ledger to write".into()))?;
+        let file = ledger.as_mut().ok_or_else(|| {
+            StoreError::io_kind("ledger", std::io::ErrorKind::NotFound, "no ledger to write")
+        })?;
         let end = offset + bytes.len();
         if end > file.len() {
-            return Err(StoreError::Io("ledger write past its end".into()));
+            return Err(StoreError::io_kind(
+                "ledger",
+                std::io::ErrorKind::InvalidInput,
+                "write past its end",
+            ));
         }
         file[offset..end].copy_from_slice(bytes);
         Ok(())

@@ -2,42 +2,78 @@
 
 use receipt_domain::{ConversationId, EventId};
 
+/// Why the log refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// The stream moved on since the caller read it (optimistic concurrency).
     #[error("conflict on {conversation}: expected version {expected_version}, stream is at {actual_version}")]
     Conflict {
+        /// The conversation.
         conversation: ConversationId,
+        /// The stream version the caller expected.
         expected_version: u64,
+        /// The stream version found.
         actual_version: u64,
     },
+    /// The event ids are stored already, with different content or at another version.
     #[error("append to {conversation} at version {expected_version} repeats some stored event ids but not all")]
     DuplicateMismatch {
+        /// The conversation.
         conversation: ConversationId,
+        /// The stream version the caller expected.
         expected_version: u64,
     },
+    /// An event of the append belongs to another stream.
     #[error("event {event} belongs to {found}, not to the stream {expected} it was appended to")]
     WrongStream {
+        /// The event.
         event: EventId,
+        /// The stream the append was addressed to.
         expected: ConversationId,
+        /// The stream the event belongs to.
         found: ConversationId,
     },
+    /// An append must hold at least one event.
     #[error("an append must carry at least one event")]
     EmptyAppend,
+    /// A stored record failed its checks.
     #[error("corrupt record at position {position}: {reason}")]
-    Corrupt { position: u64, reason: String },
+    Corrupt {
+        /// Log position of the record.
+        position: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record of a format this version cannot read.
     #[error("record at position {position} has format {format_version}, codec {codec_id}, schema {schema_version}, which this build cannot read")]
     UnsupportedFormat {
+        /// Log position of the record.
         position: u64,
+        /// The record envelope version found.
         format_version: u8,
+        /// The codec id found.
         codec_id: u8,
+        /// The event schema version found.
         schema_version: u16,
     },
+    /// An event kind this schema cannot store.
     #[error("event kind {0} has no stored form in this build")]
     UnsupportedEvent(&'static str),
-    #[error("storage I/O: {0}")]
-    Io(String),
-    #[error("the store at {0} is locked: another process (or an engine still shutting down) has it open")]
+    /// The operating system or sled failed (or a path cannot hold what was asked: its
+    /// `source` says which, with an [`std::io::ErrorKind`]).
+    #[error("storage I/O failed at {context}")]
+    Io {
+        /// The path, or what was being done.
+        context: String,
+        /// The failure itself.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process, or another handle in this process, has the store open: one process
+    /// owns a store at a time. Inspect a live store through the service that owns it, or copy
+    /// its directory and open the copy.
+    #[error("the store at {0} is in use: one process owns a store at a time (inspect a live store through its service, or open a copy of its directory)")]
     Locked(String),
     /// Fewer events than were acknowledged as durable: the store lost acknowledged events.
     #[error("the store at {location} lost acknowledged events: {acknowledged} were acknowledged as durable, only positions 0..{found} are there, so positions {found}..{acknowledged} are lost; the store was not opened{note}. `receipts verify` reports the damage; `receipts salvage` copies every readable event into a new store", note = kept_note(.kept))]
@@ -85,6 +121,24 @@ fn kept_note(kept: &Option<String>) -> String {
 }
 
 impl StoreError {
+    /// An I/O failure at `context` (a path, or what was being done).
+    pub fn io(context: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    /// A failure of kind `kind` at `context` that the operating system did not report itself
+    /// (a store directory that is a file, a ledger that exists already, ...).
+    pub(crate) fn io_kind(
+        context: impl std::fmt::Display,
+        kind: std::io::ErrorKind,
+        message: &str,
+    ) -> Self {
+        Self::io(context, std::io::Error::new(kind, message.to_string()))
+    }
+
     /// The error's variant name, stable across releases: for tallies, logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -95,7 +149,7 @@ impl StoreError {
             Self::Corrupt { .. } => "Corrupt",
             Self::UnsupportedFormat { .. } => "UnsupportedFormat",
             Self::UnsupportedEvent(..) => "UnsupportedEvent",
-            Self::Io(..) => "Io",
+            Self::Io { .. } => "Io",
             Self::Locked(..) => "Locked",
             Self::Lost { .. } => "Lost",
             Self::Damaged { .. } => "Damaged",

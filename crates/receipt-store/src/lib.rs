@@ -6,6 +6,8 @@
 //! [`Backend`]; [`SledBackend`] is the embedded default and [`MemoryBackend`] serves tests and
 //! in-memory engines. See docs/storage.md for the byte layout, durability options and recovery.
 
+#![warn(missing_docs)]
+
 mod backend;
 mod codec;
 mod error;
@@ -18,6 +20,7 @@ mod log_index;
 mod log_open;
 mod log_read;
 mod log_verify;
+mod open_here;
 mod quiet_panic;
 mod record;
 mod salvage;
@@ -50,6 +53,7 @@ impl SledLog {
 }
 
 impl MemoryLog {
+    /// A log held in memory (nothing survives the process).
     pub fn in_memory() -> Self {
         // An empty map always opens: head and chunks agree at 0.
         match EventLog::open(MemoryBackend::new(), Durability::Buffered) {

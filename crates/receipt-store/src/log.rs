@@ -141,6 +141,18 @@ pub struct EventLog<B: Backend> {
     pub(crate) opened: bool,
 }
 
+impl<B: Backend> std::fmt::Debug for EventLog<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Where the log is and how far it got; its contents are what `read_from` is for.
+        f.debug_struct("EventLog")
+            .field("store", &self.backend.location())
+            .field("head", &self.head())
+            .field("durable_head", &self.durable_head())
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<B: Backend> Drop for EventLog<B> {
     fn drop(&mut self) {
         // A clean close leaves nothing to re-index; a failure here only means more work on open.

@@ -170,7 +170,7 @@ impl Drop for ScratchCopy {
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let io = |p: &Path, e: std::io::Error| StoreError::Io(format!("{}: {e}", p.display()));
+    let io = |p: &Path, e: std::io::Error| StoreError::io(p.display(), e);
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
         let entry = entry.map_err(|e| io(from, e))?;
@@ -193,10 +193,11 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), StoreError> {
 /// opened and verified. A store in use by another process can be verified this way too.
 pub fn verify_store(dir: &Path) -> Result<VerifyReport, StoreError> {
     if !dir.join(crate::sled_backend::LEDGER_FILE).exists() && !dir.join("conf").exists() {
-        return Err(StoreError::Io(format!(
-            "{}: no receipt store here",
-            dir.display()
-        )));
+        return Err(StoreError::io_kind(
+            dir.display(),
+            std::io::ErrorKind::NotFound,
+            "no receipt store here",
+        ));
     }
     let copy = ScratchCopy::of(dir)?;
     let report = {
@@ -232,7 +233,10 @@ fn relocate(e: StoreError, copy: &Path, original: &Path) -> StoreError {
             reason: fix(reason),
             kept,
         },
-        StoreError::Io(msg) => StoreError::Io(fix(msg)),
+        StoreError::Io { context, source } => StoreError::Io {
+            context: fix(context),
+            source,
+        },
         other => other,
     }
 }

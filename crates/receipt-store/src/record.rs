@@ -20,6 +20,7 @@ use crate::error::StoreError;
 use crate::schema_v1::{self, EventV1};
 use receipt_domain::{Event, State};
 
+/// The record envelope's version, written into every record.
 pub const FORMAT_VERSION: u8 = 1;
 const CHUNK_MAGIC: &[u8; 4] = b"RCPT";
 const SNAPSHOT_MAGIC: &[u8; 4] = b"RSNP";
@@ -41,10 +42,11 @@ struct Header {
 
 fn write(header: &Header, payload: &[u8]) -> Result<Vec<u8>, StoreError> {
     let len = u32::try_from(payload.len()).map_err(|_| {
-        StoreError::Io(format!(
-            "record payload of {} bytes is too large",
-            payload.len()
-        ))
+        StoreError::io_kind(
+            "record",
+            std::io::ErrorKind::InvalidInput,
+            &format!("a payload of {} bytes is too large", payload.len()),
+        )
     })?;
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len() + CRC_BYTES);
     out.extend_from_slice(&header.magic);
@@ -120,9 +122,11 @@ pub(crate) fn encode_chunk(first_position: u64, events: &[Event]) -> Result<Vec<
         .iter()
         .map(schema_v1::event_to_v1)
         .collect::<Result<Vec<EventV1>, _>>()?;
-    let payload = codec::encode(&stored, Kind::Record).map_err(StoreError::Io)?;
-    let count =
-        u32::try_from(events.len()).map_err(|_| StoreError::Io("chunk too large".into()))?;
+    let payload = codec::encode(&stored, Kind::Record)
+        .map_err(|e| StoreError::io_kind("encoding", std::io::ErrorKind::InvalidData, &e))?;
+    let count = u32::try_from(events.len()).map_err(|_| {
+        StoreError::io_kind("chunk", std::io::ErrorKind::InvalidInput, "too many events")
+    })?;
     write(
         &Header {
             magic: *CHUNK_MAGIC,
@@ -172,7 +176,8 @@ pub(crate) fn decode_chunk(bytes: &[u8], position: u64) -> Result<Vec<Event>, St
 
 /// Encodes a snapshot of the projections covering events `[0, position)`.
 pub(crate) fn encode_snapshot(position: u64, state: &State) -> Result<Vec<u8>, StoreError> {
-    let payload = codec::encode(state, Kind::Snapshot).map_err(StoreError::Io)?;
+    let payload = codec::encode(state, Kind::Snapshot)
+        .map_err(|e| StoreError::io_kind("encoding", std::io::ErrorKind::InvalidData, &e))?;
     write(
         &Header {
             magic: *SNAPSHOT_MAGIC,

@@ -40,7 +40,7 @@ pub struct SalvageReport {
 }
 
 fn io(p: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io(format!("{}: {e}", p.display()))
+    StoreError::io(p.display(), e)
 }
 
 /// Copies every readable event of the sled store at `damaged` into a new store at `into`
@@ -54,10 +54,11 @@ pub fn salvage(damaged: &Path, into: &Path) -> Result<SalvageReport, StoreError>
             .next()
             .is_some()
     {
-        return Err(StoreError::Io(format!(
-            "{}: salvage writes a new store; this directory is not empty",
-            into.display()
-        )));
+        return Err(StoreError::io_kind(
+            into.display(),
+            std::io::ErrorKind::AlreadyExists,
+            "salvage writes a new store; this directory is not empty",
+        ));
     }
     let copy = ScratchCopy::of(damaged)?;
     let acknowledged = std::fs::read(copy.path.join(LEDGER_FILE))

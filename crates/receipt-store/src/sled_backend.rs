@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::open_here;
+
 /// The embedded default backend: a sled database in one directory, plus the ledger file.
 pub struct SledBackend {
     db: sled::Db,
@@ -39,6 +41,9 @@ pub struct SledBackend {
     dir_syncs: AtomicU64,
     flushes_started: AtomicU64,
     newest_completed_flush: AtomicU64,
+    /// This process's claim on the directory; the last field, so it is released after sled's
+    /// handles are dropped.
+    _claim: Option<open_here::Claim>,
 }
 
 const SNAPSHOT_KEY: &[u8] = b"latest";
@@ -47,11 +52,16 @@ pub const LEDGER_FILE: &str = "receipts.ledger";
 const DB_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
 
-/// How long opening waits for a store locked by a handle that is still shutting down.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
 fn io(e: sled::Error) -> StoreError {
-    StoreError::Io(e.to_string())
+    match e {
+        sled::Error::Io(source) => StoreError::io("sled", source),
+        other => StoreError::io("sled", std::io::Error::other(other)),
+    }
+}
+
+/// sled's error for a `db` file another handle has locked.
+fn is_lock_error(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io { source, .. } if source.to_string().contains("could not acquire lock"))
 }
 
 fn damaged(dir: &Path, reason: impl std::fmt::Display) -> StoreError {
@@ -94,7 +104,7 @@ fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
 }
 
 fn file_io(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io(format!("{}: {e}", path.display()))
+    StoreError::io(path.display(), e)
 }
 
 impl SledBackend {
@@ -120,12 +130,15 @@ impl SledBackend {
         copy_first: bool,
     ) -> Result<Self, StoreError> {
         if path.exists() && !path.is_dir() {
-            return Err(StoreError::Io(format!(
-                "{}: not a directory (a store is a directory)",
-                path.display()
-            )));
+            return Err(StoreError::io_kind(
+                path.display(),
+                std::io::ErrorKind::NotADirectory,
+                "not a directory (a store is a directory)",
+            ));
         }
         let db_path = path.join(DB_FILE);
+        // Before anything is copied or opened: a store someone else holds is refused at once.
+        let claim = open_here::claim(path, &db_path)?;
         if path.join(LEDGER_FILE).exists() {
             let db_len = std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0);
             if db_len == 0 {
@@ -149,30 +162,25 @@ impl SledBackend {
                 let _ = std::fs::remove_dir_all(c);
             }
         };
-        // sled's background threads can hold the directory's file lock for a moment after its
-        // last handle is dropped (its own test builds block on the lock for that reason), so a
-        // quick reopen in the same process waits for it rather than failing.
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
-        let opened = loop {
-            match Self::open_sled(path, flush_every_ms) {
-                Err(StoreError::Io(msg)) if msg.contains("could not acquire lock") => {
-                    if std::time::Instant::now() >= deadline {
-                        discard(&pre_open_copy);
-                        return Err(StoreError::Locked(path.display().to_string()));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e @ StoreError::Damaged { .. }) => {
-                    return Err(e.with_kept_copy(pre_open_copy.map(|c| c.display().to_string())))
-                }
-                Err(e) => {
-                    discard(&pre_open_copy);
-                    return Err(e);
-                }
-                Ok(opened) => break opened,
+        let opened = match Self::open_sled(path, flush_every_ms) {
+            Err(e) if is_lock_error(&e) => {
+                // Taken between the probe and sled's open: by someone else.
+                discard(&pre_open_copy);
+                return Err(StoreError::Locked(format!(
+                    "{} (open in another process)",
+                    path.display()
+                )));
             }
+            Err(e @ StoreError::Damaged { .. }) => {
+                return Err(e.with_kept_copy(pre_open_copy.map(|c| c.display().to_string())))
+            }
+            Err(e) => {
+                discard(&pre_open_copy);
+                return Err(e);
+            }
+            Ok(opened) => opened,
         };
-        let backend = Self::from_opened(path, opened, pre_open_copy)?;
+        let backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
         Ok(backend)
@@ -182,17 +190,22 @@ impl SledBackend {
     /// which works on a scratch copy and only reads.
     pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
         let opened = Self::open_sled(path, None)?;
-        Self::from_opened(path, opened, None)
+        Self::from_opened(path, opened, None, None)
     }
 
     fn from_opened(
         path: &Path,
         (db, tree, snapshots): (sled::Db, sled::Tree, sled::Tree),
         pre_open_copy: Option<PathBuf>,
+        mut claim: Option<open_here::Claim>,
     ) -> Result<Self, StoreError> {
         let db_path = path.join(DB_FILE);
         let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
+        if let Some(c) = claim.as_mut() {
+            c.opened = true;
+        }
         Ok(Self {
+            _claim: claim,
             db,
             tree,
             snapshots,
@@ -223,9 +236,10 @@ impl SledBackend {
             Ok((db, tree, snapshots))
         })
         .map_err(|e| match e {
-            StoreError::Io(msg) if !msg.contains("could not acquire lock") => {
-                StoreError::Io(format!("{}: {msg}", path.display()))
-            }
+            StoreError::Io { context, source } if context == "sled" => StoreError::Io {
+                context: format!("{} (sled)", path.display()),
+                source,
+            },
             other => other,
         })
     }
@@ -379,10 +393,11 @@ impl Backend for SledBackend {
         f.sync_all().map_err(|e| file_io(&tmp, e))?;
         self.ledger_syncs.fetch_add(1, Ordering::Relaxed);
         if path.exists() {
-            return Err(StoreError::Io(format!(
-                "{}: the ledger exists already",
-                path.display()
-            )));
+            return Err(StoreError::io_kind(
+                path.display(),
+                std::io::ErrorKind::AlreadyExists,
+                "the ledger exists already",
+            ));
         }
         std::fs::rename(&tmp, &path).map_err(|e| file_io(&path, e))?;
         self.sync_dir(&self.dir)
@@ -398,9 +413,13 @@ impl Backend for SledBackend {
                 .map_err(|e| file_io(&path, e))?;
             *ledger = Some(f);
         }
-        let f = ledger
-            .as_ref()
-            .ok_or_else(|| StoreError::Io("ledger handle".into()))?;
+        let f = ledger.as_ref().ok_or_else(|| {
+            StoreError::io_kind(
+                path.display(),
+                std::io::ErrorKind::NotFound,
+                "no ledger handle",
+            )
+        })?;
         f.write_all_at(bytes, offset as u64)
             .and_then(|()| f.sync_data())
             .map_err(|e| file_io(&path, e))?;

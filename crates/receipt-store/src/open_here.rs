@@ -1,0 +1,98 @@
+//! Who holds a store. sled locks its `db` file (`flock`) for as long as a handle is open, and its
+//! background threads can keep that lock a moment after the last handle of this process is
+//! dropped. So opening waits for the lock only in that one case, a store this process closed
+//! less than [`LOCK_WAIT`] ago; a store open elsewhere in this process, or in another process,
+//! is reported [`StoreError::Locked`] at once.
+
+use crate::error::StoreError;
+use std::collections::HashMap;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long opening waits for the lock of a store this process has just closed.
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+enum Held {
+    Open,
+    ClosedAt(Instant),
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Held>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Held>>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The key of a store directory: its absolute path, resolved through links when it exists.
+fn key(dir: &Path) -> PathBuf {
+    dir.canonicalize()
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn locked(dir: &Path, by: &str) -> StoreError {
+    StoreError::Locked(format!("{} ({by})", dir.display()))
+}
+
+/// A store this process has claimed; released (as just closed) when dropped.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    key: PathBuf,
+    /// Opened successfully: dropping marks the store as closed a moment ago (sled may still
+    /// hold its lock). A failed open just forgets the claim.
+    pub(crate) opened: bool,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut registry = registry();
+        if self.opened {
+            registry.insert(self.key.clone(), Held::ClosedAt(Instant::now()));
+        } else {
+            registry.remove(&self.key);
+        }
+    }
+}
+
+/// Claims `dir` for an open in this process, then waits for sled's lock on it only if this
+/// process closed the store less than [`LOCK_WAIT`] ago. Any other holder: `Locked` at once.
+pub(crate) fn claim(dir: &Path, db_file: &Path) -> Result<Claim, StoreError> {
+    let key = key(dir);
+    let closed_at = {
+        let mut registry = registry();
+        let closed_at = match registry.get(&key) {
+            Some(Held::Open) => return Err(locked(dir, "already open in this process")),
+            Some(Held::ClosedAt(t)) => Some(*t),
+            None => None,
+        };
+        registry.insert(key.clone(), Held::Open);
+        closed_at
+    };
+    let claim = Claim { key, opened: false };
+    let Ok(file) = File::open(db_file) else {
+        // No data file yet: nobody holds it (sled's own lock settles a race from here on).
+        return Ok(claim);
+    };
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                // Only a probe: sled takes its own lock on its own handle.
+                let _ = file.unlock();
+                return Ok(claim);
+            }
+            Err(TryLockError::WouldBlock) if closed_at.is_some_and(|t| t.elapsed() < LOCK_WAIT) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(locked(dir, "open in another process"));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(StoreError::io(db_file.display(), e));
+            }
+        }
+    }
+}
