@@ -40,9 +40,12 @@ impl ChatService {
         needs_group_ack: bool,
     ) -> Result<MessageId, EngineError> {
         let id = MessageId(Uuid::now_v7());
-        let out = self
-            .engine
-            .send_message(conversation, id, from, needs_group_ack)?;
+        let out = if needs_group_ack {
+            self.engine
+                .send_message_requesting_group_acks(conversation, id, from)?
+        } else {
+            self.engine.send_message(conversation, id, from)?
+        };
         if let Some(note) = out.note {
             println!("  note for {from}: {note}");
         }

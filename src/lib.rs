@@ -11,7 +11,7 @@
 //! let (alice, bob) = (UserId::new("alice")?, UserId::new("bob")?);
 //! let chat = ConversationId::direct(alice.clone(), bob.clone())?;
 //! let m = MessageId(uuid::Uuid::now_v7());
-//! engine.send_message(&chat, m, &alice, false)?;
+//! engine.send_message(&chat, m, &alice)?;
 //! assert_eq!(engine.unread_count(&bob, &chat), 1);
 //! let read = engine.ack_message_read(m, &bob)?;
 //! assert_eq!(read.notifications[0].to, alice);

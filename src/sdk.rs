@@ -9,24 +9,83 @@ use receipt_domain::{
 use receipt_store::Backend;
 
 impl<B: Backend> Engine<B> {
-    /// `sendMessage` (with `needGroupAck` for groups). Sending never fails because of receipts:
-    /// a declined group-ack request is reported in [`Outcome::note`].
+    /// `sendMessage`: a message without group read receipts (direct chats always; in a group
+    /// see [`Engine::send_message_requesting_group_acks`]).
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
+    /// assert_eq!(engine.unread_count(&bob, &chat), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_message(
         &self,
         conversation: &ConversationId,
         message: MessageId,
         sender: &UserId,
-        needs_group_ack: bool,
     ) -> Result<Outcome, EngineError> {
         self.execute(CommandKind::SendMessage {
             conversation: conversation.clone(),
             message,
             sender: sender.clone(),
-            needs_group_ack,
+            needs_group_ack: false,
+        })
+    }
+
+    /// `sendMessage` with `needGroupAck`: a group message whose readers send group read acks.
+    /// Sending never fails because of receipts: when the policy declines the request (receipts
+    /// off, sender not allowed, group above `max_group_size`), the message is sent without them
+    /// and [`Outcome::note`] says why.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let team = GroupId::new("team")?;
+    /// engine.join_group(&team, &ann, Role::Owner)?;
+    /// engine.join_group(&team, &bob, Role::Member)?;
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// let sent = engine.send_message_requesting_group_acks(&ConversationId::Group(team), m, &ann)?;
+    /// assert_eq!(sent.note, None, "accepted with receipts");
+    /// engine.ack_group_message_read(m, &bob)?;
+    /// assert_eq!(engine.group_ack_count(&ann, m)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_message_requesting_group_acks(
+        &self,
+        conversation: &ConversationId,
+        message: MessageId,
+        sender: &UserId,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::SendMessage {
+            conversation: conversation.clone(),
+            message,
+            sender: sender.clone(),
+            needs_group_ack: true,
         })
     }
 
     /// The recipient's device received a direct message (delivery receipt).
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// engine.send_message(&chat, m, &ann)?;
+    /// let delivered = engine.deliver(m, &bob)?;
+    /// assert_eq!(delivered.notifications[0].to, ann); // onMessagesDelivered
+    /// assert_eq!(engine.message_status(&ann, m)?.has_deliver_ack, Some(true));
+    /// // Without `require_delivery_ack` the command is refused and changes nothing.
+    /// let off = Engine::in_memory(EngineOptions::default())?;
+    /// off.send_message(&chat, m, &ann)?;
+    /// assert!(matches!(off.deliver(m, &bob), Err(EngineError::Rejected(DomainError::DeliveryAcksDisabled))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deliver(&self, message: MessageId, recipient: &UserId) -> Result<Outcome, EngineError> {
         self.execute(CommandKind::Deliver {
             message,
@@ -71,6 +130,19 @@ impl<B: Backend> Engine<B> {
     }
 
     /// `markMessageAsRead`: read without a receipt.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?; // works with receipts off
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// engine.send_message(&chat, m, &ann)?;
+    /// let read = engine.mark_message_read(m, &bob)?;
+    /// assert_eq!(engine.unread_count(&bob, &chat), 0);
+    /// assert!(read.notifications.iter().all(|n| n.to == bob), "the sender is told nothing");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mark_message_read(
         &self,
         message: MessageId,
@@ -131,6 +203,29 @@ impl<B: Backend> Engine<B> {
     }
 
     /// `fetchGroupAcks`: a page of readers in ack order.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
+    /// let team = GroupId::new("team")?;
+    /// let users: Vec<UserId> = (0..5).map(|i| UserId::new(format!("u{i}"))).collect::<Result<_, _>>()?;
+    /// for u in &users {
+    ///     engine.join_group(&team, u, Role::Member)?;
+    /// }
+    /// let m = MessageId(uuid::Uuid::now_v7());
+    /// engine.send_message_requesting_group_acks(&ConversationId::Group(team), m, &users[0])?;
+    /// for u in &users[1..] {
+    ///     engine.ack_group_message_read(m, u)?;
+    /// }
+    /// let first = engine.fetch_group_acks(&users[0], m, None, 3)?;
+    /// assert_eq!(first.entries.len(), 3);
+    /// let rest = engine.fetch_group_acks(&users[0], m, first.next, 3)?;
+    /// assert_eq!(rest.entries.len(), 1);
+    /// assert!(rest.next.is_none());
+    /// // Only the sender may look, under the default visibility.
+    /// assert!(engine.fetch_group_acks(&users[1], m, None, 3).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fetch_group_acks(
         &self,
         viewer: &UserId,
@@ -154,6 +249,21 @@ impl<B: Backend> Engine<B> {
     }
 
     /// The badge: unread over all the user's conversations.
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?;
+    /// let (ann, bob, cat) = (UserId::new("ann")?, UserId::new("bob")?, UserId::new("cat")?);
+    /// for from in [&ann, &cat] {
+    ///     let chat = ConversationId::direct(from.clone(), bob.clone())?;
+    ///     engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), from)?;
+    /// }
+    /// assert_eq!(engine.total_unread(&bob), 2);
+    /// let list = engine.conversations(&bob);
+    /// assert_eq!(list.len(), 2);
+    /// assert!(list.iter().all(|c| c.unread == 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn total_unread(&self, user: &UserId) -> u64 {
         self.with_state(|s, _| s.total_unread(user))
     }

@@ -32,7 +32,7 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
         let engine = Engine::open(dir.path(), options(&clock)).unwrap();
         let (_, live) = engine.subscribe();
         for n in 1..=3 {
-            engine.send_message(&chat, m(n), &alice, false).unwrap();
+            engine.send_message(&chat, m(n), &alice).unwrap();
         }
         engine.deliver(m(1), &bob).unwrap();
         assert!(
@@ -92,8 +92,12 @@ fn group_flow_count_paging_visibility_expiry_cap_and_permission() {
     for name in ["r1", "r2", "r3"] {
         engine.join_group(&team, &id(name), Role::Member).unwrap();
     }
-    engine.send_message(&g, m(1), &id("owner"), true).unwrap();
-    let declined = engine.send_message(&g, m(2), &id("r1"), true).unwrap();
+    engine
+        .send_message_requesting_group_acks(&g, m(1), &id("owner"))
+        .unwrap();
+    let declined = engine
+        .send_message_requesting_group_acks(&g, m(2), &id("r1"))
+        .unwrap();
     assert_eq!(
         declined.note,
         Some(Note::GroupAckDeclined(GroupAckDeclined::SenderNotPermitted))
@@ -124,7 +128,9 @@ fn group_flow_count_paging_visibility_expiry_cap_and_permission() {
         Err(EngineError::Query(QueryError::Forbidden { .. }))
     ));
     // Expiry: three days and a millisecond after sending.
-    engine.send_message(&g, m(3), &id("owner"), true).unwrap();
+    engine
+        .send_message_requesting_group_acks(&g, m(3), &id("owner"))
+        .unwrap();
     clock.advance(3 * DAY_MS + 1);
     assert!(matches!(
         engine.ack_group_message_read(m(3), &id("r1")),
@@ -132,7 +138,9 @@ fn group_flow_count_paging_visibility_expiry_cap_and_permission() {
     ));
     // Cap: a fifth member makes the group too large for receipts.
     engine.join_group(&team, &id("r4"), Role::Member).unwrap();
-    let big = engine.send_message(&g, m(4), &id("owner"), true).unwrap();
+    let big = engine
+        .send_message_requesting_group_acks(&g, m(4), &id("owner"))
+        .unwrap();
     assert!(matches!(
         big.note,
         Some(Note::GroupAckDeclined(GroupAckDeclined::GroupTooLarge {
@@ -151,14 +159,14 @@ fn group_flow_count_paging_visibility_expiry_cap_and_permission() {
 fn rejected_command_changes_neither_state_nor_log() {
     let engine = Engine::in_memory(EngineOptions::default()).unwrap();
     let chat = ConversationId::direct(id("a"), id("b")).unwrap();
-    engine.send_message(&chat, m(1), &id("a"), false).unwrap();
+    engine.send_message(&chat, m(1), &id("a")).unwrap();
     let before = engine.with_state(|s, _| s.clone());
     let head = engine.head();
     assert!(matches!(
         engine.deliver(m(1), &id("b")),
         Err(EngineError::Rejected(DomainError::DeliveryAcksDisabled))
     ));
-    assert!(engine.send_message(&chat, m(2), &id("zed"), false).is_err());
+    assert!(engine.send_message(&chat, m(2), &id("zed")).is_err());
     assert_eq!(engine.head(), head);
     assert_eq!(engine.with_state(|s, _| s.clone()), before);
 }
@@ -182,7 +190,9 @@ fn many_threads_commands_and_queries_lose_no_update() {
             .unwrap();
     }
     for n in 0..20 {
-        engine.send_message(&g, m(n), &id("owner"), true).unwrap();
+        engine
+            .send_message_requesting_group_acks(&g, m(n), &id("owner"))
+            .unwrap();
     }
     let (start, live) = engine.subscribe();
     let threads: Vec<_> = (0..8)
@@ -194,7 +204,7 @@ fn many_threads_commands_and_queries_lose_no_update() {
                 for n in 0..20 {
                     engine.ack_group_message_read(m(n), &me).unwrap();
                     engine
-                        .send_message(&chat, m(1000 + t * 100 + n), &me, false)
+                        .send_message(&chat, m(1000 + t * 100 + n), &me)
                         .unwrap();
                     let _ = engine.total_unread(&id("owner"));
                 }
@@ -229,7 +239,7 @@ fn time_travel_shows_the_projections_at_a_past_position() {
     let engine = Engine::in_memory(EngineOptions::default().with_snapshot_every(Some(2))).unwrap();
     let chat = ConversationId::direct(id("a"), id("b")).unwrap();
     for n in 1..=5 {
-        engine.send_message(&chat, m(n), &id("a"), false).unwrap();
+        engine.send_message(&chat, m(n), &id("a")).unwrap();
     }
     engine.mark_conversation_read(&chat, &id("b")).unwrap();
     assert_eq!(engine.unread_count(&id("b"), &chat), 0);
@@ -250,7 +260,7 @@ fn opening_reports_progress_until_every_event_is_folded() {
         .unwrap();
         let chat = ConversationId::direct(id("a"), id("b")).unwrap();
         for n in 0..120 {
-            engine.send_message(&chat, m(n), &id("a"), false).unwrap();
+            engine.send_message(&chat, m(n), &id("a")).unwrap();
         }
     }
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -50,7 +50,7 @@ fn main() {
                         .unwrap_or_else(|e| fail("chat", e));
                     let message = MessageId(uuid::Uuid::now_v7());
                     let outcomes = [
-                        engine.send_message(&chat, message, &me, false),
+                        engine.send_message(&chat, message, &me),
                         engine.deliver(message, &peer),
                         engine.ack_message_read(message, &peer),
                     ];

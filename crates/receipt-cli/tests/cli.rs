@@ -221,7 +221,7 @@ fn a_store_that_lost_acknowledged_events_is_refused_verified_in_place_and_salvag
         let head = engine.head();
         for n in 0..5u128 {
             engine
-                .send_message(&chat, MessageId(uuid_from(n)), &a, false)
+                .send_message(&chat, MessageId(uuid_from(n)), &a)
                 .unwrap();
         }
         head

@@ -9,63 +9,94 @@ use serde::{Deserialize, Serialize};
 /// A command with its identity and the time it was issued (the domain never reads a clock).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
+    /// Identifies the command: a retry with the same id gets the original outcome.
     pub id: CommandId,
+    /// When the command was issued, in milliseconds since the Unix epoch (the caller's clock).
     pub at_ms: u64,
+    /// What is asked.
     pub kind: CommandKind,
 }
 
+/// What a command asks for. Append-only: new kinds get new variants at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CommandKind {
     /// Send a message (the SDK's `sendMessage`, with `needGroupAck` for groups).
     SendMessage {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who sent it.
         sender: UserId,
+        /// Whether the sender asks for group read receipts (groups only).
         needs_group_ack: bool,
     },
     /// The recipient's device received a direct message (the SDK's automatic delivery ack).
     Deliver {
+        /// The message.
         message: MessageId,
+        /// The user whose device received it.
         recipient: UserId,
     },
     /// `sendMessageReadAck`: a direct-chat read receipt for one message.
     AckMessageRead {
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
     /// `sendConversationReadAck`: read receipt for the whole direct conversation.
     AckConversationRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The user who read.
         reader: UserId,
     },
     /// `sendGroupMessageReadAck`.
     AckGroupMessageRead {
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
     /// `markMessageAsRead`: read privately, no receipt.
     MarkMessageRead {
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
     /// `markAllMessagesAsRead`: the whole conversation, privately.
     MarkConversationRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The user who read.
         reader: UserId,
     },
+    /// A user joins a group (or is added) with a role.
     JoinGroup {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
+        /// The role.
         role: Role,
     },
+    /// A user leaves a group (or is removed).
     LeaveGroup {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
     },
+    /// A member's role changes (owner, admin, member).
     SetRole {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
+        /// The role.
         role: Role,
     },
 }

@@ -21,6 +21,7 @@ pub struct Decision {
     pub note: Option<Note>,
 }
 
+/// What an accepted command's caller should know beyond its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Note {

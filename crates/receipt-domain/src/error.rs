@@ -6,56 +6,108 @@ use crate::ids::{ConversationId, GroupId, InvalidInput, MessageId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DomainError {
+    /// An argument was malformed.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
+    /// No message with this id was ever sent.
     #[error("unknown message {0}")]
     UnknownMessage(MessageId),
+    /// The message id is already used by another message.
     #[error("message id {0} is already used by another message")]
     MessageIdInUse(MessageId),
+    /// The user is not one of the direct conversation's two participants.
     #[error("{user} is not a participant of this direct conversation")]
-    NotAParticipant { user: UserId },
+    NotAParticipant {
+        /// The user named by the command.
+        user: UserId,
+    },
+    /// The user is not a current member of the group.
     #[error("{user} is not a member of group {group}")]
-    NotAMember { user: UserId, group: GroupId },
+    NotAMember {
+        /// The user named by the command.
+        user: UserId,
+        /// The group.
+        group: GroupId,
+    },
+    /// The user did not receive the message (not a member when it was sent, or its sender).
     #[error("{user} is not a recipient of message {message}")]
-    NotARecipient { user: UserId, message: MessageId },
+    NotARecipient {
+        /// The user named by the command.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// A sender cannot acknowledge its own message.
     #[error("{user} sent message {message}; a sender cannot acknowledge its own message")]
-    OwnMessage { user: UserId, message: MessageId },
+    OwnMessage {
+        /// The user named by the command.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// The user is already a member with another role (use `SetRole`).
     #[error("{user} is already a member of group {group} with another role; use set_role")]
-    AlreadyMember { user: UserId, group: GroupId },
+    AlreadyMember {
+        /// The user named by the command.
+        user: UserId,
+        /// The group.
+        group: GroupId,
+    },
+    /// Delivery receipts are off in the policy (`require_delivery_ack`).
     #[error("delivery acks are disabled (require_delivery_ack is off)")]
     DeliveryAcksDisabled,
+    /// Read receipts are off in the policy (`require_read_ack`).
     #[error("read acks are disabled (require_read_ack is off)")]
     ReadAcksDisabled,
+    /// Group read receipts are off in the policy.
     #[error("group read receipts are not enabled")]
     GroupReadReceiptsDisabled,
+    /// Group chats have no delivery receipts.
     #[error("group chats have no delivery receipts")]
     GroupDeliveryUnsupported,
+    /// A direct-chat receipt was sent for a group message.
     #[error("message {0} is a group message; use a group read ack")]
     NotADirectMessage(MessageId),
+    /// A group read ack was sent for a direct message.
     #[error("message {0} is a direct message; group read acks apply to group messages")]
     NotAGroupMessage(MessageId),
+    /// Conversation read acks exist for direct chats only.
     #[error("conversation read acks are only for direct chats")]
     ConversationAckDirectOnly,
+    /// The message was sent without group read receipts.
     #[error("message {0} was sent without group read receipts")]
     GroupAckNotRequested(MessageId),
+    /// The group ack came after the policy's validity window.
     #[error("message {message} is {age_ms} ms old; group acks are valid for {validity_ms} ms")]
     AckExpired {
+        /// The message.
         message: MessageId,
+        /// How old the message was when the command was stamped, in milliseconds.
         age_ms: u64,
+        /// How long group acks are accepted after sending, in milliseconds (policy).
         validity_ms: u64,
     },
+    /// Nothing was ever recorded in this conversation.
     #[error("no message or member was ever recorded in {0}")]
     UnknownConversation(ConversationId),
+    /// The ack is stamped before its message was sent.
     #[error("the ack of message {message} is stamped {at_ms} ms, before the message was sent at {sent_at_ms} ms")]
     AckBeforeSend {
+        /// The message.
         message: MessageId,
+        /// When it happened, in milliseconds since the Unix epoch (the caller's clock).
         at_ms: u64,
+        /// When the message was sent, in milliseconds since the Unix epoch.
         sent_at_ms: u64,
     },
+    /// The message is past the policy's retention.
     #[error("message {message} is {age_ms} ms old, past its retention of {retention_ms} ms")]
     MessageExpired {
+        /// The message.
         message: MessageId,
+        /// How old the message was when the command was stamped, in milliseconds.
         age_ms: u64,
+        /// How long messages are kept, in milliseconds (policy).
         retention_ms: u64,
     },
 }
@@ -92,14 +144,29 @@ impl DomainError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
+    /// An argument was malformed.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
+    /// No message with this id was ever sent.
     #[error("unknown message {0}")]
     UnknownMessage(MessageId),
+    /// The viewer may not see this message's group acks (visibility policy).
     #[error("{viewer} may not see the group acks of message {message}")]
-    Forbidden { viewer: UserId, message: MessageId },
+    Forbidden {
+        /// The user asking.
+        viewer: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// The user did not receive the message (not a member when it was sent, or its sender).
     #[error("{user} is neither the sender nor a recipient of message {message}")]
-    NotARecipient { user: UserId, message: MessageId },
+    NotARecipient {
+        /// The user named by the command.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// The message was sent without group read receipts.
     #[error("message {0} was sent without group read receipts")]
     GroupAckNotRequested(MessageId),
 }

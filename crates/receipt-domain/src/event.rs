@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Role {
+    /// Owns the group.
     Owner,
+    /// Administers the group.
     Admin,
+    /// A plain member.
     Member,
 }
 
@@ -26,7 +29,12 @@ pub enum GroupAckDeclined {
     /// Only the owner and admins may request acks, and the sender is a plain member.
     SenderNotPermitted,
     /// The group had more members than the cap when the message was sent.
-    GroupTooLarge { members: u32, max_group_size: u32 },
+    GroupTooLarge {
+        /// Members the group has.
+        members: u32,
+        /// The largest group whose messages can carry group acks (policy).
+        max_group_size: u32,
+    },
     /// Group acks were requested on a direct message.
     NotAGroup,
 }
@@ -67,70 +75,113 @@ impl std::fmt::Display for GroupAckDeclined {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum GroupAck {
+    /// The sender did not ask for group read receipts.
     NotRequested,
+    /// Group read receipts are collected for this message.
     Enabled,
+    /// The sender asked, and the policy declined (why).
     Declined(GroupAckDeclined),
 }
 
 /// An event: a fact with its id and the time of the command that produced it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// Derived from the command's id (`CommandId::event_id`).
     pub id: EventId,
+    /// The command's time, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// What happened.
     pub body: EventBody,
 }
 
+/// What happened. Persisted: append-only, variants are never reordered or removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum EventBody {
+    /// A message was sent.
     MessageSent {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who sent it.
         sender: UserId,
+        /// Whether group read receipts are collected for it.
         group_ack: GroupAck,
     },
+    /// A direct message reached its recipient's device.
     Delivered {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user whose device received it.
         recipient: UserId,
     },
+    /// A direct-chat read receipt for one message.
     ReadAcked {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
     /// Acks every message the peer sent the reader up to this point of the conversation's stream.
     ConversationAcked {
+        /// The conversation.
         conversation: ConversationId,
+        /// The user who read.
         reader: UserId,
     },
+    /// A group read receipt for one message.
     GroupReadAcked {
+        /// The group.
         group: GroupId,
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
+    /// A message was read privately (no receipt).
     MessageMarkedRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who read.
         reader: UserId,
     },
     /// Marks every message up to this point of the conversation's stream read for the reader.
     ConversationMarkedRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The user who read.
         reader: UserId,
     },
+    /// A user joined a group.
     MemberJoined {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
+        /// The role.
         role: Role,
     },
+    /// A user left a group.
     MemberLeft {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
     },
+    /// A member's role changed.
     MemberRoleChanged {
+        /// The group.
         group: GroupId,
+        /// The user.
         user: UserId,
+        /// The role.
         role: Role,
     },
 }

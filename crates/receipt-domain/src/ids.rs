@@ -19,31 +19,72 @@ pub const MAX_ID_BYTES: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidInput {
+    /// The id is empty.
     #[error("{what} is empty")]
-    Empty { what: &'static str },
+    Empty {
+        /// Which kind of id.
+        what: &'static str,
+    },
+    /// The id is longer than allowed.
     #[error("{what} is {len_bytes} bytes long; at most {MAX_ID_BYTES} are allowed")]
     TooLong {
+        /// Which kind of id.
         what: &'static str,
+        /// The length found, in bytes.
         len_bytes: usize,
     },
+    /// The id holds a control character.
     #[error("{what} contains a control character at byte {at_byte}")]
-    ControlCharacter { what: &'static str, at_byte: usize },
+    ControlCharacter {
+        /// Which kind of id.
+        what: &'static str,
+        /// Byte offset of the offending character.
+        at_byte: usize,
+    },
+    /// The id holds an invisible character (format, line or paragraph separator).
     #[error("{what} contains an invisible format character or separator (U+{code_point:04X}) at byte {at_byte}")]
     InvisibleCharacter {
+        /// Which kind of id.
         what: &'static str,
+        /// Byte offset of the offending character.
         at_byte: usize,
+        /// The offending code point.
         code_point: u32,
     },
+    /// The id is not in Unicode normalization form C.
     #[error("{what} is not in Unicode normalization form C (NFC); normalize it before use")]
-    NotNfc { what: &'static str },
+    NotNfc {
+        /// Which kind of id.
+        what: &'static str,
+    },
+    /// A direct conversation needs two different users.
     #[error("a direct conversation needs two different users, got {user} twice")]
-    SelfConversation { user: UserId },
+    SelfConversation {
+        /// The user named twice.
+        user: UserId,
+    },
+    /// The page size is zero or above the maximum.
     #[error("page size {page_size} is outside 1..={max}")]
-    PageSize { page_size: u32, max: u32 },
+    PageSize {
+        /// The page size asked for.
+        page_size: u32,
+        /// The largest allowed.
+        max: u32,
+    },
+    /// The cursor points past the list.
     #[error("cursor {cursor} is past the end of the reader list ({len} entries)")]
-    Cursor { cursor: u32, len: u32 },
+    Cursor {
+        /// The cursor given.
+        cursor: u32,
+        /// How many entries there are.
+        len: u32,
+    },
+    /// The policy is inconsistent.
     #[error("policy: {reason}")]
-    Policy { reason: &'static str },
+    Policy {
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// The rules every stored id was written under (schema 1).
@@ -228,7 +269,12 @@ impl CommandId {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ConversationId {
     /// Single chat between exactly two different users, `low < high`.
-    Direct { low: UserId, high: UserId },
+    Direct {
+        /// The participant whose id sorts first.
+        low: UserId,
+        /// The participant whose id sorts second.
+        high: UserId,
+    },
     /// Group chat.
     Group(GroupId),
 }
@@ -243,6 +289,7 @@ impl ConversationId {
         }
     }
 
+    /// The conversation of group `g`.
     pub fn group(g: GroupId) -> Self {
         Self::Group(g)
     }
@@ -257,6 +304,7 @@ impl ConversationId {
         }
     }
 
+    /// Whether this is a group conversation.
     pub fn is_group(&self) -> bool {
         matches!(self, Self::Group(_))
     }

@@ -28,6 +28,8 @@
 //! assert_eq!(state.total_unread(&alice), 0);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bounded_serde;
 mod command;
 mod decide;

@@ -7,42 +7,60 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::state::State;
 use serde::{Deserialize, Serialize};
 
+/// Something a user's devices should be told, derived from one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
+    /// The user to notify.
     pub to: UserId,
+    /// What kind.
     pub kind: NotificationKind,
 }
 
+/// What the notification says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NotificationKind {
     /// To the sender: the recipient's device received the message.
     MessageDelivered {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who acted.
         by: UserId,
     },
     /// To the sender: the recipient acknowledged reading the message.
     MessageRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who acted.
         by: UserId,
     },
     /// To the peer: the reader acknowledged the whole direct conversation.
     ConversationRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The user who acted.
         by: UserId,
     },
     /// To the sender: a member acked a group message; `count` is the new ack count.
     GroupMessageRead {
+        /// The conversation.
         conversation: ConversationId,
+        /// The message.
         message: MessageId,
+        /// The user who acted.
         by: UserId,
+        /// The message's read-ack count now.
         count: u32,
     },
     /// To the reader (their other devices): their read state in the conversation changed.
     ReadStateChanged {
+        /// The conversation.
         conversation: ConversationId,
+        /// The reader's unread count in the conversation now.
         unread: u32,
     },
 }

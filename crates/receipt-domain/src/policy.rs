@@ -6,13 +6,16 @@
 use crate::ids::InvalidInput;
 use serde::{Deserialize, Serialize};
 
+/// One day, in milliseconds.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Who may ask for group read receipts when sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum GroupAckRequesters {
+    /// Every member.
     AllMembers,
+    /// The owner and the admins.
     OwnerAndAdmins,
 }
 
@@ -20,6 +23,7 @@ pub enum GroupAckRequesters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum AckVisibility {
+    /// Only the sender.
     SenderOnly,
     /// The sender and every current member of the group.
     AllMembers,
@@ -34,11 +38,13 @@ pub struct Policy {
     pub require_read_ack: bool,
     /// The group read-receipt feature is switched on for the app.
     pub group_read_receipts: bool,
+    /// Who may ask for group read receipts when sending.
     pub group_ack_requesters: GroupAckRequesters,
     /// A group ack for a message older than this is rejected.
     pub group_ack_validity_ms: u64,
     /// A message sent into a group with more members than this gets no group read receipts.
     pub max_group_size: u32,
+    /// Who may see a group message's read-ack list.
     pub group_ack_visibility: AckVisibility,
     /// How long a message is retained; direct delivery and read acks past it are rejected.
     /// `None` means forever.

@@ -15,7 +15,9 @@ pub const MAX_ACK_PAGE_SIZE: u32 = 1000;
 /// A conversation with the user's unread count in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationUnread {
+    /// The conversation.
     pub conversation: ConversationId,
+    /// The user's unread count in it.
     pub unread: u32,
 }
 
@@ -24,7 +26,9 @@ pub struct ConversationUnread {
 pub struct MessageStatus {
     /// `None` for group messages: group chats have no delivery receipts.
     pub has_deliver_ack: Option<bool>,
+    /// The recipient sent a read receipt for it.
     pub has_read_ack: bool,
+    /// The recipient has read it (with or without a receipt).
     pub has_read: bool,
     /// `None` for direct messages, for group messages sent without receipts, and for viewers who
     /// may not see the count.
@@ -35,14 +39,19 @@ pub struct MessageStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AckCursor(pub u32);
 
+/// One reader in a group message's read-ack list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupAckEntry {
+    /// The user who read.
     pub reader: UserId,
+    /// When the ack was recorded, in milliseconds since the Unix epoch.
     pub at_ms: u64,
 }
 
+/// A page of a group message's read-ack list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupAckPage {
+    /// The entries of this page, oldest ack first.
     pub entries: Vec<GroupAckEntry>,
     /// `None` when this page reaches the end of the list as it is now.
     pub next: Option<AckCursor>,
@@ -51,17 +60,22 @@ pub struct GroupAckPage {
 /// One participant of a conversation, for inspection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantSummary {
+    /// The participant.
     pub user: UserId,
+    /// Their unread count in the conversation.
     pub unread: u32,
     /// Still a participant (always true in a direct chat; false for members who left a group).
     pub current: bool,
+    /// Their role, if they are a current member.
     pub role: Option<crate::event::Role>,
 }
 
 /// What the engine knows about one conversation, for inspection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
+    /// The conversation.
     pub conversation: ConversationId,
+    /// Messages in the conversation.
     pub messages: u32,
     /// Current members (groups) or 2 (direct chats).
     pub members: u32,

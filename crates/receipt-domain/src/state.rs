@@ -173,6 +173,7 @@ impl MessageRecord {
 
 /// Read-only lookups shared by decide, queries and notifications.
 impl State {
+    /// An empty state: no conversations, no messages.
     pub fn new() -> Self {
         Self::default()
     }

@@ -6,6 +6,8 @@
 //! what a client would know (who is in which conversation, recent messages), so some commands
 //! are rejected by the engine, as some client requests are in real life.
 
+#![warn(missing_docs)]
+
 /// The kill -9 harness of the crash tests.
 pub mod crash;
 
@@ -21,16 +23,21 @@ use uuid::Uuid;
 /// Sizes and shape of a workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadConfig {
+    /// Seed of the generator: the same seed and size give the same commands.
     pub seed: u64,
     /// Commands generated after the setup joins.
     pub commands: u64,
+    /// Users in the workload.
     pub users: u32,
+    /// Groups in the workload.
     pub groups: u32,
+    /// Direct chats in the workload.
     pub direct_chats: u32,
     /// Zipf exponent of conversation popularity.
     pub zipf_exponent: f64,
     /// The group size above which the engine's policy declines group acks (to aim acks well).
     pub max_group_size: u32,
+    /// Time of the first command, in milliseconds since the Unix epoch.
     pub start_ms: u64,
 }
 
@@ -108,6 +115,7 @@ fn group_size(rng: &mut Xoshiro256PlusPlus, users: u32) -> u32 {
 }
 
 impl Workload {
+    /// The generator of `config`'s workload.
     pub fn new(config: WorkloadConfig) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let users: Vec<UserId> = (0..config.users.max(2))
@@ -181,6 +189,7 @@ impl Workload {
         }
     }
 
+    /// The configuration this generator follows.
     pub fn config(&self) -> &WorkloadConfig {
         &self.config
     }
