@@ -24,7 +24,7 @@ use uuid::Uuid;
 mod batch;
 
 /// Progress is reported every this many replayed events.
-pub const PROGRESS_EVERY_EVENTS: u64 = 65_536;
+pub const PROGRESS_EVERY_EVENTS: u64 = 8_192;
 
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! `receipts inspect`: what the engine knows about a user, a message or a conversation.
 
+use crate::output::{time, yes_no, NotFound};
 use crate::Result;
 use clap::Subcommand;
 use receipt_engine::*;
@@ -59,8 +60,20 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
         What::User { id } => {
             let user = UserId::new(id)?;
             let convs = engine.conversations(&user);
+            if convs.is_empty() {
+                return Err(NotFound(format!(
+                    "unknown user {user}: nothing was ever recorded for them in this store"
+                ))
+                .into());
+            }
             let badge = engine.total_unread(&user);
-            let value = serde_json::json!({ "user": user, "badge": badge, "conversations": convs });
+            // Conversations as the same `direct:a+b` / `group:g` strings the tables print.
+            let listed: Vec<serde_json::Value> = convs
+                .iter()
+                .map(|c| serde_json::json!({ "conversation": c.conversation.to_string(), "unread": c.unread }))
+                .collect();
+            let value =
+                serde_json::json!({ "user": user, "badge": badge, "conversations": listed });
             print(json, &value, || {
                 println!("{user}: badge {badge}");
                 println!("{:<40} {:>7}", "conversation", "unread");
@@ -79,12 +92,27 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
             let value = serde_json::json!({ "message": message, "viewer": viewer, "status": status, "readers": readers });
             print(json, &value, || {
                 println!("message {message} as seen by {viewer}");
-                println!("  has_deliver_ack  {:?}", status.has_deliver_ack);
-                println!("  has_read_ack     {}", status.has_read_ack);
-                println!("  has_read         {}", status.has_read);
-                println!("  group_ack_count  {:?}", status.group_ack_count);
+                println!(
+                    "  has_deliver_ack  {}",
+                    yes_no(
+                        status.has_deliver_ack,
+                        "n/a (group chats have no delivery receipts)"
+                    )
+                );
+                println!(
+                    "  has_read_ack     {}",
+                    yes_no(Some(status.has_read_ack), "")
+                );
+                println!("  has_read         {}", yes_no(Some(status.has_read), ""));
+                println!(
+                    "  group_ack_count  {}",
+                    status.group_ack_count.map_or_else(
+                        || "n/a (a direct message, no receipts requested, or not visible to this viewer)".to_string(),
+                        |n| n.to_string()
+                    )
+                );
                 for e in readers.iter().flat_map(|p| &p.entries) {
-                    println!("  reader {:<12} at {} ms", e.reader.as_str(), e.at_ms);
+                    println!("  reader {:<12} at {}", e.reader.as_str(), time(e.at_ms));
                 }
             })
         }
@@ -95,8 +123,10 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
             };
             let summary = engine
                 .with_state(|s, _| s.conversation_summary(&conversation))
-                .ok_or_else(|| format!("nothing has happened in {conversation}"))?;
-            print(json, &summary, || {
+                .ok_or_else(|| NotFound(format!("nothing has happened in {conversation}")))?;
+            let mut value = serde_json::to_value(&summary)?;
+            value["conversation"] = serde_json::Value::String(summary.conversation.to_string());
+            print(json, &value, || {
                 println!(
                     "{}: {} messages, {} members",
                     summary.conversation, summary.messages, summary.members
@@ -108,13 +138,13 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
                 for p in &summary.participants {
                     let role = p
                         .role
-                        .map(|r| format!("{r:?}"))
+                        .map(|r| format!("{r:?}").to_lowercase())
                         .unwrap_or_else(|| "-".into());
                     println!(
                         "{:<20} {:>7} {:>8} {:>8}",
                         p.user.as_str(),
                         p.unread,
-                        p.current,
+                        yes_no(Some(p.current), ""),
                         role
                     );
                 }

@@ -4,6 +4,7 @@
 mod demo;
 mod inspect;
 mod maintenance;
+mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -13,7 +14,11 @@ use std::process::ExitCode;
 #[command(
     name = "receipts",
     version,
-    about = "Message receipt engine: demo, inspect, rebuild, verify, export"
+    about = "Message receipt engine: demo, inspect, rebuild, verify, export",
+    after_help = "Exit codes: 0 done; 1 the store or the operation failed (damaged, in use, I/O); \
+2 the command line was wrong (unknown flag, malformed uuid or id); 3 not found (no store, \
+unknown user, message or conversation).\n\nA store is owned by one process: to look into a \
+store a running service owns, ask that service, or copy the store's directory and open the copy."
 )]
 struct Cli {
     /// The store directory (created by `demo`; every other command needs an existing store).
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = output::exit_code(e.as_ref());
             eprintln!("error: {e}");
             // The chain of causes, so nothing the library kept is lost on the way out.
             let mut cause = e.source();
@@ -134,7 +140,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {c}");
                 cause = c.source();
             }
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
@@ -142,11 +148,11 @@ fn main() -> ExitCode {
 /// Refuses a directory that holds no store, instead of creating an empty one by accident.
 pub fn existing_store(db: &std::path::Path) -> Result<()> {
     if !db.join("conf").exists() {
-        return Err(format!(
+        return Err(output::NotFound(format!(
             "no receipt store at {} (run `receipts demo --db {}` first)",
             db.display(),
             db.display()
-        )
+        ))
         .into());
     }
     Ok(())

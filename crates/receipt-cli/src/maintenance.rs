@@ -17,24 +17,27 @@ pub fn rebuild(db: &Path) -> Result {
     let total = log.head();
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} events {per_sec} eta {eta}",
+        "{bar:30} {human_pos}/{human_len} events {msg}",
     )?);
     let start = Instant::now();
     let mut state = State::new();
     log.replay(0, |e| {
         state.apply(&e.event);
-        if e.position % 65_536 == 0 {
+        // Often enough to move smoothly; indicatif redraws at most 20 times a second anyway.
+        if e.position % 4_096 == 0 {
             bar.set_position(e.position);
+            let rate = e.position as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{}/s", crate::output::count(rate as u64)));
         }
     })?;
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     log.save_snapshot(total, &state)?;
     println!(
-        "rebuilt {} events ({} messages) in {secs:.2} s: {:.0} events/s; snapshot stored at position {total}",
-        total,
-        state.message_count(),
-        total as f64 / secs.max(1e-9)
+        "rebuilt {} events ({} messages) in {secs:.2} s: {} events/s; snapshot stored at position {total}",
+        crate::output::count(total),
+        crate::output::count(state.message_count() as u64),
+        crate::output::count((total as f64 / secs.max(1e-9)) as u64)
     );
     Ok(())
 }
@@ -76,11 +79,33 @@ pub fn salvage(db: &Path, into: &Path) -> Result {
 }
 
 #[derive(serde::Serialize)]
-struct Line<'a> {
+struct Line {
     position: u64,
     stream: String,
     kind: &'static str,
-    event: &'a Event,
+    event: serde_json::Value,
+}
+
+/// Every `conversation` field as the `direct:a+b` / `group:g` string the tables print (the
+/// derived serde form, `{"Group":"g"}`, is the one snapshots store, so it stays as it is).
+fn conversations_as_strings(value: &mut serde_json::Value, conversation: &str) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if name == "conversation" && field.is_object() {
+                    *field = serde_json::Value::String(conversation.to_string());
+                } else {
+                    conversations_as_strings(field, conversation);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                conversations_as_strings(item, conversation);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub fn export(db: &Path, from: u64) -> Result {
@@ -92,13 +117,20 @@ pub fn export(db: &Path, from: u64) -> Result {
         if failed.is_some() {
             return;
         }
-        let line = Line {
-            position,
-            stream: event.body.conversation().to_string(),
-            kind: event.body.kind_name(),
-            event: &event,
-        };
-        if let Err(e) = serde_json::to_writer(&mut out, &line)
+        let stream = event.body.conversation().to_string();
+        let written = serde_json::to_value(&event).and_then(|mut value| {
+            conversations_as_strings(&mut value, &stream);
+            serde_json::to_writer(
+                &mut out,
+                &Line {
+                    position,
+                    kind: event.body.kind_name(),
+                    stream,
+                    event: value,
+                },
+            )
+        });
+        if let Err(e) = written
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
         {

@@ -40,7 +40,8 @@ fn demo_reports_what_it_wrote_and_refuses_to_overwrite() {
     let text = stdout(&demo(&db));
     assert!(text.contains("events/s"), "{text}");
     assert!(
-        text.contains("group read receipts declined: GroupTooLarge"),
+        text.contains("sent without the group read receipts they asked for")
+            && text.contains("GroupTooLarge: the group had more members than max_group_size"),
         "{text}"
     );
     assert!(text.contains("users with the largest badges"), "{text}");
@@ -359,4 +360,139 @@ fn db_and_json_are_accepted_after_the_subcommand_and_every_argument_has_help() {
             assert!(help.contains(phrase), "{args:?} lacks {phrase:?}: {help}");
         }
     }
+}
+
+#[test]
+fn exit_codes_follow_one_convention_and_an_unknown_user_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    let d = db.to_str().unwrap();
+    // No store yet: not found.
+    let none = receipts(&["inspect", "--db", d, "user", "user0"]);
+    assert_eq!(none.status.code(), Some(3), "{}", stderr(&none));
+    demo(&db);
+    let unknown = receipts(&["inspect", "--db", d, "user", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(3), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("unknown user nobody"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(
+        stdout(&unknown).is_empty(),
+        "no badge 0 for a user nobody knows"
+    );
+    // Malformed input, whether clap or the id rules refuse it: usage.
+    let bad_uuid = receipts(&["inspect", "--db", d, "message", "not-a-uuid", "--as", "a"]);
+    assert_eq!(bad_uuid.status.code(), Some(2), "{}", stderr(&bad_uuid));
+    let bad_id = receipts(&["inspect", "--db", d, "user", "a\u{7}b"]);
+    assert_eq!(bad_id.status.code(), Some(2), "{}", stderr(&bad_id));
+    let unknown_message = receipts(&[
+        "inspect",
+        "--db",
+        d,
+        "message",
+        "0190a0b0-0000-7000-8000-000000000000",
+        "--as",
+        "user0",
+    ]);
+    assert_eq!(
+        unknown_message.status.code(),
+        Some(3),
+        "{}",
+        stderr(&unknown_message)
+    );
+    let help = stdout(&receipts(&["--help"]));
+    assert!(help.contains("Exit codes"), "{help}");
+}
+
+#[test]
+fn output_is_for_people_times_yes_no_and_one_form_of_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    let report = stdout(&demo(&db));
+    let d = db.to_str().unwrap();
+    // Tallies say what each reason means; no fixed "largest 3000".
+    assert!(report.contains("rejected, changing nothing"), "{report}");
+    assert!(
+        report.contains("NotARecipient: a read ack from a user who did not receive"),
+        "{report}"
+    );
+    assert!(report.contains("members now"), "{report}");
+    assert!(
+        !report.contains("Some(") && !report.contains("None"),
+        "{report}"
+    );
+
+    let export = stdout(&receipts(&["export", "--db", d]));
+    let lines: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sent = lines.iter().find(|l| l["kind"] == "MessageSent").unwrap();
+    let body = &sent["event"]["body"]["MessageSent"];
+    assert_eq!(
+        body["conversation"], sent["stream"],
+        "one string form: {sent}"
+    );
+    assert!(sent["stream"].as_str().unwrap().contains(':'));
+
+    let user = receipts(&["inspect", "--db", d, "--json", "user", "user0"]);
+    let json: serde_json::Value = serde_json::from_slice(&user.stdout).unwrap();
+    let first = &json["conversations"][0]["conversation"];
+    assert!(
+        first
+            .as_str()
+            .is_some_and(|c| c.starts_with("direct:") || c.starts_with("group:")),
+        "{json}"
+    );
+
+    // A group message with acks, seen by its sender: times as RFC 3339, counts as numbers.
+    let acked = lines
+        .iter()
+        .find(|l| l["kind"] == "GroupReadAcked")
+        .unwrap();
+    let id = acked["event"]["body"]["GroupReadAcked"]["message"]
+        .as_str()
+        .unwrap();
+    let sender = lines
+        .iter()
+        .find(|l| l["kind"] == "MessageSent" && l["event"]["body"]["MessageSent"]["message"] == id)
+        .map(|l| {
+            l["event"]["body"]["MessageSent"]["sender"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    let msg = stdout(&receipts(&[
+        "inspect", "--db", d, "message", id, "--as", &sender,
+    ]));
+    assert!(msg.contains("has_read         yes"), "{msg}");
+    assert!(
+        msg.contains("n/a (group chats have no delivery receipts)"),
+        "{msg}"
+    );
+    assert!(msg.contains(" at 2026-"), "reader times are dates: {msg}");
+    assert!(
+        !msg.contains("Some(") && !msg.contains("None") && !msg.contains(" ms"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_store_in_use_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    demo(&db);
+    // This test process owns the store; the CLI is another process.
+    let owner =
+        receipt_store::SledLog::open_dir(&db, receipt_store::Durability::EveryAppend).unwrap();
+    let start = std::time::Instant::now();
+    let out = receipts(&["inspect", "--db", db.to_str().unwrap(), "user", "user0"]);
+    let waited = start.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is in use"), "{}", stderr(&out));
+    assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+    drop(owner);
 }
