@@ -21,6 +21,9 @@
 
 #![warn(missing_docs)]
 
+/// The engine for tokio services (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
 mod engine;
 mod error;
 mod options;

@@ -1,0 +1,241 @@
+//! The routes of the example HTTP service: the seed's flows as JSON over HTTP, on the
+//! `AsyncEngine`. Shared with its end-to-end test (tests/http_service.rs).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use receipt_engine::asynchronous::AsyncEngine;
+use receipt_engine::uuid::Uuid;
+use receipt_engine::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A conversation in a request body: `{"direct": ["ann", "bob"]}` or `{"group": "team"}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationRef {
+    /// A direct chat between two users.
+    Direct([String; 2]),
+    /// A group chat.
+    Group(String),
+}
+
+impl ConversationRef {
+    fn id(&self) -> Result<ConversationId, ApiError> {
+        Ok(match self {
+            Self::Direct([a, b]) => ConversationId::direct(UserId::new(a)?, UserId::new(b)?)?,
+            Self::Group(g) => ConversationId::Group(GroupId::new(g)?),
+        })
+    }
+}
+
+/// An error as an HTTP status and a JSON body `{"error": kind, "message": text}`.
+pub struct ApiError(StatusCode, String, String);
+
+impl<E: Into<EngineError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let e = e.into();
+        let status = match &e {
+            EngineError::InvalidInput(_) | EngineError::Query(QueryError::InvalidInput(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            EngineError::Query(QueryError::UnknownMessage(_)) => StatusCode::NOT_FOUND,
+            EngineError::Query(_) => StatusCode::FORBIDDEN,
+            EngineError::Rejected(_) => StatusCode::CONFLICT,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(status, e.kind().to_string(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1, "message": self.2 }))).into_response()
+    }
+}
+
+type Reply = Result<Json<Value>, ApiError>;
+
+fn outcome(o: &Outcome) -> Value {
+    json!({
+        "events": o.events.len(),
+        "first_position": o.first_position,
+        "note": o.note.map(|n| n.to_string()),
+        "repeated": o.repeated,
+    })
+}
+
+#[derive(Deserialize)]
+struct Join {
+    user: String,
+    role: String,
+}
+
+async fn join(
+    State(e): State<AsyncEngine>,
+    Path(group): Path<String>,
+    Json(b): Json<Join>,
+) -> Reply {
+    let role = match b.role.as_str() {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    };
+    let kind = CommandKind::JoinGroup {
+        group: GroupId::new(group)?,
+        user: UserId::new(b.user)?,
+        role,
+    };
+    Ok(Json(outcome(&e.execute(kind).await?)))
+}
+
+#[derive(Deserialize)]
+struct Send {
+    conversation: ConversationRef,
+    sender: String,
+    #[serde(default)]
+    group_acks: bool,
+}
+
+async fn send(State(e): State<AsyncEngine>, Json(b): Json<Send>) -> Reply {
+    let message = MessageId(Uuid::now_v7());
+    let kind = CommandKind::SendMessage {
+        conversation: b.conversation.id()?,
+        message,
+        sender: UserId::new(b.sender)?,
+        needs_group_ack: b.group_acks,
+    };
+    let mut reply = outcome(&e.execute(kind).await?);
+    reply["message"] = json!(message.0);
+    Ok(Json(reply))
+}
+
+#[derive(Deserialize)]
+struct By {
+    by: String,
+}
+
+/// `delivered`, `read-ack`, `group-read-ack` or `mark-read` of one message.
+async fn on_message(
+    State(e): State<AsyncEngine>,
+    Path((id, what)): Path<(Uuid, String)>,
+    Json(b): Json<By>,
+) -> Reply {
+    let (message, user) = (MessageId(id), UserId::new(b.by)?);
+    let kind = match what.as_str() {
+        "delivered" => CommandKind::Deliver {
+            message,
+            recipient: user,
+        },
+        "read-ack" => CommandKind::AckMessageRead {
+            message,
+            reader: user,
+        },
+        "group-read-ack" => CommandKind::AckGroupMessageRead {
+            message,
+            reader: user,
+        },
+        "mark-read" => CommandKind::MarkMessageRead {
+            message,
+            reader: user,
+        },
+        _ => return Err(ApiError(StatusCode::NOT_FOUND, "NoSuchRoute".into(), what)),
+    };
+    Ok(Json(outcome(&e.execute(kind).await?)))
+}
+
+/// The reader opened the direct chat with `peer`: a conversation read receipt.
+async fn read_direct(
+    State(e): State<AsyncEngine>,
+    Path((reader, peer)): Path<(String, String)>,
+) -> Reply {
+    let (reader, peer) = (UserId::new(reader)?, UserId::new(peer)?);
+    let conversation = ConversationId::direct(reader.clone(), peer)?;
+    let kind = CommandKind::AckConversationRead {
+        conversation,
+        reader,
+    };
+    Ok(Json(outcome(&e.execute(kind).await?)))
+}
+
+async fn unread(State(e): State<AsyncEngine>, Path(user): Path<String>) -> Reply {
+    let user = UserId::new(user)?;
+    let engine = e.engine();
+    let conversations: Vec<Value> = engine
+        .conversations(&user)
+        .into_iter()
+        .map(|c| json!({ "conversation": c.conversation.to_string(), "unread": c.unread }))
+        .collect();
+    Ok(Json(
+        json!({ "badge": engine.total_unread(&user), "conversations": conversations }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Viewer {
+    #[serde(rename = "as")]
+    viewer: String,
+}
+
+async fn status(
+    State(e): State<AsyncEngine>,
+    Path(id): Path<Uuid>,
+    Query(v): Query<Viewer>,
+) -> Reply {
+    let status = e
+        .engine()
+        .message_status(&UserId::new(v.viewer)?, MessageId(id))?;
+    Ok(Json(serde_json::to_value(status).unwrap_or(Value::Null)))
+}
+
+async fn readers(
+    State(e): State<AsyncEngine>,
+    Path(id): Path<Uuid>,
+    Query(v): Query<Viewer>,
+) -> Reply {
+    let page = e.engine().fetch_group_acks(
+        &UserId::new(v.viewer)?,
+        MessageId(id),
+        None,
+        MAX_ACK_PAGE_SIZE,
+    )?;
+    let readers: Vec<Value> = page
+        .entries
+        .iter()
+        .map(|r| json!({ "reader": r.reader, "at_ms": r.at_ms }))
+        .collect();
+    Ok(Json(json!({ "readers": readers })))
+}
+
+#[derive(Deserialize)]
+struct Since {
+    #[serde(default)]
+    from: u64,
+}
+
+/// Notifications from a position on: how a client catches up (and, polled, follows).
+async fn notifications(State(e): State<AsyncEngine>, Query(f): Query<Since>) -> Reply {
+    let list: Vec<Value> = e
+        .engine()
+        .notifications_since(f.from)?
+        .into_iter()
+        .map(|p| json!({ "position": p.position, "to": p.notification.to, "kind": format!("{:?}", p.notification.kind) }))
+        .collect();
+    Ok(Json(json!({ "notifications": list })))
+}
+
+/// The service's routes over `engine`.
+pub fn router(engine: AsyncEngine) -> Router {
+    Router::new()
+        .route("/groups/{group}/members", post(join))
+        .route("/messages", post(send))
+        .route("/messages/{id}/{what}", post(on_message))
+        .route("/messages/{id}/status", get(status))
+        .route("/messages/{id}/readers", get(readers))
+        .route("/users/{reader}/direct/{peer}/read", post(read_direct))
+        .route("/users/{user}/unread", get(unread))
+        .route("/notifications", get(notifications))
+        .with_state(engine)
+}
