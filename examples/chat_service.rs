@@ -12,10 +12,9 @@ struct ChatService {
 
 impl ChatService {
     fn new(dir: &std::path::Path) -> Result<Self, EngineError> {
-        let options = EngineOptions::default().with_policy(Policy {
-            group_ack_visibility: AckVisibility::AllMembers,
-            ..Policy::all_receipts_on()
-        });
+        let options = EngineOptions::default().with_policy(
+            Policy::all_receipts_on().with_group_ack_visibility(AckVisibility::AllMembers),
+        );
         let engine = Arc::new(Engine::open(dir, options)?);
         // Forward every notification to its addressee's devices, in log order, once durable.
         let (_, inbox) = engine.subscribe();

@@ -64,8 +64,10 @@ pub struct Progress {
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// How an engine is opened. `EngineOptions::default()` is the seed's policy, group commit,
-/// a snapshot every 100,000 events and the system clock.
+/// a snapshot every 100,000 events and the system clock; the `with_` methods change one thing
+/// each. Non-exhaustive, so options can be added without breaking callers.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// The rules commands are decided with (changeable later with `Engine::set_policy`).
     pub policy: Policy,

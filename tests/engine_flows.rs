@@ -80,11 +80,9 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
 fn group_flow_count_paging_visibility_expiry_cap_and_permission() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let policy = Policy {
-        max_group_size: 4,
-        group_ack_requesters: GroupAckRequesters::OwnerAndAdmins,
-        ..Policy::all_receipts_on()
-    };
+    let policy = Policy::all_receipts_on()
+        .with_max_group_size(4)
+        .with_group_ack_requesters(GroupAckRequesters::OwnerAndAdmins);
     let engine = Engine::open(dir.path(), options(&clock).with_policy(policy)).unwrap();
     let team = GroupId::new("team").unwrap();
     let g = ConversationId::Group(team.clone());

@@ -87,15 +87,13 @@ fn any_step() -> impl Strategy<Value = Step> {
 }
 
 fn policy(open: bool) -> Policy {
-    Policy {
-        group_ack_visibility: if open {
+    Policy::all_receipts_on()
+        .with_group_ack_visibility(if open {
             AckVisibility::AllMembers
         } else {
             AckVisibility::SenderOnly
-        },
-        max_group_size: 3,
-        ..Policy::all_receipts_on()
-    }
+        })
+        .with_max_group_size(3)
 }
 
 fn open(dir: &std::path::Path, clock: &Arc<ManualClock>, open_policy: bool) -> Engine {

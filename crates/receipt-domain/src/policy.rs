@@ -30,7 +30,20 @@ pub enum AckVisibility {
 }
 
 /// Every rule of the spec's policy table; `Policy::default()` is the seed's defaults.
+///
+/// Non-exhaustive, so new rules can be added without breaking callers: start from
+/// [`Policy::default`] or [`Policy::all_receipts_on`] and change what you need with the `with_`
+/// methods.
+///
+/// ```
+/// use receipt_domain::{AckVisibility, Policy};
+/// let policy = Policy::all_receipts_on()
+///     .with_max_group_size(500)
+///     .with_group_ack_visibility(AckVisibility::AllMembers);
+/// assert!(policy.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Policy {
     /// Direct-chat delivery receipts are recorded and reported to the sender.
     pub require_delivery_ack: bool,
@@ -86,5 +99,55 @@ impl Policy {
             });
         }
         Ok(())
+    }
+}
+
+impl Policy {
+    /// With direct-chat delivery receipts on or off (`require_delivery_ack`).
+    pub fn with_delivery_acks(mut self, on: bool) -> Self {
+        self.require_delivery_ack = on;
+        self
+    }
+
+    /// With read receipts on or off (`require_read_ack`).
+    pub fn with_read_acks(mut self, on: bool) -> Self {
+        self.require_read_ack = on;
+        self
+    }
+
+    /// With the group read-receipt feature on or off.
+    pub fn with_group_read_receipts(mut self, on: bool) -> Self {
+        self.group_read_receipts = on;
+        self
+    }
+
+    /// With who may ask for group read receipts.
+    pub fn with_group_ack_requesters(mut self, who: GroupAckRequesters) -> Self {
+        self.group_ack_requesters = who;
+        self
+    }
+
+    /// With how long group acks are accepted after a message is sent, in milliseconds.
+    pub fn with_group_ack_validity_ms(mut self, validity_ms: u64) -> Self {
+        self.group_ack_validity_ms = validity_ms;
+        self
+    }
+
+    /// With the largest group whose messages can carry group read receipts.
+    pub fn with_max_group_size(mut self, max_group_size: u32) -> Self {
+        self.max_group_size = max_group_size;
+        self
+    }
+
+    /// With who may see a group message's read-ack count and list.
+    pub fn with_group_ack_visibility(mut self, who: AckVisibility) -> Self {
+        self.group_ack_visibility = who;
+        self
+    }
+
+    /// With how long messages are retained, in milliseconds (`None`: forever).
+    pub fn with_message_retention_ms(mut self, retention_ms: Option<u64>) -> Self {
+        self.message_retention_ms = retention_ms;
+        self
     }
 }

@@ -121,10 +121,7 @@ fn only_the_recipient_may_ack() {
 
 #[test]
 fn read_ack_past_retention_is_rejected() {
-    let mut w = world_with(Policy {
-        message_retention_ms: Some(1_000),
-        ..Policy::all_receipts_on()
-    });
+    let mut w = world_with(Policy::all_receipts_on().with_message_retention_ms(Some(1_000)));
     w.advance(1_000);
     assert!(
         w.ack(1, "bob").is_ok(),

@@ -32,10 +32,7 @@ fn message_needing_acks_is_honoured_when_everything_allows_it() {
 
 #[test]
 fn message_to_oversized_group_is_sent_without_acks() {
-    let mut w = world_with(Policy {
-        max_group_size: 3,
-        ..Policy::all_receipts_on()
-    });
+    let mut w = world_with(Policy::all_receipts_on().with_max_group_size(3));
     assert_eq!(
         declined(&mut w, "alice"),
         Some(Note::GroupAckDeclined(GroupAckDeclined::GroupTooLarge {
@@ -52,19 +49,13 @@ fn message_to_oversized_group_is_sent_without_acks() {
 
 #[test]
 fn group_at_exactly_the_cap_gets_acks() {
-    let mut w = world_with(Policy {
-        max_group_size: 4,
-        ..Policy::all_receipts_on()
-    });
+    let mut w = world_with(Policy::all_receipts_on().with_max_group_size(4));
     assert_eq!(declined(&mut w, "alice"), None);
 }
 
 #[test]
 fn message_needing_acks_is_sent_without_them_when_the_feature_is_off() {
-    let mut w = world_with(Policy {
-        group_read_receipts: false,
-        ..Policy::all_receipts_on()
-    });
+    let mut w = world_with(Policy::all_receipts_on().with_group_read_receipts(false));
     assert_eq!(
         declined(&mut w, "alice"),
         Some(Note::GroupAckDeclined(GroupAckDeclined::FeatureDisabled))
@@ -78,10 +69,8 @@ fn message_needing_acks_is_sent_without_them_when_the_feature_is_off() {
 
 #[test]
 fn plain_member_may_not_request_acks_when_restricted_to_owner_and_admins() {
-    let policy = Policy {
-        group_ack_requesters: GroupAckRequesters::OwnerAndAdmins,
-        ..Policy::all_receipts_on()
-    };
+    let policy =
+        Policy::all_receipts_on().with_group_ack_requesters(GroupAckRequesters::OwnerAndAdmins);
     let mut w = world_with(policy.clone());
     assert_eq!(
         declined(&mut w, "carol"),
@@ -309,10 +298,8 @@ fn ack_count_and_readers_are_visible_to_the_sender_only_by_default() {
 
 #[test]
 fn ack_count_is_visible_to_every_current_member_when_policy_opens_it() {
-    let mut w = world_with(Policy {
-        group_ack_visibility: AckVisibility::AllMembers,
-        ..Policy::all_receipts_on()
-    });
+    let mut w =
+        world_with(Policy::all_receipts_on().with_group_ack_visibility(AckVisibility::AllMembers));
     w.send(team(), 1, "alice", true).unwrap();
     w.group_ack(1, "bob").unwrap();
     assert_eq!(w.ack_count("carol", 1), Ok(1));

@@ -276,10 +276,7 @@ fn invalid_ids_are_typed_errors() {
 
 #[test]
 fn a_policy_that_means_nothing_is_refused() {
-    let mut w = World::new(Policy {
-        max_group_size: 0,
-        ..Policy::default()
-    });
+    let mut w = World::new(Policy::default().with_max_group_size(0));
     assert!(matches!(
         w.join("team", "alice", Role::Owner),
         Err(DomainError::InvalidInput(InvalidInput::Policy { .. }))

@@ -62,23 +62,24 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(None), Just(Some(50u64)), Just(Some(100))],
     )
         .prop_map(
-            |(delivery, read, group, admins_only, validity, cap, all_see, retention)| Policy {
-                require_delivery_ack: delivery,
-                require_read_ack: read,
-                group_read_receipts: group,
-                group_ack_requesters: if admins_only {
-                    GroupAckRequesters::OwnerAndAdmins
-                } else {
-                    GroupAckRequesters::AllMembers
-                },
-                group_ack_validity_ms: validity,
-                max_group_size: cap,
-                group_ack_visibility: if all_see {
-                    AckVisibility::AllMembers
-                } else {
-                    AckVisibility::SenderOnly
-                },
-                message_retention_ms: retention,
+            |(delivery, read, group, admins_only, validity, cap, all_see, retention)| {
+                Policy::default()
+                    .with_delivery_acks(delivery)
+                    .with_read_acks(read)
+                    .with_group_read_receipts(group)
+                    .with_group_ack_requesters(if admins_only {
+                        GroupAckRequesters::OwnerAndAdmins
+                    } else {
+                        GroupAckRequesters::AllMembers
+                    })
+                    .with_group_ack_validity_ms(validity)
+                    .with_max_group_size(cap)
+                    .with_group_ack_visibility(if all_see {
+                        AckVisibility::AllMembers
+                    } else {
+                        AckVisibility::SenderOnly
+                    })
+                    .with_message_retention_ms(retention)
             },
         )
 }

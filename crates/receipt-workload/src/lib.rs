@@ -64,10 +64,7 @@ impl WorkloadConfig {
 
     /// The policy this workload is meant to run under: every receipt switched on.
     pub fn policy(&self) -> Policy {
-        Policy {
-            max_group_size: self.max_group_size,
-            ..Policy::all_receipts_on()
-        }
+        Policy::all_receipts_on().with_max_group_size(self.max_group_size)
     }
 }
 
@@ -202,10 +199,20 @@ impl Workload {
     fn command(&mut self, kind: CommandKind) -> Command {
         self.next_id += 1;
         Command {
-            id: CommandId(Uuid::from_u64_pair(self.config.seed, self.next_id)),
+            id: CommandId(self.v7(0, self.next_id)),
             at_ms: self.now_ms,
             kind,
         }
+    }
+
+    /// A UUID v7 stamped with the workload's clock, unique by (`tag`, counter) and the same for
+    /// the same seed: ids like those a client sends (v7 is what the README recommends).
+    fn v7(&self, tag: u8, n: u64) -> Uuid {
+        let mut bytes = [0u8; 10];
+        bytes[0] = tag;
+        bytes[1] = self.config.seed as u8;
+        bytes[2..].copy_from_slice(&n.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(self.now_ms, &bytes).into_uuid()
     }
 
     fn user(&self, u: u32) -> UserId {
@@ -248,7 +255,7 @@ impl Workload {
             let needs_group_ack = group && self.rng.random_bool(0.5);
             let acks = needs_group_ack && c.members.len() as u32 <= self.config.max_group_size;
             self.next_id += 1;
-            let message = MessageId(Uuid::from_u64_pair(!self.config.seed, self.next_id));
+            let message = MessageId(self.v7(1, self.next_id));
             let conversation = c.id.clone();
             let c = &mut self.conversations[ci];
             if c.recent.len() == RECENT {
