@@ -27,12 +27,7 @@ impl<B: Backend> Engine<B> {
         message: MessageId,
         sender: &UserId,
     ) -> Result<Outcome, EngineError> {
-        self.execute(CommandKind::SendMessage {
-            conversation: conversation.clone(),
-            message,
-            sender: sender.clone(),
-            needs_group_ack: false,
-        })
+        self.send(conversation, message, sender, false)
     }
 
     /// `sendMessage` with `needGroupAck`: a group message whose readers send group read acks.
@@ -60,11 +55,21 @@ impl<B: Backend> Engine<B> {
         message: MessageId,
         sender: &UserId,
     ) -> Result<Outcome, EngineError> {
+        self.send(conversation, message, sender, true)
+    }
+
+    fn send(
+        &self,
+        conversation: &ConversationId,
+        message: MessageId,
+        sender: &UserId,
+        needs_group_ack: bool,
+    ) -> Result<Outcome, EngineError> {
         self.execute(CommandKind::SendMessage {
             conversation: conversation.clone(),
             message,
             sender: sender.clone(),
-            needs_group_ack: true,
+            needs_group_ack,
         })
     }
 

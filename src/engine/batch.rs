@@ -76,6 +76,9 @@ impl<B: Backend> Engine<B> {
         let mut requests: Vec<AppendRequest> = Vec::new();
         let mut accepted: HashMap<CommandId, usize> = HashMap::new();
         let mut last_noop: Option<Written> = None;
+        // A command found in the log may have been written by a concurrent caller whose commit
+        // is still on its way: its answer waits for that, as in `execute_command`.
+        let mut found_recorded = false;
         // Per-stream versions planned inside this batch (the log's are as of before it).
         let mut versions: HashMap<ConversationId, u64> = HashMap::new();
         for command in &commands {
@@ -85,6 +88,7 @@ impl<B: Backend> Engine<B> {
             }
             if let Some(record) = self.log.find_command(command.id)? {
                 slots.push(Slot::Recorded(repeated_outcome(record)));
+                found_recorded = true;
                 continue;
             }
             let decision = match decide(&state, &policy, command) {
@@ -146,7 +150,9 @@ impl<B: Backend> Engine<B> {
             .as_ref()
             .map(|w| w.outcomes.iter().map(|a| a.first_position).collect())
             .unwrap_or_default();
-        if let Some(w) = &written {
+        if found_recorded {
+            self.await_durable(self.log.wait_durable_now())?;
+        } else if let Some(w) = &written {
             self.await_durable(self.log.wait_durable(w))?;
         }
         // Published in log order: requests are written in slot order.

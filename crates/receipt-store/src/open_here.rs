@@ -27,11 +27,20 @@ fn registry() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Held>> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The key of a store directory: its absolute path, resolved through links when it exists.
+/// The key of a store directory: its absolute path resolved through links, the same before
+/// and after the directory exists (a store not created yet is keyed by its resolved parent).
 fn key(dir: &Path) -> PathBuf {
-    dir.canonicalize()
-        .or_else(|_| std::path::absolute(dir))
-        .unwrap_or_else(|_| dir.to_path_buf())
+    if let Ok(resolved) = dir.canonicalize() {
+        return resolved;
+    }
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or(absolute.clone()),
+        _ => absolute,
+    }
 }
 
 fn locked(dir: &Path, by: &str) -> StoreError {

@@ -66,3 +66,26 @@ fn a_store_open_in_another_process_is_reported_at_once() {
     // The lock dies with its process.
     assert!(open(dir.path()).is_ok());
 }
+
+#[test]
+fn the_same_store_through_a_symbolic_link_is_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // Opened first through the link, before the store's directory exists.
+    let first = open(&link.join("store")).unwrap();
+    let start = Instant::now();
+    let second = open(&real.join("store"));
+    assert!(start.elapsed() < Duration::from_secs(1));
+    match second {
+        Err(StoreError::Locked(who)) => {
+            assert!(who.contains("already open in this process"), "{who}")
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(first);
+    // Closed a moment ago through the link: the real path waits out sled's release.
+    assert!(open(&real.join("store")).is_ok());
+}
