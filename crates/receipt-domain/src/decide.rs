@@ -12,6 +12,9 @@ use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::policy::{GroupAckRequesters, Policy};
 use crate::state::{Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED};
 
+mod membership;
+use membership::{join, leave, set_role};
+
 /// What a decided command amounts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -479,62 +482,4 @@ fn mark_conversation(
         }
         _ => Ok(NoOp),
     }
-}
-
-fn join(state: &State, group: &GroupId, user: &UserId, role: Role) -> Result<Outcome, DomainError> {
-    let current_role = group_conversation(state, group)
-        .and_then(|c| state.reader(c, user))
-        .and_then(|r| r.role);
-    match current_role {
-        None => emit(EventBody::MemberJoined {
-            group: group.clone(),
-            user: user.clone(),
-            role,
-        }),
-        Some(r) if r == role => Ok(NoOp),
-        Some(_) => Err(DomainError::AlreadyMember {
-            user: user.clone(),
-            group: group.clone(),
-        }),
-    }
-}
-
-fn leave(state: &State, group: &GroupId, user: &UserId) -> Result<Outcome, DomainError> {
-    match group_conversation(state, group).and_then(|c| state.reader(c, user)) {
-        None => Err(DomainError::NotAMember {
-            user: user.clone(),
-            group: group.clone(),
-        }),
-        Some(r) if !r.is_current() => Ok(NoOp),
-        Some(_) => emit(EventBody::MemberLeft {
-            group: group.clone(),
-            user: user.clone(),
-        }),
-    }
-}
-
-fn set_role(
-    state: &State,
-    group: &GroupId,
-    user: &UserId,
-    role: Role,
-) -> Result<Outcome, DomainError> {
-    let conv = group_conversation(state, group);
-    if !is_current_member(state, conv, user) {
-        return Err(DomainError::NotAMember {
-            user: user.clone(),
-            group: group.clone(),
-        });
-    }
-    let current = conv
-        .and_then(|c| state.reader(c, user))
-        .and_then(|r| r.role);
-    if current == Some(role) {
-        return Ok(NoOp);
-    }
-    emit(EventBody::MemberRoleChanged {
-        group: group.clone(),
-        user: user.clone(),
-        role,
-    })
 }
