@@ -96,7 +96,7 @@ pub fn measure(args: &Args, _alloc: &'static Counting, scratch: &Path) -> Result
             eprintln!("growth: {events} events: building SQLite...");
             build_sqlite(&plan, &dir)?;
         }
-        let runs = if events <= 1_000_000 { 3 } else { 1 };
+        let runs = 3;
         eprintln!("growth: {events} events: opening...");
         let point = Point {
             events: plan.events,
