@@ -93,6 +93,9 @@ impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {
 
     /// Live notifications from now on, at most `capacity` waiting (see the module's overflow
     /// policy). Returns the position the subscription starts at, like [`Engine::subscribe`].
+    ///
+    /// Each subscription has a forwarding thread; after the subscriber drops its
+    /// [`Notifications`], the thread ends with the next notification (or with the engine).
     pub fn subscribe(&self, capacity: usize) -> (u64, Notifications) {
         let (start, live) = self.engine.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));

@@ -279,6 +279,16 @@ impl<B: Backend> Engine<B> {
         }
     }
 
+    /// A store failure during a write: it stops the engine when the projections already hold
+    /// something the log may not (`projections_changed`), and is an ordinary error otherwise.
+    fn fail(&self, e: StoreError, projections_changed: bool) -> EngineError {
+        if projections_changed {
+            self.stop(e)
+        } else {
+            e.into()
+        }
+    }
+
     /// A failed durability wait stops the engine: what is on disk is no longer known.
     fn await_durable(&self, waited: Result<(), StoreError>) -> Result<(), EngineError> {
         waited.map_err(|e| self.stop(e))

@@ -134,3 +134,120 @@ fn inside_a_batch_a_repeated_id_is_a_repeat_and_a_rejection_records_nothing() {
     assert_eq!(engine.head(), 2, "the send once and the ack: nothing else");
     assert_eq!(engine.unread_count(&bob, &chat), 0);
 }
+
+/// A memory backend whose writes fail once `fail` is set (reads still work).
+struct FailingWrites {
+    inner: receipt_engine::store::MemoryBackend,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+mod failing {
+    use super::FailingWrites;
+    use receipt_engine::store::{Backend, Entries, Entry, StoreError, SyncCounts};
+    use std::sync::atomic::Ordering;
+
+    impl Backend for FailingWrites {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+        fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
+            self.inner.range(start, end)
+        }
+        fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
+            self.inner.last_between(floor, at)
+        }
+        fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::io("test", std::io::Error::other("disk gone")));
+            }
+            self.inner.write_atomic(puts)
+        }
+        fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::io("test", std::io::Error::other("disk gone")));
+            }
+            self.inner.write_each(puts)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.inner.flush()
+        }
+        fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.read_ledger()
+        }
+        fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
+            self.inner.create_ledger(file)
+        }
+        fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
+            self.inner.write_ledger(offset, bytes)
+        }
+        fn syncs(&self) -> SyncCounts {
+            self.inner.syncs()
+        }
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get_snapshot()
+        }
+        fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
+            self.inner.put_snapshot(record)
+        }
+        fn size_bytes(&self) -> u64 {
+            self.inner.size_bytes()
+        }
+    }
+}
+
+#[test]
+fn a_batch_whose_write_fails_stops_the_engine_and_records_none_of_its_no_ops() {
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let backend = FailingWrites {
+        inner: receipt_engine::store::MemoryBackend::new(),
+        fail: fail.clone(),
+    };
+    let log = receipt_engine::store::EventLog::open(backend, Durability::EveryAppend).unwrap();
+    let engine = Engine::over(log, EngineOptions::default()).unwrap();
+    let (ann, bob) = (UserId::new("ann").unwrap(), UserId::new("bob").unwrap());
+    let chat = ConversationId::direct(ann.clone(), bob.clone()).unwrap();
+    let command = |n: u128, kind| Command {
+        id: CommandId(uuid::Uuid::from_u128(n)),
+        at_ms: 1,
+        kind,
+    };
+    let send = |n: u128| {
+        command(
+            n,
+            CommandKind::SendMessage {
+                conversation: chat.clone(),
+                message: MessageId(uuid::Uuid::from_u128(1_000 + n)),
+                sender: ann.clone(),
+                needs_group_ack: false,
+            },
+        )
+    };
+    engine.execute_command(send(1)).unwrap();
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    // A send (events) and a mark-read of the whole chat (events) then again (a no-op).
+    let read_all = |n| {
+        command(
+            n,
+            CommandKind::MarkConversationRead {
+                conversation: chat.clone(),
+                reader: bob.clone(),
+            },
+        )
+    };
+    let failed = engine.execute_batch(vec![send(2), read_all(3), read_all(4)]);
+    assert!(matches!(failed, Err(EngineError::Stopped(_))), "{failed:?}");
+    assert!(matches!(
+        engine.execute_command(send(5)),
+        Err(EngineError::Stopped(_))
+    ));
+    // The log holds only the first send: no event of the batch, and not its no-op record.
+    assert_eq!(engine.log().head(), 1);
+    assert!(engine
+        .log()
+        .find_command(CommandId(uuid::Uuid::from_u128(4)))
+        .unwrap()
+        .is_none());
+}

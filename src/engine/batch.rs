@@ -5,7 +5,7 @@
 use super::{read, repeated_outcome, write, Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{decide, Command, CommandId, ConversationId, Event, Note, Notification};
-use receipt_store::{AppendRequest, Backend, Written};
+use receipt_store::{AppendRequest, Backend};
 use std::collections::HashMap;
 use std::sync::PoisonError;
 
@@ -38,9 +38,10 @@ impl<B: Backend> Engine<B> {
     /// id already recorded, or repeated inside the batch, gets its original outcome with
     /// [`Outcome::repeated`] set). The returned vector has one entry per command, in order.
     ///
-    /// The outer `Err` is a storage failure: then nothing of the batch is acknowledged, and the
-    /// engine stops (its projections already include the batch's decisions, which the log may
-    /// not hold); reopen it to recover from the log.
+    /// The outer `Err` is a storage failure: then nothing of the batch is acknowledged, and if
+    /// the projections already held some of its decisions the engine stops (the log may not
+    /// hold them); reopen it to recover from the log. No-op records are written after the
+    /// batch's events, so none outlives a failed write.
     ///
     /// ```
     /// # use receipt_engine::*;
@@ -75,7 +76,9 @@ impl<B: Backend> Engine<B> {
         let mut slots: Vec<Slot> = Vec::with_capacity(commands.len());
         let mut requests: Vec<AppendRequest> = Vec::new();
         let mut accepted: HashMap<CommandId, usize> = HashMap::new();
-        let mut last_noop: Option<Written> = None;
+        // No-ops are recorded only once the batch's events are written: each was decided
+        // against a state that includes the batch, so its record must not outlive a failed write.
+        let mut noops: Vec<CommandId> = Vec::new();
         // A command found in the log may have been written by a concurrent caller whose commit
         // is still on its way: its answer waits for that, as in `execute_command`.
         let mut found_recorded = false;
@@ -86,7 +89,11 @@ impl<B: Backend> Engine<B> {
                 slots.push(Slot::RepeatOf(earlier));
                 continue;
             }
-            if let Some(record) = self.log.find_command(command.id)? {
+            let found = self
+                .log
+                .find_command(command.id)
+                .map_err(|e| self.fail(e, !requests.is_empty()))?;
+            if let Some(record) = found {
                 slots.push(Slot::Recorded(repeated_outcome(record)));
                 found_recorded = true;
                 continue;
@@ -100,14 +107,17 @@ impl<B: Backend> Engine<B> {
             };
             accepted.insert(command.id, slots.len());
             let Some(first) = decision.events.first() else {
-                last_noop = Some(self.log.record_noop(command.id)?);
+                noops.push(command.id);
                 slots.push(Slot::NoOp(decision.note));
                 continue;
             };
             let conversation = first.body.conversation();
             let expected_version = match versions.get(&conversation) {
                 Some(&v) => v,
-                None => self.log.version(&conversation)?,
+                None => self
+                    .log
+                    .version(&conversation)
+                    .map_err(|e| self.fail(e, !requests.is_empty()))?,
             };
             versions.insert(
                 conversation.clone(),
@@ -132,24 +142,32 @@ impl<B: Backend> Engine<B> {
                 events: decision.events,
             });
         }
-        let written = if requests.is_empty() {
-            last_noop
+        let mut written = if requests.is_empty() {
+            None
         } else {
-            match self.log.write_batch(&requests) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    // The projections hold decisions the log refused: stop rather than serve
-                    // answers no restart would reproduce.
-                    return Err(self.stop(e));
-                }
-            }
+            // On failure the projections hold decisions the log refused: `fail` stops the
+            // engine rather than serve answers no restart would reproduce.
+            Some(
+                self.log
+                    .write_batch(&requests)
+                    .map_err(|e| self.fail(e, true))?,
+            )
         };
-        drop(state);
-        drop(guard);
+        let events_written = written.is_some();
         let first_positions: Vec<u64> = written
             .as_ref()
             .map(|w| w.outcomes.iter().map(|a| a.first_position).collect())
             .unwrap_or_default();
+        for id in noops {
+            written = Some(
+                self.log
+                    .record_noop(id)
+                    .map_err(|e| self.fail(e, events_written))?,
+            );
+        }
+        drop(state);
+        drop(guard);
+        // The last write covers the earlier ones: a commit makes everything written so far durable.
         if found_recorded {
             self.await_durable(self.log.wait_durable_now())?;
         } else if let Some(w) = &written {

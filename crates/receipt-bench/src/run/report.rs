@@ -356,7 +356,7 @@ pub fn render(args: &Args, plan: &Plan, rows: &[Row], core: &Core, growth: &[Poi
         let _ = writeln!(
             s,
             "\n### Growth: each size built from the workload of that size, then opened in fresh processes \
-             (snapshot {} events before the end)\n",
+             (median of 3 processes; snapshot {} events before the end)\n",
             crate::run::growth::SNAPSHOT_TAIL_EVENTS
         );
         growth_table(&mut s, growth);
