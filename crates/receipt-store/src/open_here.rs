@@ -73,6 +73,9 @@ pub(crate) fn claim(dir: &Path, db_file: &Path) -> Result<Claim, StoreError> {
     let key = key(dir);
     let closed_at = {
         let mut registry = registry();
+        // Stores closed longer ago than the wait need no entry: the registry stays as small as
+        // the set of stores open or just closed, however many a process opens over its life.
+        registry.retain(|_, held| !matches!(held, Held::ClosedAt(t) if t.elapsed() >= LOCK_WAIT));
         let closed_at = match registry.get(&key) {
             Some(Held::Open) => return Err(locked(dir, "already open in this process")),
             Some(Held::ClosedAt(t)) => Some(*t),
