@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  reader {} at {} ms", r.reader, r.at_ms);
     }
     for u in [&alice, &bob, &carol] {
-        println!("  {u}: badge {}", e.total_unread(u));
+        println!("  {u}: badge {}", e.total_unread(u)?);
     }
     e.flush()?;
     std::thread::sleep(std::time::Duration::from_millis(50)); // let the forwarder print

@@ -1,27 +1,58 @@
 //! The `Engine` a chat service embeds: decide → atomic append → fold → publish.
 //!
+//! The projections are a cache of per-conversation partitions (src/projections.rs): a command
+//! loads the one partition it concerns, decides against it, appends, and folds into it.
+//!
 //! Concurrency: one command lock covers decide, the log write and the fold (CPU work only), so
 //! every command is decided against the state that includes every earlier write and the fold
 //! follows log order. The wait for durability happens after that lock is released, so
-//! concurrent commands share group-commit flushes, and queries (a read lock on the state) never
-//! wait for a disk flush.
+//! concurrent commands share group-commit flushes, and queries never wait for a disk flush.
 
 use crate::error::EngineError;
-use crate::options::{EngineOptions, Progress};
+use crate::options::EngineOptions;
+use crate::projections::{CacheStats, Projections};
 use crate::publisher::{Positioned, Publisher};
 use receipt_domain::{
-    decide, Command, CommandId, CommandKind, Event, Note, Notification, Policy, State,
+    decide, Command, CommandId, CommandKind, ConversationId, Decision, DomainError, Event,
+    MessageId, Note, Notification, Policy, State,
 };
 use receipt_store::{
     AppendRequest, Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend,
     SledLog, StoreError,
 };
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 mod batch;
+mod history;
+mod open;
+
+/// Bytes a dirty summary or header entry is counted as when deciding to checkpoint early.
+const DIRTY_ENTRY_BYTES: usize = 160;
+
+/// What one checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckpointReport {
+    /// Events covered: the log's head when the checkpoint copied what had changed.
+    pub position: u64,
+    /// Partitions written (the conversations changed since the last checkpoint and resident).
+    pub partitions: usize,
+    /// Entries written (partitions, headers, summaries, the marker).
+    pub entries: usize,
+    /// Bytes written.
+    pub bytes: u64,
+    /// How long commands and queries waited for it: the copy of what changed.
+    pub pause: Duration,
+    /// How long it took in all (the copy, encoding, the atomic write).
+    pub total: Duration,
+}
 
 /// Progress is reported every this many replayed events.
 pub const PROGRESS_EVERY_EVENTS: u64 = 8_192;
@@ -48,9 +79,13 @@ pub struct Engine<B: Backend = SledBackend> {
     log: EventLog<B>,
     options: EngineOptions,
     policy: RwLock<Policy>,
-    state: RwLock<State>,
+    /// The partition cache. Commands hold it from decide to fold; queries hold it while they
+    /// read (and load a cold partition); checkpoints only while they copy what is dirty.
+    projections: Mutex<Projections>,
     command_lock: Mutex<()>,
-    last_snapshot_at: AtomicU64,
+    /// One checkpoint at a time.
+    checkpoint_lock: Mutex<()>,
+    last_checkpoint_at: AtomicU64,
     publisher: Publisher,
     /// Set once, by the first write that could not be made durable (or, in a batch, written).
     stopped: OnceLock<Arc<StoreError>>,
@@ -69,9 +104,26 @@ impl<B: Backend> std::fmt::Debug for Engine<B> {
     }
 }
 
+impl<B: Backend> Drop for Engine<B> {
+    /// A clean close checkpoints what changed (the log's own drop then flushes it with the
+    /// events), so the next open has no tail to fold; not when checkpoints are only taken on
+    /// request (`checkpoint_every_events: None`). A failure here loses nothing: the next
+    /// open folds the tail instead.
+    fn drop(&mut self) {
+        let dirty = lock(&self.projections).dirty_entries() > 0
+            || self.log.head() > self.last_checkpoint_at.load(Ordering::SeqCst);
+        let wanted = self.options.checkpoint_every_events.is_some();
+        if wanted && self.stopped.get().is_none() && dirty {
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!(error = %e, "checkpoint at close failed; the next open folds the tail");
+            }
+        }
+    }
+}
+
 impl Engine<SledBackend> {
-    /// Opens (or creates) an engine stored in `dir` on the embedded sled default: loads the
-    /// newest usable snapshot and replays the tail after it.
+    /// Opens (or creates) an engine stored in `dir` on the embedded sled default: reads the
+    /// checkpoint marker and folds the log's tail after it; partitions load when first used.
     ///
     /// ```
     /// # use receipt_engine::*;
@@ -83,7 +135,7 @@ impl Engine<SledBackend> {
     ///     engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?; // durable on return
     /// }
     /// let reopened = Engine::open(&dir, EngineOptions::default())?; // replays the log
-    /// assert_eq!(reopened.unread_count(&bob, &chat), 1);
+    /// assert_eq!(reopened.unread_count(&bob, &chat)?, 1);
     /// # drop(reopened);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -138,44 +190,33 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning means a panic elsewhere while the cache was held; the cache is rebuilt from
+    // the log on the next open, and every update to it completes without a panic point.
+    l.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl<B: Backend> Engine<B> {
-    /// Wraps an opened log: recovers the projections (snapshot + tail), reporting progress.
+    /// Wraps an opened log: recovers the projections (the checkpoint marker, then the log's
+    /// tail after it), reporting progress.
     pub fn over(log: EventLog<B>, options: EngineOptions) -> Result<Self, EngineError> {
         options.policy.validate()?;
-        let total = log.head();
-        let (start, mut state) = match log.load_snapshot() {
-            Some((position, state)) => (position, state),
-            None => (0, State::new()),
-        };
-        tracing::info!(
-            snapshot_position = start,
-            total,
-            "recovering receipt projections"
-        );
-        let report = |done: u64| {
-            if let Some(f) = &options.on_progress {
-                f(Progress { done, total });
-            }
-        };
-        report(start);
-        let end = log.replay(start, |e| {
-            state.apply(&e.event);
-            if (e.position + 1) % PROGRESS_EVERY_EVENTS == 0 {
-                report(e.position + 1);
-            }
-        })?;
-        report(end);
-        tracing::info!(events = end, "receipt projections ready");
-        Ok(Self {
+        let mut projections = Projections::new(options.memory_budget_bytes);
+        let from = open::recover(&log, &mut projections, &options)?;
+        let engine = Self {
             policy: RwLock::new(options.policy.clone()),
-            last_snapshot_at: AtomicU64::new(start),
-            publisher: Publisher::starting_at(end),
-            state: RwLock::new(state),
+            last_checkpoint_at: AtomicU64::new(from),
+            publisher: Publisher::starting_at(log.head()),
+            projections: Mutex::new(projections),
             command_lock: Mutex::new(()),
+            checkpoint_lock: Mutex::new(()),
             stopped: OnceLock::new(),
             log,
             options,
-        })
+        };
+        // A long tail was just folded: checkpoint it now rather than fold it again next time.
+        engine.maybe_checkpoint()?;
+        Ok(engine)
     }
 
     /// Decides and records a command with a fresh id, stamped by the engine's clock.
@@ -185,6 +226,59 @@ impl<B: Backend> Engine<B> {
             at_ms: self.options.clock.now_ms(),
             kind,
         })
+    }
+
+    /// The conversation a command concerns: named by it, or the conversation of the message it
+    /// names (from `pending`, messages sent earlier in the same batch, then the log's message
+    /// index). `None` for a message nobody sent.
+    fn route(
+        &self,
+        kind: &CommandKind,
+        pending: &FxHashMap<MessageId, ConversationId>,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        if let Some(c) = kind.named_conversation() {
+            return Ok(Some(c));
+        }
+        match kind.named_message() {
+            Some(m) => match pending.get(&m) {
+                Some(c) => Ok(Some(c.clone())),
+                None => self.log.message_conversation(m),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Decides `command` against the partition it concerns (an empty state when it concerns
+    /// nothing known, so the domain gives its usual typed error).
+    fn decide_in(
+        &self,
+        projections: &mut Projections,
+        policy: &Policy,
+        command: &Command,
+        pending: &FxHashMap<MessageId, ConversationId>,
+    ) -> Result<Result<Decision, EngineError>, StoreError> {
+        // A message id is unique in the whole store, but a partition knows only its own
+        // messages: a send reusing an id from another conversation is refused here, with the
+        // error `decide` gives when it sees the id (its first check).
+        if let CommandKind::SendMessage {
+            conversation,
+            message,
+            ..
+        } = &command.kind
+        {
+            let sent_in = match pending.get(message) {
+                Some(c) => Some(c.clone()),
+                None => self.log.message_conversation(*message)?,
+            };
+            if sent_in.is_some_and(|c| &c != conversation) {
+                return Ok(Err(DomainError::MessageIdInUse(*message).into()));
+            }
+        }
+        let decided = match self.route(&command.kind, pending)? {
+            Some(c) => decide(projections.partition(&self.log, &c, None)?, policy, command),
+            None => decide(&State::new(), policy, command),
+        };
+        Ok(decided.map_err(Into::into))
     }
 
     /// Decides and records a command whose id and time the caller chose.
@@ -205,8 +299,12 @@ impl<B: Backend> Engine<B> {
             self.await_durable(self.log.wait_durable_now())?;
             return Ok(repeated_outcome(record));
         }
-        let decision = decide(&read(&self.state), &read(&self.policy), &command)?;
+        let mut projections = lock(&self.projections);
+        let policy = read(&self.policy).clone();
+        let decision =
+            self.decide_in(&mut projections, &policy, &command, &FxHashMap::default())??;
         let Some(first) = decision.events.first() else {
+            drop(projections);
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
             let written = self.log.record_noop(command.id)?;
@@ -221,7 +319,7 @@ impl<B: Backend> Engine<B> {
             });
         };
         let conversation = first.body.conversation();
-        // Every write goes through this lock, so the log's version is the state's.
+        // Every write goes through this lock, so the log's version is the partition's.
         let expected_version = self.log.version(&conversation)?;
         let request = AppendRequest {
             conversation,
@@ -235,13 +333,17 @@ impl<B: Backend> Engine<B> {
             .map(|a| a.first_position)
             .unwrap_or(0);
         let mut per_event = Vec::with_capacity(request.events.len());
-        {
-            let mut state = write(&self.state);
-            for (i, e) in request.events.iter().enumerate() {
-                state.apply(e);
-                per_event.push((first_position + i as u64, state.notifications_for(e)));
-            }
+        for (i, e) in request.events.iter().enumerate() {
+            let version = expected_version + 1 + i as u64;
+            let state = projections
+                .apply(&self.log, &request.conversation, version, e)
+                .map_err(|err| self.fail(err, true))?;
+            per_event.push((first_position + i as u64, state.notifications_for(e)));
         }
+        projections
+            .evict_over_budget(&self.log, Some(&request.conversation))
+            .map_err(|err| self.fail(err, false))?;
+        drop(projections);
         drop(guard);
         self.await_durable(self.log.wait_durable(&written))?;
         let notifications = per_event
@@ -249,7 +351,7 @@ impl<B: Backend> Engine<B> {
             .flat_map(|(_, n)| n.iter().cloned())
             .collect();
         self.publisher.publish(per_event);
-        self.maybe_snapshot()?;
+        self.maybe_checkpoint()?;
         Ok(Outcome {
             events: request.events,
             first_position: Some(first_position),
@@ -294,34 +396,74 @@ impl<B: Backend> Engine<B> {
         waited.map_err(|e| self.stop(e))
     }
 
-    fn maybe_snapshot(&self) -> Result<(), EngineError> {
-        let Some(every) = self.options.snapshot_every_events else {
+    /// Checkpoints when `checkpoint_every_events` events were appended since the last one, or
+    /// when the dirty summaries outgrow a quarter of the memory budget. A checkpoint already
+    /// running elsewhere is not waited for.
+    fn maybe_checkpoint(&self) -> Result<(), EngineError> {
+        let Some(every) = self.options.checkpoint_every_events else {
             return Ok(());
         };
-        let state = read(&self.state);
-        let position = state.events_applied();
-        let last = self.last_snapshot_at.load(Ordering::SeqCst);
-        if position < last.saturating_add(every) {
-            return Ok(());
-        }
-        // One snapshot at a time: whoever moves the mark takes it.
-        if self
-            .last_snapshot_at
-            .compare_exchange(last, position, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            self.log.save_snapshot(position, &state)?;
+        let due = self.log.head() >= self.last_checkpoint_at.load(Ordering::SeqCst) + every
+            || lock(&self.projections).dirty_entries()
+                > self.options.memory_budget_bytes / 4 / DIRTY_ENTRY_BYTES;
+        if due {
+            if let Ok(one) = self.checkpoint_lock.try_lock() {
+                self.checkpoint_locked(one)?;
+            }
         }
         Ok(())
     }
 
-    /// Stores a snapshot of the projections now.
-    pub fn snapshot(&self) -> Result<u64, EngineError> {
-        let state = read(&self.state);
-        let position = state.events_applied();
-        self.log.save_snapshot(position, &state)?;
-        self.last_snapshot_at.store(position, Ordering::SeqCst);
-        Ok(position)
+    /// Writes a checkpoint now: every partition, header and summary changed since the last
+    /// one, and the marker saying how many events they cover. Commands and queries wait only
+    /// while what changed is copied ([`CheckpointReport::pause`]); encoding and writing happen
+    /// after.
+    pub fn checkpoint(&self) -> Result<CheckpointReport, EngineError> {
+        let one = self
+            .checkpoint_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.checkpoint_locked(one)
+    }
+
+    fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointReport, EngineError> {
+        self.check_running()?;
+        let started = Instant::now();
+        let (write, marker) = {
+            // No command between the copy and the marker: the marker is the head the copy saw.
+            let _commands = self
+                .command_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let mut projections = lock(&self.projections);
+            let marker = self.log.head();
+            (projections.take_checkpoint(marker), marker)
+        };
+        let pause = started.elapsed();
+        let written = match self.log.write_checkpoint(&write) {
+            Ok(w) => w,
+            Err(e) => {
+                lock(&self.projections).restore_dirty(&write);
+                return Err(e.into());
+            }
+        };
+        self.last_checkpoint_at.store(marker, Ordering::SeqCst);
+        let report = CheckpointReport {
+            position: marker,
+            partitions: write.partitions.len(),
+            entries: written.entries,
+            bytes: written.bytes,
+            pause,
+            total: started.elapsed(),
+        };
+        tracing::debug!(?report, "checkpoint written");
+        Ok(report)
+    }
+
+    /// What the partition cache holds and has done (loads, evictions, unusable checkpoint
+    /// entries rebuilt from the log).
+    pub fn cache_stats(&self) -> CacheStats {
+        lock(&self.projections).stats()
     }
 
     /// The policy commands are decided with now.
@@ -336,9 +478,37 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
-    /// Runs `f` on the current projections (a read lock: never waits for a disk flush).
-    pub fn with_state<T>(&self, f: impl FnOnce(&State, &Policy) -> T) -> T {
-        f(&read(&self.state), &read(&self.policy))
+    /// Runs `f` on the partition of one conversation (loaded if it is cold): the whole
+    /// projection state of that conversation, as [`decide`] and the queries see it.
+    pub fn with_partition<T>(
+        &self,
+        conversation: &ConversationId,
+        f: impl FnOnce(&State, &Policy) -> T,
+    ) -> Result<T, EngineError> {
+        let mut projections = lock(&self.projections);
+        let state = projections.partition(&self.log, conversation, None)?;
+        Ok(f(state, &read(&self.policy)))
+    }
+
+    /// Runs `f` on the partition of the conversation `message` was sent in (an empty state for
+    /// a message nobody sent, so queries give their usual typed errors).
+    pub fn with_message_partition<T>(
+        &self,
+        message: MessageId,
+        f: impl FnOnce(&State, &Policy) -> T,
+    ) -> Result<T, EngineError> {
+        let Some(conversation) = self.log.message_conversation(message)? else {
+            return Ok(f(&State::new(), &read(&self.policy)));
+        };
+        self.with_partition(&conversation, f)
+    }
+
+    /// Runs `f` on the partition cache (for the per-user queries).
+    pub(crate) fn with_projections<T>(
+        &self,
+        f: impl FnOnce(&mut Projections, &EventLog<B>) -> Result<T, StoreError>,
+    ) -> Result<T, EngineError> {
+        Ok(f(&mut lock(&self.projections), &self.log)?)
     }
 
     /// Number of events in the log.
@@ -380,32 +550,17 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Notifications of the durable events at positions `from..` (up to what has been published),
-    /// recomputed from the log in one pass. A consumer that restarts resumes with the position
-    /// after the last one it handled; to then follow live, subscribe first and skip positions
-    /// already seen.
+    /// recomputed from the log. A consumer that restarts resumes with the position after the
+    /// last one it handled; to then follow live, subscribe first and skip positions already
+    /// seen. Costs the events read plus, for each conversation they touch, its checkpoint and
+    /// its stream up to the first of them.
     pub fn notifications_since(&self, from: u64) -> Result<Vec<Positioned>, EngineError> {
         let upto = self.publisher.published_upto();
-        let from = from.min(upto);
-        let (start, mut state) = self.snapshot_at_or_before(from);
-        let mut out = Vec::new();
-        self.log.replay_range(start, upto, |e| {
-            state.apply(&e.event);
-            if e.position >= from {
-                out.extend(
-                    state
-                        .notifications_for(&e.event)
-                        .into_iter()
-                        .map(|notification| Positioned {
-                            position: e.position,
-                            notification,
-                        }),
-                );
-            }
-        })?;
-        Ok(out)
+        history::notifications_between(&self.log, from.min(upto), upto)
     }
 
-    /// Time travel: the projections as they were when the log held `position` events.
+    /// Time travel: the projections of every conversation as they were when the log held
+    /// `position` events, folded from the start of the log (O(position)).
     ///
     /// ```
     /// # use receipt_engine::*;
@@ -414,29 +569,15 @@ impl<B: Backend> Engine<B> {
     /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
     /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
     /// engine.mark_conversation_read(&chat, &bob)?;
-    /// assert_eq!(engine.unread_count(&bob, &chat), 0);
+    /// assert_eq!(engine.unread_count(&bob, &chat)?, 0);
     /// // As it was after the first event (the message, unread):
     /// assert_eq!(engine.state_at(1)?.unread_count(&bob, &chat), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn state_at(&self, position: u64) -> Result<State, EngineError> {
-        self.state_before(position.min(self.log.head()))
-    }
-
-    /// The state after folding events `[0, position)`: from the snapshot when it is not past
-    /// `position`, else from the start, reading no chunk past `position`.
-    fn state_before(&self, position: u64) -> Result<State, EngineError> {
-        let (start, mut state) = self.snapshot_at_or_before(position);
+        let mut state = State::new();
         self.log
-            .replay_range(start, position, |e| state.apply(&e.event))?;
+            .replay_range(0, position.min(self.log.head()), |e| state.apply(&e.event))?;
         Ok(state)
-    }
-
-    /// The stored snapshot if it covers no more than `position` events, else an empty state.
-    fn snapshot_at_or_before(&self, position: u64) -> (u64, State) {
-        match self.log.load_snapshot() {
-            Some((p, s)) if p <= position => (p, s),
-            _ => (0, State::new()),
-        }
     }
 }

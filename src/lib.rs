@@ -12,7 +12,7 @@
 //! let chat = ConversationId::direct(alice.clone(), bob.clone())?;
 //! let m = MessageId(uuid::Uuid::now_v7());
 //! engine.send_message(&chat, m, &alice)?;
-//! assert_eq!(engine.unread_count(&bob, &chat), 1);
+//! assert_eq!(engine.unread_count(&bob, &chat)?, 1);
 //! let read = engine.ack_message_read(m, &bob)?;
 //! assert_eq!(read.notifications[0].to, alice);
 //! assert!(engine.message_status(&alice, m)?.has_read_ack);
@@ -27,13 +27,20 @@ pub mod asynchronous;
 mod engine;
 mod error;
 mod options;
+mod projections;
 mod publisher;
+mod rebuild;
 mod sdk;
 
-pub use engine::{Engine, Outcome, PROGRESS_EVERY_EVENTS};
+pub use engine::{CheckpointReport, Engine, Outcome, PROGRESS_EVERY_EVENTS};
 pub use error::EngineError;
-pub use options::{Clock, EngineOptions, ManualClock, Progress, ProgressFn, SystemClock};
+pub use options::{
+    Clock, EngineOptions, ManualClock, Progress, ProgressFn, SystemClock,
+    DEFAULT_MEMORY_BUDGET_BYTES,
+};
+pub use projections::CacheStats;
 pub use publisher::Positioned;
+pub use rebuild::{rebuild_checkpoints, RebuildReport};
 
 // The README's example runs as a doctest, so it cannot drift from the API.
 #[doc = include_str!("../README.md")]

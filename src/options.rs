@@ -63,8 +63,11 @@ pub struct Progress {
 /// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// The default memory budget of the partition cache: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 << 20;
+
 /// How an engine is opened. `EngineOptions::default()` is the seed's policy, group commit,
-/// a snapshot every 100,000 events and the system clock; the `with_` methods change one thing
+/// a checkpoint every 100,000 events, a 256 MiB memory budget and the system clock; the `with_` methods change one thing
 /// each. Non-exhaustive, so options can be added without breaking callers.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -73,9 +76,13 @@ pub struct EngineOptions {
     pub policy: Policy,
     /// When an append's events reach the disk.
     pub durability: Durability,
-    /// Store a snapshot of the projections each time this many events were appended since
-    /// the last one; `None` never snapshots (opening then replays the whole log).
-    pub snapshot_every_events: Option<u64>,
+    /// Write a checkpoint (what changed since the last one) each time this many events were
+    /// appended; `None` checkpoints only when asked (`Engine::checkpoint`) or when the dirty
+    /// summaries outgrow a quarter of the budget. Opening folds the log after the last one.
+    pub checkpoint_every_events: Option<u64>,
+    /// The memory the partition cache aims to stay within: least recently used conversations
+    /// are evicted past it (and reloaded from their checkpoint and stream when used again).
+    pub memory_budget_bytes: usize,
     /// Where command timestamps come from.
     pub clock: Arc<dyn Clock>,
     /// Called during replay, every `PROGRESS_EVERY_EVENTS` events and at the end.
@@ -87,7 +94,8 @@ impl Default for EngineOptions {
         Self {
             policy: Policy::default(),
             durability: Durability::GroupCommit,
-            snapshot_every_events: Some(100_000),
+            checkpoint_every_events: Some(100_000),
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
             clock: Arc::new(SystemClock),
             on_progress: None,
         }
@@ -113,9 +121,16 @@ impl EngineOptions {
         self
     }
 
-    /// Sets the snapshot interval in events (`None`: never).
-    pub fn with_snapshot_every(mut self, events: Option<u64>) -> Self {
-        self.snapshot_every_events = events;
+    /// Sets the checkpoint interval in events (`None`: only when asked or when the dirty
+    /// summaries outgrow a quarter of the budget).
+    pub fn with_checkpoint_every(mut self, events: Option<u64>) -> Self {
+        self.checkpoint_every_events = events;
+        self
+    }
+
+    /// Sets the partition cache's memory budget in bytes.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget_bytes = bytes;
         self
     }
 

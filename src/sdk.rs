@@ -18,7 +18,7 @@ impl<B: Backend> Engine<B> {
     /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
     /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
     /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
-    /// assert_eq!(engine.unread_count(&bob, &chat), 1);
+    /// assert_eq!(engine.unread_count(&bob, &chat)?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_message(
@@ -144,7 +144,7 @@ impl<B: Backend> Engine<B> {
     /// let m = MessageId(uuid::Uuid::now_v7());
     /// engine.send_message(&chat, m, &ann)?;
     /// let read = engine.mark_message_read(m, &bob)?;
-    /// assert_eq!(engine.unread_count(&bob, &chat), 0);
+    /// assert_eq!(engine.unread_count(&bob, &chat)?, 0);
     /// assert!(read.notifications.iter().all(|n| n.to == bob), "the sender is told nothing");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -238,19 +238,27 @@ impl<B: Backend> Engine<B> {
         cursor: Option<AckCursor>,
         page_size: u32,
     ) -> Result<GroupAckPage, EngineError> {
-        self.with_state(|s, p| s.fetch_group_acks(p, viewer, &message, cursor, page_size))
-            .map_err(Into::into)
+        self.with_message_partition(message, |s, p| {
+            s.fetch_group_acks(p, viewer, &message, cursor, page_size)
+        })?
+        .map_err(Into::into)
     }
 
     /// `groupAckCount`.
     pub fn group_ack_count(&self, viewer: &UserId, message: MessageId) -> Result<u32, EngineError> {
-        self.with_state(|s, p| s.group_ack_count(p, viewer, &message))
+        self.with_message_partition(message, |s, p| s.group_ack_count(p, viewer, &message))?
             .map_err(Into::into)
     }
 
-    /// Unread messages for `user` in `conversation` (O(1)).
-    pub fn unread_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
-        self.with_state(|s, _| s.unread_count(user, conversation))
+    /// Unread messages for `user` in `conversation`: O(1) from memory when the conversation
+    /// or the user's summary is resident, else one or two checkpoint reads (never the
+    /// conversation's messages). `Err` only when the store cannot be read.
+    pub fn unread_count(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<u32, EngineError> {
+        self.with_projections(|p, log| p.unread(log, user, conversation))
     }
 
     /// The badge: unread over all the user's conversations.
@@ -263,19 +271,26 @@ impl<B: Backend> Engine<B> {
     ///     let chat = ConversationId::direct(from.clone(), bob.clone())?;
     ///     engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), from)?;
     /// }
-    /// assert_eq!(engine.total_unread(&bob), 2);
-    /// let list = engine.conversations(&bob);
+    /// assert_eq!(engine.total_unread(&bob)?, 2);
+    /// let list = engine.conversations(&bob)?;
     /// assert_eq!(list.len(), 2);
     /// assert!(list.iter().all(|c| c.unread == 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn total_unread(&self, user: &UserId) -> u64 {
-        self.with_state(|s, _| s.total_unread(user))
+    pub fn total_unread(&self, user: &UserId) -> Result<u64, EngineError> {
+        Ok(self
+            .conversations(user)?
+            .iter()
+            .map(|c| u64::from(c.unread))
+            .sum())
     }
 
-    /// The user's conversations with their unread counts, in the order they first appeared.
-    pub fn conversations(&self, user: &UserId) -> Vec<ConversationUnread> {
-        self.with_state(|s, _| s.conversations(user))
+    /// The user's conversations with their unread counts, newest activity first (by the time
+    /// of each conversation's last message, then by conversation id). Answered from the
+    /// per-(user, conversation) summaries and the conversation headers: O(the user's
+    /// conversations), never loading a conversation's messages.
+    pub fn conversations(&self, user: &UserId) -> Result<Vec<ConversationUnread>, EngineError> {
+        self.with_projections(|p, log| p.conversations(log, user))
     }
 
     /// The SDK's local receipt fields of a message, as `viewer` sees them.
@@ -284,7 +299,7 @@ impl<B: Backend> Engine<B> {
         viewer: &UserId,
         message: MessageId,
     ) -> Result<MessageStatus, EngineError> {
-        self.with_state(|s, p| s.message_status(p, viewer, &message))
+        self.with_message_partition(message, |s, p| s.message_status(p, viewer, &message))?
             .map_err(Into::into)
     }
 }

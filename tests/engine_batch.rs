@@ -1,6 +1,8 @@
 //! `Engine::execute_batch`: many commands, one append and one durable commit, with the answers
 //! one-by-one execution would give.
 
+mod support;
+
 use receipt_engine::*;
 use receipt_workload::{Workload, WorkloadConfig};
 
@@ -15,6 +17,12 @@ fn seen(r: &Result<Outcome, EngineError>) -> Result<(Vec<Event>, Option<Note>, b
     r.as_ref()
         .map(|o| (o.events.clone(), o.note, o.repeated))
         .map_err(|e| e.kind().to_string())
+}
+
+fn events_of<B: receipt_engine::store::Backend>(engine: &Engine<B>) -> Vec<Event> {
+    let mut events = Vec::new();
+    engine.log().replay(0, |e| events.push(e.event)).unwrap();
+    events
 }
 
 #[test]
@@ -65,14 +73,14 @@ fn a_batch_answers_and_folds_like_one_command_at_a_time_with_one_commit_per_batc
     let notified: Vec<Notification> = published.into_iter().map(|p| p.notification).collect();
     assert_eq!(notified, from_outcomes);
 
-    let (one_state, many_state) = (
-        one.with_state(|s, _| s.clone()),
-        many.with_state(|s, _| s.clone()),
-    );
-    assert_eq!(one_state, many_state);
+    // Both logs hold the same events, and each engine answers like a cold fold of them.
+    let (one_events, many_events) = (events_of(&one), events_of(&many));
+    assert_eq!(one_events, many_events);
+    support::assert_equals_cold_fold(&one, &one_events, "one by one");
+    support::assert_equals_cold_fold(&many, &one_events, "batched");
     drop(many);
     let reopened = Engine::open(dir.path().join("many"), options(&config)).unwrap();
-    assert_eq!(reopened.with_state(|s, _| s.clone()), one_state);
+    support::assert_equals_cold_fold(&reopened, &one_events, "batched, reopened");
 
     // The whole batch again: every accepted command is a repeat, nothing is appended.
     let head = reopened.head();
@@ -132,79 +140,14 @@ fn inside_a_batch_a_repeated_id_is_a_repeat_and_a_rejection_records_nothing() {
     assert_eq!(repeat.first_position, Some(0));
     assert_eq!(answers[3].as_ref().unwrap().first_position, Some(1));
     assert_eq!(engine.head(), 2, "the send once and the ack: nothing else");
-    assert_eq!(engine.unread_count(&bob, &chat), 0);
+    assert_eq!(engine.unread_count(&bob, &chat).unwrap(), 0);
 }
 
-/// A memory backend whose writes fail once `fail` is set (reads still work).
-struct FailingWrites {
-    inner: receipt_engine::store::MemoryBackend,
-    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-mod failing {
-    use super::FailingWrites;
-    use receipt_engine::store::{Backend, Entries, Entry, StoreError, SyncCounts};
-    use std::sync::atomic::Ordering;
-
-    impl Backend for FailingWrites {
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.get(key)
-        }
-        fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
-            self.inner.range(start, end)
-        }
-        fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
-            self.inner.last_between(floor, at)
-        }
-        fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(StoreError::io("test", std::io::Error::other("disk gone")));
-            }
-            self.inner.write_atomic(puts)
-        }
-        fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(StoreError::io("test", std::io::Error::other("disk gone")));
-            }
-            self.inner.write_each(puts)
-        }
-        fn flush(&self) -> Result<(), StoreError> {
-            self.inner.flush()
-        }
-        fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.read_ledger()
-        }
-        fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
-            self.inner.create_ledger(file)
-        }
-        fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
-            self.inner.write_ledger(offset, bytes)
-        }
-        fn syncs(&self) -> SyncCounts {
-            self.inner.syncs()
-        }
-        fn location(&self) -> String {
-            self.inner.location()
-        }
-        fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.get_snapshot()
-        }
-        fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
-            self.inner.put_snapshot(record)
-        }
-        fn size_bytes(&self) -> u64 {
-            self.inner.size_bytes()
-        }
-    }
-}
-
+/// Writes fail once `fail_writes` is set (reads still work).
 #[test]
 fn a_batch_whose_write_fails_stops_the_engine_and_records_none_of_its_no_ops() {
-    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let backend = FailingWrites {
-        inner: receipt_engine::store::MemoryBackend::new(),
-        fail: fail.clone(),
-    };
+    let faults = std::sync::Arc::new(receipt_engine::store::Faults::default());
+    let backend = receipt_engine::store::FaultyBackend::new(faults.clone());
     let log = receipt_engine::store::EventLog::open(backend, Durability::EveryAppend).unwrap();
     let engine = Engine::over(log, EngineOptions::default()).unwrap();
     let (ann, bob) = (UserId::new("ann").unwrap(), UserId::new("bob").unwrap());
@@ -226,7 +169,9 @@ fn a_batch_whose_write_fails_stops_the_engine_and_records_none_of_its_no_ops() {
         )
     };
     engine.execute_command(send(1)).unwrap();
-    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    faults
+        .fail_writes
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     // A send (events) and a mark-read of the whole chat (events) then again (a no-op).
     let read_all = |n| {
         command(

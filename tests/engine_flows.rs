@@ -3,6 +3,8 @@
 //! permission; a restart in the middle; notifications resumed with no loss and no duplicate;
 //! many threads at once; time travel; progress reports.
 
+mod support;
+
 use receipt_engine::*;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -41,14 +43,18 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
         );
         engine.ack_message_read(m(1), &bob).unwrap();
         handled.extend(live.try_iter());
-        assert_eq!(engine.unread_count(&bob, &chat), 2);
+        assert_eq!(engine.unread_count(&bob, &chat).unwrap(), 2);
     } // the engine is dropped: a restart
     let engine = Engine::open(dir.path(), options(&clock)).unwrap();
-    assert_eq!(engine.unread_count(&bob, &chat), 2, "queries resume");
+    assert_eq!(
+        engine.unread_count(&bob, &chat).unwrap(),
+        2,
+        "queries resume"
+    );
     let (start, live) = engine.subscribe();
     let out = engine.ack_conversation_read(&chat, &bob).unwrap();
     assert_eq!(out.events.len(), 1);
-    assert_eq!(engine.unread_count(&bob, &chat), 0);
+    assert_eq!(engine.unread_count(&bob, &chat).unwrap(), 0);
     for n in 1..=3 {
         assert!(engine.message_status(&alice, m(n)).unwrap().has_read_ack);
     }
@@ -158,7 +164,7 @@ fn rejected_command_changes_neither_state_nor_log() {
     let engine = Engine::in_memory(EngineOptions::default()).unwrap();
     let chat = ConversationId::direct(id("a"), id("b")).unwrap();
     engine.send_message(&chat, m(1), &id("a")).unwrap();
-    let before = engine.with_state(|s, _| s.clone());
+    let before = engine.with_partition(&chat, |s, _| s.clone()).unwrap();
     let head = engine.head();
     assert!(matches!(
         engine.deliver(m(1), &id("b")),
@@ -166,7 +172,10 @@ fn rejected_command_changes_neither_state_nor_log() {
     ));
     assert!(engine.send_message(&chat, m(2), &id("zed")).is_err());
     assert_eq!(engine.head(), head);
-    assert_eq!(engine.with_state(|s, _| s.clone()), before);
+    assert_eq!(
+        engine.with_partition(&chat, |s, _| s.clone()).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -219,7 +228,7 @@ fn many_threads_commands_and_queries_lose_no_update() {
             "every ack counted once"
         );
     }
-    assert_eq!(engine.total_unread(&id("owner")), 20 * 8);
+    assert_eq!(engine.total_unread(&id("owner")).unwrap(), 20 * 8);
     // Commands finished their flushes in any order; subscribers still saw log order.
     let seen: Vec<Positioned> = live.try_iter().collect();
     assert!(
@@ -227,20 +236,22 @@ fn many_threads_commands_and_queries_lose_no_update() {
         "published in log order"
     );
     assert_eq!(seen, engine.notifications_since(start).unwrap());
-    let (end, rebuilt) = engine.log().rebuild().unwrap();
+    let mut events = Vec::new();
+    let end = engine.log().replay(0, |e| events.push(e.event)).unwrap();
     assert_eq!(end, engine.head());
-    assert_eq!(rebuilt, engine.with_state(|s, _| s.clone()));
+    support::assert_equals_cold_fold(&*engine, &events, "after 8 threads");
 }
 
 #[test]
 fn time_travel_shows_the_projections_at_a_past_position() {
-    let engine = Engine::in_memory(EngineOptions::default().with_snapshot_every(Some(2))).unwrap();
+    let engine =
+        Engine::in_memory(EngineOptions::default().with_checkpoint_every(Some(2))).unwrap();
     let chat = ConversationId::direct(id("a"), id("b")).unwrap();
     for n in 1..=5 {
         engine.send_message(&chat, m(n), &id("a")).unwrap();
     }
     engine.mark_conversation_read(&chat, &id("b")).unwrap();
-    assert_eq!(engine.unread_count(&id("b"), &chat), 0);
+    assert_eq!(engine.unread_count(&id("b"), &chat).unwrap(), 0);
     let at3 = engine.state_at(3).unwrap();
     assert_eq!(at3.unread_count(&id("b"), &chat), 3);
     assert_eq!(at3.events_applied(), 3);
@@ -250,28 +261,32 @@ fn time_travel_shows_the_projections_at_a_past_position() {
 #[test]
 fn opening_reports_progress_until_every_event_is_folded() {
     let dir = tempfile::tempdir().unwrap();
-    {
+    let chat = ConversationId::direct(id("a"), id("b")).unwrap();
+    // Checkpoints only on request: closing leaves the events unfolded into any checkpoint.
+    let write = |from: u128, to: u128| {
         let engine = Engine::open(
             dir.path(),
-            EngineOptions::default().with_snapshot_every(Some(50)),
+            EngineOptions::default().with_checkpoint_every(None),
         )
         .unwrap();
-        let chat = ConversationId::direct(id("a"), id("b")).unwrap();
-        for n in 0..120 {
+        for n in from..to {
             engine.send_message(&chat, m(n), &id("a")).unwrap();
         }
-    }
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let options = EngineOptions::default()
-        .with_progress(Arc::new(move |p: Progress| sink.lock().unwrap().push(p)));
-    let engine = Engine::open(dir.path(), options).unwrap();
-    let seen = seen.lock().unwrap();
-    assert_eq!(
-        seen.first().map(|p| p.done),
-        Some(100),
-        "starts from the snapshot at 100"
-    );
+    };
+    let open_seeing = || {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let options = EngineOptions::default()
+            .with_checkpoint_every(None)
+            .with_progress(Arc::new(move |p: Progress| sink.lock().unwrap().push(p)));
+        let engine = Engine::open(dir.path(), options).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (engine, seen)
+    };
+    write(0, 120);
+    // No checkpoint at all: the whole log is folded (and checkpointed) from position 0.
+    let (engine, seen) = open_seeing();
+    assert_eq!(seen.first().map(|p| p.done), Some(0));
     assert_eq!(
         seen.last(),
         Some(&Progress {
@@ -279,8 +294,22 @@ fn opening_reports_progress_until_every_event_is_folded() {
             total: 120
         })
     );
+    assert_eq!(engine.unread_count(&id("b"), &chat).unwrap(), 120);
+    drop(engine);
+    // 30 more after that checkpoint: only they are folded.
+    write(120, 150);
+    let (engine, seen) = open_seeing();
     assert_eq!(
-        engine.unread_count(&id("b"), &ConversationId::direct(id("a"), id("b")).unwrap()),
-        120
+        seen.first().map(|p| p.done),
+        Some(120),
+        "starts from the checkpoint"
     );
+    assert_eq!(
+        seen.last(),
+        Some(&Progress {
+            done: 150,
+            total: 150
+        })
+    );
+    assert_eq!(engine.unread_count(&id("b"), &chat).unwrap(), 150);
 }

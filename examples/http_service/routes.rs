@@ -164,12 +164,12 @@ async fn unread(State(e): State<AsyncEngine>, Path(user): Path<String>) -> Reply
     let user = UserId::new(user)?;
     let engine = e.engine();
     let conversations: Vec<Value> = engine
-        .conversations(&user)
+        .conversations(&user)?
         .into_iter()
         .map(|c| json!({ "conversation": c.conversation.to_string(), "unread": c.unread }))
         .collect();
     Ok(Json(
-        json!({ "badge": engine.total_unread(&user), "conversations": conversations }),
+        json!({ "badge": engine.total_unread(&user)?, "conversations": conversations }),
     ))
 }
 

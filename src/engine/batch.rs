@@ -2,10 +2,13 @@
 //! commands at hand, so they share one atomic write and one durable commit instead of paying a
 //! commit each.
 
-use super::{read, repeated_outcome, write, Engine, Outcome};
+use super::{lock, read, repeated_outcome, Engine, Outcome};
 use crate::error::EngineError;
-use receipt_domain::{decide, Command, CommandId, ConversationId, Event, Note, Notification};
-use receipt_store::{AppendRequest, Backend};
+use receipt_domain::{
+    Command, CommandId, ConversationId, Event, EventBody, MessageId, Note, Notification,
+};
+use receipt_store::{AppendRequest, Backend, StoreError};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::PoisonError;
 
@@ -69,9 +72,9 @@ impl<B: Backend> Engine<B> {
             .command_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // The state stays write-locked until the batch is written, so no query ever sees a
-        // decision that the log does not hold.
-        let mut state = write(&self.state);
+        // The projections stay locked until the batch is written, so no query ever sees a
+        // decision that the log does not hold, and no partition holding one is evicted.
+        let mut projections = lock(&self.projections);
         let policy = read(&self.policy).clone();
         let mut slots: Vec<Slot> = Vec::with_capacity(commands.len());
         let mut requests: Vec<AppendRequest> = Vec::new();
@@ -84,6 +87,8 @@ impl<B: Backend> Engine<B> {
         let mut found_recorded = false;
         // Per-stream versions planned inside this batch (the log's are as of before it).
         let mut versions: HashMap<ConversationId, u64> = HashMap::new();
+        // Messages sent by earlier commands of the batch: not in the log's index yet.
+        let mut pending: FxHashMap<MessageId, ConversationId> = FxHashMap::default();
         for command in &commands {
             if let Some(&earlier) = accepted.get(&command.id) {
                 slots.push(Slot::RepeatOf(earlier));
@@ -98,10 +103,13 @@ impl<B: Backend> Engine<B> {
                 found_recorded = true;
                 continue;
             }
-            let decision = match decide(&state, &policy, command) {
+            let decided = self
+                .decide_in(&mut projections, &policy, command, &pending)
+                .map_err(|e| self.fail(e, !requests.is_empty()))?;
+            let decision = match decided {
                 Ok(d) => d,
                 Err(e) => {
-                    slots.push(Slot::Rejected(e.into()));
+                    slots.push(Slot::Rejected(e));
                     continue;
                 }
             };
@@ -126,11 +134,17 @@ impl<B: Backend> Engine<B> {
             let notifications = decision
                 .events
                 .iter()
-                .map(|e| {
-                    state.apply(e);
-                    state.notifications_for(e)
+                .enumerate()
+                .map(|(i, e)| {
+                    if let EventBody::MessageSent { message, .. } = &e.body {
+                        pending.insert(*message, conversation.clone());
+                    }
+                    let version = expected_version + 1 + i as u64;
+                    let state = projections.apply(&self.log, &conversation, version, e)?;
+                    Ok(state.notifications_for(e))
                 })
-                .collect();
+                .collect::<Result<Vec<_>, StoreError>>()
+                .map_err(|e| self.fail(e, true))?;
             slots.push(Slot::Events {
                 request: requests.len(),
                 note: decision.note,
@@ -165,7 +179,10 @@ impl<B: Backend> Engine<B> {
                     .map_err(|e| self.fail(e, events_written))?,
             );
         }
-        drop(state);
+        projections
+            .evict_over_budget(&self.log, None)
+            .map_err(|e| self.fail(e, false))?;
+        drop(projections);
         drop(guard);
         // The last write covers the earlier ones: a commit makes everything written so far durable.
         if found_recorded {
@@ -187,7 +204,7 @@ impl<B: Backend> Engine<B> {
             }
         }
         self.publisher.publish(per_event);
-        self.maybe_snapshot()?;
+        self.maybe_checkpoint()?;
         Ok(answers(slots, requests, &first_positions))
     }
 }

@@ -1,5 +1,5 @@
 //! Engine crash-test child: opens the Engine in the given directory with the default options
-//! (group commit, periodic snapshots) and all receipts on, then runs commands from 4 threads
+//! (group commit), frequent checkpoints, a tiny memory budget and all receipts on, then runs commands from 4 threads
 //! until killed, printing `ack POSITION ID DIGEST` for every event of a command once the command
 //! returned. Each thread works in its own direct chats, so nothing it decides can be refused;
 //! any error stops the child with a non-zero status, which fails the parent's cycle.
@@ -29,7 +29,10 @@ fn main() {
     };
     let options = EngineOptions::default()
         .with_policy(Policy::all_receipts_on())
-        .with_snapshot_every(Some(500));
+        // Checkpoints and evictions (each writing a partition's checkpoint) all the time, so
+        // kills land in the middle of them.
+        .with_checkpoint_every(Some(500))
+        .with_memory_budget(16 << 10);
     let engine = match Engine::open(&dir, options) {
         Ok(e) => Arc::new(e),
         Err(e) => {

@@ -71,12 +71,14 @@ impl Store for EngineStore {
     }
 
     fn unread(&self, user: &UserId, conversation: &ConversationId) -> Result<Option<u32>> {
-        Ok(Some(self.engine.unread_count(user, conversation)))
+        Ok(Some(self.engine.unread_count(user, conversation)?))
     }
 
     fn group_ack_count(&self, message: &MessageId) -> Result<Option<u32>> {
         self.engine
-            .with_state(|state, _| crate::check::ack_count_in(state, message))
+            .with_message_partition(*message, |state, _| {
+                crate::check::ack_count_in(state, message)
+            })?
             .map(Some)
     }
 

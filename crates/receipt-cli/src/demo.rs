@@ -74,13 +74,12 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
     let secs = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let largest_group = engine.with_state(|s, _| {
-        (0..config.groups)
-            .filter_map(|g| GroupId::new(format!("group{g}")).ok())
-            .map(|g| s.member_count(&g))
-            .max()
-            .unwrap_or(0)
-    });
+    let mut largest_group = 0;
+    for g in (0..config.groups).filter_map(|g| GroupId::new(format!("group{g}")).ok()) {
+        let members =
+            engine.with_partition(&ConversationId::Group(g.clone()), |s, _| s.member_count(&g))?;
+        largest_group = largest_group.max(members);
+    }
     println!("receipts demo into {}", db.display());
     println!(
         "workload: seed {seed}, {} setup joins + {} commands; {} users, {} groups (largest {} members now; group receipts up to {}), {} direct chats",
@@ -114,12 +113,14 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
     );
     tally(&declined);
 
-    let mut badges: Vec<(u64, UserId)> =
-        engine.with_state(|s, _| s.users().map(|u| (s.total_unread(u), u.clone())).collect());
+    let mut badges: Vec<(u64, UserId)> = Vec::new();
+    for user in (0..config.users).filter_map(|i| UserId::new(format!("user{i}")).ok()) {
+        badges.push((engine.total_unread(&user)?, user));
+    }
     badges.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     println!("users with the largest badges:");
     for (badge, user) in badges.iter().take(3) {
-        let mut convs = engine.conversations(user);
+        let mut convs = engine.conversations(user)?;
         convs.sort_by_key(|c| std::cmp::Reverse(c.unread));
         let top: Vec<String> = convs
             .iter()

@@ -59,14 +59,14 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
     match what {
         What::User { id } => {
             let user = UserId::new(id)?;
-            let convs = engine.conversations(&user);
+            let convs = engine.conversations(&user)?;
             if convs.is_empty() {
                 return Err(NotFound(format!(
                     "unknown user {user}: nothing was ever recorded for them in this store"
                 ))
                 .into());
             }
-            let badge = engine.total_unread(&user);
+            let badge = engine.total_unread(&user)?;
             // Conversations as the same `direct:a+b` / `group:g` strings the tables print.
             let listed: Vec<serde_json::Value> = convs
                 .iter()
@@ -122,7 +122,7 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
                 Which::Group { id } => ConversationId::Group(GroupId::new(id)?),
             };
             let summary = engine
-                .with_state(|s, _| s.conversation_summary(&conversation))
+                .with_partition(&conversation, |s, _| s.conversation_summary(&conversation))?
                 .ok_or_else(|| NotFound(format!("nothing has happened in {conversation}")))?;
             let mut value = serde_json::to_value(&summary)?;
             value["conversation"] = serde_json::Value::String(summary.conversation.to_string());

@@ -73,7 +73,7 @@ enum Cmd {
         #[command(subcommand)]
         what: inspect::What,
     },
-    /// Rebuild every projection from the log (ignoring snapshots), then store a fresh snapshot.
+    /// Rebuild every checkpoint (partitions, summaries, headers) from the log, trusting none.
     Rebuild,
     /// Check every stored record against the acknowledgement ledger and every index, on a copy
     /// of the store (it changes no byte of it). Exit 1 names the first damage found.

@@ -5,7 +5,6 @@ use receipt_engine::store::{Durability, SledLog, StoredEvent};
 use receipt_engine::*;
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 fn open_log(db: &Path) -> Result<SledLog> {
     crate::existing_store(db)?;
@@ -14,30 +13,16 @@ fn open_log(db: &Path) -> Result<SledLog> {
 
 pub fn rebuild(db: &Path) -> Result {
     let log = open_log(db)?;
-    let total = log.head();
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(indicatif::ProgressStyle::with_template(
-        "{bar:30} {human_pos}/{human_len} events {msg}",
-    )?);
-    let start = Instant::now();
-    let mut state = State::new();
-    log.replay(0, |e| {
-        state.apply(&e.event);
-        // Often enough to move smoothly; indicatif redraws at most 20 times a second anyway.
-        if e.position % 4_096 == 0 {
-            bar.set_position(e.position);
-            let rate = e.position as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{}/s", crate::output::count(rate as u64)));
-        }
-    })?;
-    bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
-    log.save_snapshot(total, &state)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let r = rebuild_checkpoints(&log, threads)?;
+    let secs = r.fold.as_secs_f64();
     println!(
-        "rebuilt {} events ({} messages) in {secs:.2} s: {} events/s; snapshot stored at position {total}",
-        crate::output::count(total),
-        crate::output::count(state.message_count() as u64),
-        crate::output::count((total as f64 / secs.max(1e-9)) as u64)
+        "rebuilt {} conversations from {} events: folded in {secs:.2} s on {} threads ({} events/s), checkpoints written in {:.2} s",
+        crate::output::count(r.conversations),
+        crate::output::count(r.events),
+        r.fold_threads,
+        crate::output::count((r.events as f64 / secs.max(1e-9)) as u64),
+        r.write.as_secs_f64()
     );
     Ok(())
 }
@@ -45,12 +30,21 @@ pub fn rebuild(db: &Path) -> Result {
 pub fn verify(db: &Path) -> Result {
     crate::existing_store(db)?;
     let r = receipt_engine::store::verify_store(db)?;
-    let snapshot = match r.snapshot_position {
-        Some(p) => format!("snapshot at {p} matches a replay"),
-        None => "no usable snapshot".into(),
+    let c = r.checkpoint;
+    let checkpoint = match c.marker {
+        None => "no checkpoint yet (the next open folds the whole log)".to_string(),
+        Some(m) if m == r.events => format!(
+            "checkpoint at the head: {} partitions, {} headers and {} summaries equal a fold of the log",
+            c.partitions, c.headers, c.summaries
+        ),
+        Some(m) => format!(
+            "checkpoint {} events behind the head (the next open folds them): {} partitions equal a fold of their streams",
+            r.events - m,
+            c.partitions
+        ),
     };
     println!(
-        "ok: {} events in {} chunks readable and gapless, all {} acknowledged events present and unchanged, {} streams and every event id indexed, {snapshot}",
+        "ok: {} events in {} chunks readable and gapless, all {} acknowledged events present and unchanged, {} streams and every event id indexed, {checkpoint}",
         r.events, r.chunks, r.acknowledged, r.streams
     );
     Ok(())

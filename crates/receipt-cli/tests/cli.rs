@@ -120,7 +120,7 @@ fn inspect_rebuild_export_and_verify_a_healthy_store() {
     assert!(verify.status.success(), "{}", stderr(&verify));
     assert!(stdout(&verify).starts_with("ok: "), "{}", stdout(&verify));
     assert!(
-        stdout(&verify).contains("matches a replay"),
+        stdout(&verify).contains("checkpoint at the head"),
         "{}",
         stdout(&verify)
     );

@@ -39,6 +39,7 @@ mod fold;
 mod ids;
 mod invariants;
 mod notify;
+mod partition;
 mod policy;
 mod query;
 mod state;
@@ -52,10 +53,11 @@ pub use ids::{
 };
 pub use invariants::InvariantViolation;
 pub use notify::{Notification, NotificationKind};
+pub use partition::{ConversationHeader, ReaderSummary};
 pub use policy::{AckVisibility, GroupAckRequesters, Policy, DAY_MS};
 pub use query::{
-    AckCursor, ConversationSummary, ConversationUnread, GroupAckEntry, GroupAckPage, MessageStatus,
-    ParticipantSummary, MAX_ACK_PAGE_SIZE,
+    order_conversation_list, AckCursor, ConversationSummary, ConversationUnread, GroupAckEntry,
+    GroupAckPage, MessageStatus, ParticipantSummary, MAX_ACK_PAGE_SIZE,
 };
 pub use state::State;
 

@@ -83,6 +83,16 @@ pub struct ConversationSummary {
     pub participants: Vec<ParticipantSummary>,
 }
 
+/// Orders a conversation list the way chat clients show it: the conversation whose last message
+/// is newest first (the `u64` is that message's time), ties by conversation id. It needs no
+/// order across conversations' streams, so partitions can answer it apart.
+pub fn order_conversation_list(list: &mut [(u64, ConversationUnread)]) {
+    list.sort_by(|(at_a, a), (at_b, b)| {
+        at_b.cmp(at_a)
+            .then_with(|| a.conversation.cmp(&b.conversation))
+    });
+}
+
 impl State {
     /// Who sent a message.
     pub fn message_sender(&self, message: &MessageId) -> Option<UserId> {
@@ -139,24 +149,30 @@ impl State {
             .sum()
     }
 
-    /// Every conversation the user has taken part in (including groups since left), in the order
-    /// they first appeared, with the unread count of each.
+    /// Every conversation the user has taken part in (including groups since left), with the
+    /// unread count of each, newest activity first: by the time of the conversation's last
+    /// message, descending, then by conversation id (see [`order_conversation_list`]).
     pub fn conversations(&self, user: &UserId) -> Vec<ConversationUnread> {
         let Some(u) = self.user_idx(user) else {
             return Vec::new();
         };
-        self.users[u as usize]
+        let mut list: Vec<(u64, ConversationUnread)> = self.users[u as usize]
             .conversations
             .iter()
             .filter_map(|&c| {
                 let conv = &self.conversations[c as usize];
                 let r = conv.readers.get(&u)?;
-                Some(ConversationUnread {
-                    conversation: conv.id.clone(),
-                    unread: r.unread(conv.len()),
-                })
+                Some((
+                    conv.messages.last().map_or(0, |m| m.sent_at_ms),
+                    ConversationUnread {
+                        conversation: conv.id.clone(),
+                        unread: r.unread(conv.len()),
+                    },
+                ))
             })
-            .collect()
+            .collect();
+        order_conversation_list(&mut list);
+        list.into_iter().map(|(_, c)| c).collect()
     }
 
     /// Current members of a group (0 for an unknown group).

@@ -67,6 +67,13 @@ pub trait Backend: Send + Sync {
     fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
     /// Replaces the snapshot record, atomically.
     fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError>;
+    /// A checkpoint entry (checkpoint.rs): the checkpoint keyspace is kept apart from the
+    /// events for the same reason as the snapshot, and is a cache of the fold, never the truth.
+    fn checkpoint_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Checkpoint entries with `start <= key < end`, in ascending key order.
+    fn checkpoint_range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a>;
+    /// Writes every checkpoint entry or none.
+    fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError>;
     /// Bytes the backend occupies (on disk, or in memory), for reports.
     fn size_bytes(&self) -> u64;
 }
@@ -76,6 +83,7 @@ pub trait Backend: Send + Sync {
 pub struct MemoryBackend {
     map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     snapshot: Mutex<Option<Vec<u8>>>,
+    checkpoints: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     ledger: Mutex<Option<Vec<u8>>>,
 }
 
@@ -90,6 +98,23 @@ impl MemoryBackend {
         // write below is a single insert loop with no fallible step.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn checkpoints(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The entries of `map` with `start <= key < end`, copied (the lock is not held by the caller's
+/// iteration).
+fn ordered_range(map: &BTreeMap<Vec<u8>, Vec<u8>>, start: &[u8], end: &[u8]) -> Vec<Entry> {
+    if start >= end {
+        return Vec::new();
+    }
+    map.range(start.to_vec()..end.to_vec())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 impl Backend for MemoryBackend {
@@ -98,15 +123,7 @@ impl Backend for MemoryBackend {
     }
 
     fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
-        if start >= end {
-            return Box::new(std::iter::empty());
-        }
-        let items: Vec<Entry> = self
-            .map()
-            .range(start.to_vec()..end.to_vec())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Box::new(items.into_iter().map(Ok))
+        Box::new(ordered_range(&self.map(), start, end).into_iter().map(Ok))
     }
 
     fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
@@ -196,13 +213,36 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn checkpoint_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.checkpoints().get(key).cloned())
+    }
+
+    fn checkpoint_range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
+        Box::new(
+            ordered_range(&self.checkpoints(), start, end)
+                .into_iter()
+                .map(Ok),
+        )
+    }
+
+    fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.checkpoints().extend(puts);
+        Ok(())
+    }
+
     fn size_bytes(&self) -> u64 {
+        let checkpoints: u64 = self
+            .checkpoints()
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum();
         let events: u64 = self
             .map()
             .iter()
             .map(|(k, v)| (k.len() + v.len()) as u64)
             .sum();
         events
+            + checkpoints
             + self
                 .get_snapshot()
                 .ok()

@@ -159,7 +159,9 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn corrupt(position: u64, reason: impl Into<String>) -> Self {
+    /// Damage found at log position `position` (for callers that check what the log holds,
+    /// such as an engine finding an event missing from the log's own index).
+    pub fn corrupt(position: u64, reason: impl Into<String>) -> Self {
         Self::Corrupt {
             position,
             reason: reason.into(),

@@ -7,6 +7,7 @@
 //! | `s` + stream key + first version (u64 BE) | a run of that stream inside a chunk: chunk position (u64 BE), offset (u32 BE), count (u32 BE) |
 //! | `h` | the index watermark: stream runs and event ids exist for every chunk before this position (u64 BE) |
 //! | `e` + event id (16 bytes) | where that event is: position (u64 BE), stream version (u64 BE) |
+//! | `m` + message id (16 bytes) | the stream key of the message's conversation (layout 3) |
 //! | `n` + command id (16 bytes) | a command accepted as a no-op (nothing to record): the head then (u64 BE) |
 //! | `v` | the keyspace layout version (u64 BE; absent means layout 1, written before `e` and `n`) |
 //!
@@ -23,10 +24,12 @@ pub(crate) const HEAD: &[u8] = b"h";
 /// The keyspace layout version (u64 BE). Absent in layout 1 (`c`, `s`, `h` only); layout 2 adds
 /// the event-id index (`e`), no-op records (`n`) and the ledger file beside the keyspace.
 pub(crate) const LAYOUT: &[u8] = b"v";
-/// The layout this build writes.
-pub(crate) const LAYOUT_VERSION: u64 = 2;
+/// The layout this build writes. Layout 3 adds the message index (`m`), so a command naming
+/// only a message finds its conversation's partition without any projection in memory.
+pub(crate) const LAYOUT_VERSION: u64 = 3;
 const EVENT: u8 = b'e';
 const NOOP: u8 = b'n';
+const MESSAGE: u8 = b'm';
 const CHUNK: u8 = b'c';
 const RUN: u8 = b's';
 
@@ -48,6 +51,13 @@ pub(crate) fn chunk_position(key: &[u8]) -> Option<u64> {
 pub(crate) fn event(id: receipt_domain::EventId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(EVENT);
+    k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+pub(crate) fn message(id: receipt_domain::MessageId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(MESSAGE);
     k.extend_from_slice(id.0.as_bytes());
     k
 }
@@ -77,6 +87,12 @@ pub(crate) fn parse_event_value(bytes: &[u8]) -> Option<(u64, u64)> {
 pub(crate) fn stream_key(conversation: &ConversationId) -> Vec<u8> {
     // Encoding a plain enum of strings into a Vec cannot fail.
     codec::encode(&conversation_to_v1(conversation), Kind::Record).unwrap_or_default()
+}
+
+/// The conversation a stream key names (the inverse of [`stream_key`]).
+pub(crate) fn conversation_of_stream(stream: &[u8]) -> Result<ConversationId, String> {
+    let stored = codec::decode(stream, Kind::Record)?;
+    crate::schema_v1::conversation_from_v1(stored)
 }
 
 pub(crate) fn run_prefix(stream: &[u8]) -> Vec<u8> {

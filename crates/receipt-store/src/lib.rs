@@ -9,8 +9,11 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod checkpoint;
+mod checkpoint_verify;
 mod codec;
 mod error;
+mod faulty;
 mod group_commit;
 mod keys;
 mod ledger;
@@ -28,7 +31,10 @@ mod schema_v1;
 mod sled_backend;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
+pub use checkpoint::{CheckpointWrite, CheckpointWritten, Unusable, CHECKPOINT_LAYOUT_VERSION};
+pub use checkpoint_verify::CheckpointCheck;
 pub use error::StoreError;
+pub use faulty::{Faults, FaultyBackend};
 pub use log::{
     AppendRequest, Appended, CommandRecord, Durability, EventLog, StoredEvent, StreamEvent, Written,
 };

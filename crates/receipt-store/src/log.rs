@@ -368,7 +368,7 @@ impl<B: Backend> EventLog<B> {
     }
 
     /// Where an event is stored (position, stream version), if it is.
-    pub(crate) fn event_location(&self, id: EventId) -> Result<Option<(u64, u64)>, StoreError> {
+    pub fn event_location(&self, id: EventId) -> Result<Option<(u64, u64)>, StoreError> {
         match self.backend.get(&keys::event(id))? {
             None => Ok(None),
             Some(v) => keys::parse_event_value(&v)

@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::keys::{self, Run};
 use crate::log::{EventLog, Writer};
 use crate::record;
-use receipt_domain::{ConversationId, Event};
+use receipt_domain::{ConversationId, Event, EventBody, MessageId};
 use rustc_hash::FxHashMap;
 
 impl<B: Backend> EventLog<B> {
@@ -100,11 +100,27 @@ impl<B: Backend> EventLog<B> {
                     keys::event(e.id),
                     keys::event_value(at, current + 1 + k as u64),
                 ));
+                if let EventBody::MessageSent { message, .. } = &e.body {
+                    puts.push((keys::message(*message), stream.clone()));
+                }
             }
             versions.insert(stream, current + (j - i) as u64);
             i = j;
         }
         Ok(puts)
+    }
+
+    /// The conversation a message was sent in, from the message index (`None`: no such message).
+    pub fn message_conversation(
+        &self,
+        message: MessageId,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        match self.backend.get(&keys::message(message))? {
+            None => Ok(None),
+            Some(stream) => keys::conversation_of_stream(&stream)
+                .map(Some)
+                .map_err(|e| StoreError::corrupt(0, format!("message index of {message}: {e}"))),
+        }
     }
 
     /// The stream's version: how many events it holds.

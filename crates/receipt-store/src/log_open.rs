@@ -73,8 +73,8 @@ impl<B: Backend> EventLog<B> {
             written: mark.ledger,
         };
         log.durable_head.store(mark.ledger.head, Ordering::SeqCst);
-        // A layout-1 store (written before the event-id index) gets its index built once, from
-        // its first chunk; the stream runs are rewritten byte for byte on the way.
+        // A store of an older layout gets its index built once, from its first chunk; the
+        // stream runs are rewritten byte for byte on the way.
         let layout = match log.backend.get(keys::LAYOUT)? {
             None => 1,
             Some(v) => keys::parse_u64(&v)
@@ -83,7 +83,12 @@ impl<B: Backend> EventLog<B> {
         if layout > keys::LAYOUT_VERSION {
             return Err(StoreError::UnsupportedLayout(layout));
         }
-        let reindex_from = if layout < 2 { 0 } else { indexed };
+        // Layouts 1 and 2 lack index entries (event ids; message ids) for every chunk.
+        let reindex_from = if layout < keys::LAYOUT_VERSION {
+            0
+        } else {
+            indexed
+        };
         if reindex_from < head {
             log.reindex_from(reindex_from)?;
         }

@@ -3,6 +3,7 @@
 //! changes (sled's own recovery writes to the files it opens).
 
 use crate::backend::Backend;
+use crate::checkpoint_verify::CheckpointCheck;
 use crate::error::StoreError;
 use crate::ledger;
 use crate::log::{Durability, EventLog};
@@ -22,8 +23,11 @@ pub struct VerifyReport {
     pub streams: u64,
     /// Events the ledger records as acknowledged (all present, chain matching).
     pub acknowledged: u64,
-    /// Position of the stored snapshot, if there is a usable one (it equals a replay there).
+    /// Position of the stored whole-state snapshot, if there is a usable one (it equals a
+    /// replay there). Engines no longer write them; stores from before checkpoints have one.
     pub snapshot_position: Option<u64>,
+    /// What was checked of the checkpoints.
+    pub checkpoint: CheckpointCheck,
 }
 
 fn damaged(location: String, reason: String) -> StoreError {
@@ -38,7 +42,8 @@ impl<B: Backend> EventLog<B> {
     /// Checks the whole store: every chunk decodes, positions are gapless, the running chain
     /// over the chunks equals the ledger's at the acknowledged head, every stream run and
     /// event-id entry says exactly where its events are, the snapshot (if any) equals a replay
-    /// at its position, and the projections keep their invariants. Writes nothing.
+    /// at its position, the projections keep their invariants, and every checkpoint entry
+    /// equals what a fold of the log gives. Writes nothing.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let location = self.backend.location();
         let ledger_bytes = self
@@ -132,12 +137,19 @@ impl<B: Backend> EventLog<B> {
         state
             .check_invariants()
             .map_err(|e| damaged(location.clone(), e.to_string()))?;
+        let checkpoint = self.verify_checkpoints(&state).map_err(|reason| {
+            damaged(
+                location.clone(),
+                format!("checkpoint: {reason} (checkpoints are caches of the log: `receipts rebuild` rewrites them)"),
+            )
+        })?;
         Ok(VerifyReport {
             events: head,
             chunks,
             streams: per_stream.len() as u64,
             acknowledged: mark.head,
             snapshot_position: snapshot.map(|s| s.0),
+            checkpoint,
         })
     }
 }

@@ -24,8 +24,14 @@ use receipt_domain::{Event, State};
 pub const FORMAT_VERSION: u8 = 1;
 const CHUNK_MAGIC: &[u8; 4] = b"RCPT";
 const SNAPSHOT_MAGIC: &[u8; 4] = b"RSNP";
+const CHECKPOINT_MAGIC: &[u8; 4] = b"RCKP";
 const HEADER_BYTES: usize = 24;
 const CRC_BYTES: usize = 4;
+
+/// Version of the checkpoint entries' layout (checkpoint.rs): the payload types and what the
+/// header's position means for each. Bump it whenever `State`, `ReaderSummary` or
+/// `ConversationHeader` change shape: older entries are then rebuilt from the log, never misread.
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 1;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.
@@ -206,4 +212,42 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(u64, State), String> {
     let state: State = codec::decode(payload, Kind::Snapshot)?;
     state.check_invariants().map_err(|e| e.to_string())?;
     Ok((h.position, state))
+}
+
+/// Encodes a checkpoint entry: `position` is what the entry covers (a stream version for a
+/// partition, a global position for the marker).
+pub(crate) fn encode_checkpoint<T: serde::Serialize>(
+    position: u64,
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
+    let payload = codec::encode(value, Kind::Snapshot)
+        .map_err(|e| StoreError::io_kind("encoding", std::io::ErrorKind::InvalidData, &e))?;
+    write(
+        &Header {
+            magic: *CHECKPOINT_MAGIC,
+            format_version: FORMAT_VERSION,
+            codec_id: CODEC_BINCODE2_STANDARD,
+            schema_version: CHECKPOINT_LAYOUT_VERSION,
+            position,
+            count: 0,
+        },
+        &payload,
+    )
+}
+
+/// Decodes a checkpoint entry: `Err` says why it must not be used (damage, another layout).
+pub(crate) fn decode_checkpoint<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(u64, T), String> {
+    let (h, payload) = read(bytes, CHECKPOINT_MAGIC, 0).map_err(|e| e.to_string())?;
+    if h.format_version != FORMAT_VERSION
+        || h.codec_id != CODEC_BINCODE2_STANDARD
+        || h.schema_version != CHECKPOINT_LAYOUT_VERSION
+    {
+        return Err(format!(
+            "checkpoint format {}, codec {}, layout {} is not this build's",
+            h.format_version, h.codec_id, h.schema_version
+        ));
+    }
+    Ok((h.position, codec::decode(payload, Kind::Snapshot)?))
 }

@@ -47,6 +47,15 @@ pub struct SledBackend {
 }
 
 const SNAPSHOT_KEY: &[u8] = b"latest";
+/// Checkpoint entries share the snapshot tree under this prefix ("latest" never starts with it).
+const CHECKPOINT_PREFIX: &[u8] = b"\xFFckpt/";
+
+fn checkpoint_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(CHECKPOINT_PREFIX.len() + key.len());
+    k.extend_from_slice(CHECKPOINT_PREFIX);
+    k.extend_from_slice(key);
+    k
+}
 /// The ledger's file name inside the store directory.
 pub const LEDGER_FILE: &str = "receipts.ledger";
 const DB_FILE: &str = "db";
@@ -467,6 +476,38 @@ impl Backend for SledBackend {
 
     fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
         guarded(&self.dir, || self.snapshots.insert(SNAPSHOT_KEY, record)).map(|_| ())
+    }
+
+    fn checkpoint_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(guarded(&self.dir, || self.snapshots.get(checkpoint_key(key)))?.map(|v| v.to_vec()))
+    }
+
+    fn checkpoint_range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
+        if start >= end {
+            return Box::new(std::iter::empty());
+        }
+        let mut iter = self
+            .snapshots
+            .range(checkpoint_key(start)..checkpoint_key(end));
+        Box::new(std::iter::from_fn(move || {
+            match quiet_panic::catch(|| iter.next()) {
+                Ok(item) => item.map(|r| {
+                    entry(&self.dir, r).map(|(k, v)| (k[CHECKPOINT_PREFIX.len()..].to_vec(), v))
+                }),
+                Err(panic) => Some(Err(damaged(
+                    &self.dir,
+                    format!("sled failed on damaged data: {panic}"),
+                ))),
+            }
+        }))
+    }
+
+    fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in puts {
+            batch.insert(checkpoint_key(&k), v);
+        }
+        guarded(&self.dir, || self.snapshots.apply_batch(batch))
     }
 
     fn size_bytes(&self) -> u64 {

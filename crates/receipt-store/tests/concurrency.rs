@@ -85,70 +85,13 @@ fn concurrent_appends_in_memory() {
     hammer(Arc::new(MemoryLog::in_memory()));
 }
 
-/// Counts flushes and makes each one slow, like a real disk.
-struct SlowFlush {
-    inner: MemoryBackend,
-    flushes: AtomicU64,
-}
-
-impl Backend for SlowFlush {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(key)
-    }
-    fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
-        self.inner.range(start, end)
-    }
-    fn last_between(&self, floor: &[u8], at: &[u8]) -> Result<Option<Entry>, StoreError> {
-        self.inner.last_between(floor, at)
-    }
-    fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
-        self.inner.write_atomic(puts)
-    }
-    fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
-        self.inner.write_each(puts)
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.flushes.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        Ok(())
-    }
-    fn read_ledger(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.read_ledger()
-    }
-    fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
-        self.inner.create_ledger(file)
-    }
-    fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.write_ledger(offset, bytes)
-    }
-    fn syncs(&self) -> SyncCounts {
-        SyncCounts {
-            data_syncs: self.flushes.load(Ordering::SeqCst),
-            ..SyncCounts::default()
-        }
-    }
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn get_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_snapshot()
-    }
-    fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put_snapshot(record)
-    }
-    fn size_bytes(&self) -> u64 {
-        self.inner.size_bytes()
-    }
-}
-
 fn flushes_for(durability: Durability) -> u64 {
-    let backend = SlowFlush {
-        inner: MemoryBackend::new(),
-        flushes: AtomicU64::new(0),
-    };
-    let log = Arc::new(EventLog::open(backend, durability).unwrap());
+    // Every flush slow, like a real disk's sync.
+    let faults = Arc::new(Faults::default());
+    faults.flush_delay_ms.store(2, Ordering::SeqCst);
+    let log = Arc::new(EventLog::open(FaultyBackend::new(faults.clone()), durability).unwrap());
     // Opening a new store flushes once (before creating its ledger): count the appends' only.
-    let at_open = log.backend().flushes.load(Ordering::SeqCst);
+    let at_open = faults.flushes.load(Ordering::SeqCst);
     let handles: Vec<_> = (0..8u128)
         .map(|t| {
             let log = log.clone();
@@ -164,7 +107,7 @@ fn flushes_for(durability: Durability) -> u64 {
         h.join().unwrap();
     }
     assert_eq!(log.head(), 200);
-    log.backend().flushes.load(Ordering::SeqCst) - at_open
+    faults.flushes.load(Ordering::SeqCst) - at_open
 }
 
 #[test]

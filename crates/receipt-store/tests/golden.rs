@@ -38,6 +38,24 @@ fn records(version: &str) -> Vec<Entry> {
     out
 }
 
+/// The description with each run of indented lines (a user's conversation list) sorted.
+fn lists_as_sets(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("  ") {
+            run.push(line);
+            continue;
+        }
+        run.sort_unstable();
+        out.extend(run.drain(..).map(str::to_string));
+        out.push(line.to_string());
+    }
+    run.sort_unstable();
+    out.extend(run.drain(..).map(str::to_string));
+    out.join("\n")
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -67,9 +85,12 @@ fn check<B: Backend>(log: &EventLog<B>, version: &str) {
     let again = log.append(stale_retry).unwrap();
     assert!(again.duplicate && again.first_position == 0);
     assert_eq!(log.head(), 200);
+    // The conversation list's order changed with the partitioned projections (newest activity
+    // first, not first appearance: no answer may need an order across conversations): the fixtures'
+    // answers are compared with each user's list as a set; the badge and every count as is.
     assert_eq!(
-        support::describe::describe(&full, &policy, 40),
-        expected(version)
+        lists_as_sets(&support::describe::describe(&full, &policy, 40)),
+        lists_as_sets(&expected(version))
     );
     // The fixture's snapshot is used when this build still understands it; either way the
     // recovered projections are the same.

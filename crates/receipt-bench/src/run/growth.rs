@@ -55,19 +55,19 @@ pub fn exponent(points: &[(f64, f64)]) -> Option<f64> {
 fn build_engine(plan: &Plan, dir: &Path) -> Result {
     let options = crate::engine_options(plan.config.policy())
         .with_durability(Durability::Buffered)
-        .with_snapshot_every(None);
+        .with_checkpoint_every(None);
     let engine = Engine::open(dir.join("engine"), options)?;
     let snapshot_at = plan.events.saturating_sub(SNAPSHOT_TAIL_EVENTS);
     let mut snapshotted = false;
     for batch in batches(&plan.commands, 2_000) {
         if !snapshotted && engine.head() >= snapshot_at {
-            engine.snapshot()?;
+            engine.checkpoint()?;
             snapshotted = true;
         }
         engine.execute_batch(batch.iter().map(|p| p.command.clone()).collect())?;
     }
     if !snapshotted {
-        engine.snapshot()?;
+        engine.checkpoint()?;
     }
     engine.flush()?;
     Ok(())

@@ -95,7 +95,7 @@ pub fn open_and_answer(
         Opener::Engine => {
             let options = crate::engine_options(Policy::all_receipts_on());
             let engine = receipt_engine::Engine::open(dir.join("engine"), options)?;
-            return answer(engine.unread_count(user, conversation));
+            return answer(engine.unread_count(user, conversation)?);
         }
         Opener::EngineReplay => {
             let log = receipt_store::SledLog::open_dir(

@@ -482,11 +482,17 @@ impl Model {
             .count() as u32
     }
 
+    /// Newest last message first, then by conversation id.
     pub fn conversations(&self, u: &UserId) -> Vec<ConversationUnread> {
-        self.conv_list
-            .get(u)
-            .into_iter()
-            .flatten()
+        let last_at = |c: &ConversationId| {
+            self.order
+                .get(c)
+                .and_then(|ids| ids.last())
+                .map_or(0, |m| self.msgs[m].at_ms)
+        };
+        let mut list: Vec<&ConversationId> = self.conv_list.get(u).into_iter().flatten().collect();
+        list.sort_by_key(|c| (std::cmp::Reverse(last_at(c)), (*c).clone()));
+        list.into_iter()
             .map(|c| ConversationUnread {
                 conversation: c.clone(),
                 unread: self.unread(u, c),

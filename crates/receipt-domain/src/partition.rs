@@ -1,0 +1,211 @@
+//! What a partition (one conversation's projections) tells the rest of the system without being
+//! loaded: a small header per conversation and a compact summary per (user, conversation).
+//!
+//! A [`State`] that has folded only one conversation's stream is that conversation's partition:
+//! `decide`, the fold, the queries and the notifications work on it unchanged, because every
+//! command and every event concerns exactly one conversation. The badge and the conversation
+//! list, which span conversations, are answered from [`ReaderSummary`] and
+//! [`ConversationHeader`] values instead, so they never need a partition's message records.
+//! Neither depends on any order across conversations: each is a function of one stream.
+
+use crate::command::CommandKind;
+use crate::event::EventBody;
+use crate::ids::{ConversationId, UserId};
+use crate::state::{ReaderState, State};
+use serde::{Deserialize, Serialize};
+
+/// The counters a user's unread count in one conversation is computed from, given the
+/// conversation's length: unread = eligible(len) − own sent − read. A message sent to a group
+/// moves only the length (in the header), never a summary per member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderSummary {
+    /// While a participant: the first message sequence that counts for this user.
+    pub current_start: Option<u32>,
+    /// Messages that counted for the user in participation intervals that have ended.
+    pub past_len: u32,
+    /// Messages the user sent in the conversation.
+    pub own_sent: u32,
+    /// Eligible messages from others the user has read.
+    pub read_count: u32,
+}
+
+impl ReaderSummary {
+    /// The user's unread count when the conversation holds `len` messages.
+    pub fn unread(&self, len: u32) -> u32 {
+        let eligible = self
+            .past_len
+            .saturating_add(self.current_start.map_or(0, |s| len.saturating_sub(s)));
+        eligible
+            .saturating_sub(self.own_sent)
+            .saturating_sub(self.read_count)
+    }
+
+    fn of(r: &ReaderState) -> Self {
+        Self {
+            current_start: r.current_start,
+            past_len: r.past_len,
+            own_sent: r.own_sent,
+            read_count: r.read_count,
+        }
+    }
+}
+
+/// One conversation's size and activity: what the badge and the conversation list need from a
+/// partition besides the per-user summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationHeader {
+    /// Messages in the conversation.
+    pub len: u32,
+    /// Current members (groups; 0 for direct chats).
+    pub member_count: u32,
+    /// When its newest message was sent (0 before the first message).
+    pub last_message_at_ms: u64,
+}
+
+impl State {
+    /// Every conversation this state holds (one for a partition).
+    pub fn conversation_ids(&self) -> impl Iterator<Item = &ConversationId> {
+        self.conversations.iter().map(|c| &c.id)
+    }
+
+    /// The header of `conversation`, if this state knows it.
+    pub fn header(&self, conversation: &ConversationId) -> Option<ConversationHeader> {
+        let c = self.conversation(conversation)?;
+        Some(ConversationHeader {
+            len: c.len(),
+            member_count: c.member_count,
+            last_message_at_ms: c.messages.last().map_or(0, |m| m.sent_at_ms),
+        })
+    }
+
+    /// The summary of `user`'s read state in `conversation`, if they have one.
+    pub fn reader_summary(
+        &self,
+        conversation: &ConversationId,
+        user: &UserId,
+    ) -> Option<ReaderSummary> {
+        let c = self.conversation(conversation)?;
+        self.reader(c, user).map(ReaderSummary::of)
+    }
+
+    /// Every user with read state in `conversation`, with their summary. O(participants).
+    pub fn reader_summaries(&self, conversation: &ConversationId) -> Vec<(UserId, ReaderSummary)> {
+        let Some(c) = self.conversation(conversation) else {
+            return Vec::new();
+        };
+        c.readers
+            .iter()
+            .map(|(&u, r)| (self.user_id(u).clone(), ReaderSummary::of(r)))
+            .collect()
+    }
+
+    /// An estimate of the heap bytes this state holds, for a memory budget. It counts the
+    /// containers' capacities and the id strings; allocator overhead is not included.
+    pub fn approx_heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        // A hash map entry costs its key and value plus a control byte; capacity is what it holds.
+        fn map_bytes<K, V>(capacity: usize) -> usize {
+            capacity * (size_of::<K>() + size_of::<V>() + 1)
+        }
+        let users: usize = self
+            .users
+            .iter()
+            .map(|u| {
+                // Interned twice (the vector and the index's key).
+                2 * u.id.as_str().len()
+                    + u.conversations.capacity() * size_of::<crate::state::ConvIdx>()
+            })
+            .sum();
+        let conversations: usize = self
+            .conversations
+            .iter()
+            .map(|c| {
+                let acks: usize = c
+                    .messages
+                    .iter()
+                    .filter_map(|m| m.group_acks.as_ref())
+                    .map(|a| {
+                        size_of::<crate::state::GroupAcks>()
+                            + a.readers.capacity() * size_of::<u32>()
+                            + a.at_ms.capacity() * size_of::<u64>()
+                    })
+                    .sum();
+                let readers: usize = c
+                    .readers
+                    .values()
+                    .map(|r| {
+                        r.past.capacity() * size_of::<(u32, u32)>()
+                            + r.reads_above.capacity() * (size_of::<u32>() + 1)
+                    })
+                    .sum();
+                c.messages.capacity() * size_of::<crate::state::MessageRecord>()
+                    + acks
+                    + map_bytes::<u32, ReaderState>(c.readers.capacity())
+                    + readers
+                    + c.id.to_string().len()
+            })
+            .sum();
+        size_of::<State>()
+            + self.users.capacity() * size_of::<crate::state::UserEntry>()
+            + map_bytes::<UserId, u32>(self.user_index.capacity())
+            + users
+            + self.conversations.capacity() * size_of::<crate::state::Conversation>()
+            + conversations
+            + map_bytes::<crate::ids::GroupId, u32>(self.group_index.capacity())
+            + map_bytes::<(u32, u32), u32>(self.direct_index.capacity())
+            + map_bytes::<crate::ids::MessageId, crate::state::MessageRef>(self.messages.capacity())
+    }
+}
+
+impl EventBody {
+    /// Users whose [`ReaderSummary`] in this event's conversation the event may change (the
+    /// direct chat's first message creates both participants' read state).
+    pub fn summary_users(&self) -> Vec<&UserId> {
+        match self {
+            Self::MessageSent {
+                conversation: ConversationId::Direct { low, high },
+                ..
+            } => vec![low, high],
+            Self::MessageSent { sender, .. } => vec![sender],
+            Self::Delivered { .. } => Vec::new(),
+            Self::ReadAcked { reader, .. }
+            | Self::ConversationAcked { reader, .. }
+            | Self::GroupReadAcked { reader, .. }
+            | Self::MessageMarkedRead { reader, .. }
+            | Self::ConversationMarkedRead { reader, .. } => vec![reader],
+            Self::MemberJoined { user, .. }
+            | Self::MemberLeft { user, .. }
+            | Self::MemberRoleChanged { user, .. } => vec![user],
+        }
+    }
+}
+
+impl CommandKind {
+    /// The conversation a command concerns, when the command names it. Commands that name only
+    /// a message concern the message's conversation, which the caller looks up.
+    pub fn named_conversation(&self) -> Option<ConversationId> {
+        match self {
+            Self::SendMessage { conversation, .. }
+            | Self::AckConversationRead { conversation, .. }
+            | Self::MarkConversationRead { conversation, .. } => Some(conversation.clone()),
+            Self::JoinGroup { group, .. }
+            | Self::LeaveGroup { group, .. }
+            | Self::SetRole { group, .. } => Some(ConversationId::Group(group.clone())),
+            Self::Deliver { .. }
+            | Self::AckMessageRead { .. }
+            | Self::AckGroupMessageRead { .. }
+            | Self::MarkMessageRead { .. } => None,
+        }
+    }
+
+    /// The message a command names, if it names one instead of a conversation.
+    pub fn named_message(&self) -> Option<crate::ids::MessageId> {
+        match self {
+            Self::Deliver { message, .. }
+            | Self::AckMessageRead { message, .. }
+            | Self::AckGroupMessageRead { message, .. }
+            | Self::MarkMessageRead { message, .. } => Some(*message),
+            _ => None,
+        }
+    }
+}

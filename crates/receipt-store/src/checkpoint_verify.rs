@@ -1,0 +1,119 @@
+//! `verify` of the checkpoints: every entry decodes and says what a fold of the log says.
+//! Checkpoints are caches (an engine rebuilds any entry that fails its checks), but a store
+//! that holds a wrong one is reported: `receipts rebuild` rewrites them all.
+
+use crate::backend::Backend;
+use crate::checkpoint::{HEADER, MARKER, PARTITION, SUMMARY};
+use crate::keys;
+use crate::log::EventLog;
+use crate::record::decode_checkpoint;
+use receipt_domain::{ConversationHeader, ReaderSummary, State, UserId};
+
+/// What `verify` checked of the checkpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckpointCheck {
+    /// The marker's position, if there is one.
+    pub marker: Option<u64>,
+    /// Partition entries, each equal to a fold of its stream's first events.
+    pub partitions: u64,
+    /// Header entries checked against a fold of the whole log (only when the marker is at the
+    /// head: otherwise the next open refreshes the ones the tail touches).
+    pub headers: u64,
+    /// Summary entries checked the same way.
+    pub summaries: u64,
+}
+
+impl<B: Backend> EventLog<B> {
+    /// Checks every checkpoint entry; `whole` is the fold of the whole log. `Err` says which
+    /// entry is wrong and how.
+    pub(crate) fn verify_checkpoints(&self, whole: &State) -> Result<CheckpointCheck, String> {
+        let head = self.head();
+        let mut check = CheckpointCheck {
+            marker: match self.checkpoint_marker().map_err(|e| e.to_string())? {
+                Ok(m) => m,
+                Err(unusable) => return Err(unusable.0),
+            },
+            ..CheckpointCheck::default()
+        };
+        let exact = check.marker == Some(head);
+        for item in self.backend.checkpoint_range(&[], &[0xFF]) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            match k.first().copied() {
+                Some(PARTITION) => {
+                    let c = keys::conversation_of_stream(&k[1..])?;
+                    let state = match self.load_partition(&c).map_err(|e| e.to_string())? {
+                        Some(Ok(s)) => s,
+                        Some(Err(unusable)) => return Err(unusable.0),
+                        None => return Err(format!("the checkpoint of {c} vanished")),
+                    };
+                    let max = usize::try_from(state.events_applied()).unwrap_or(usize::MAX);
+                    let mut folded = State::new();
+                    for e in self.read_stream(&c, 1, max).map_err(|e| e.to_string())? {
+                        folded.apply(&e.event);
+                    }
+                    if folded != state {
+                        return Err(format!(
+                            "the checkpoint of {c} differs from a fold of its first {} events",
+                            state.events_applied()
+                        ));
+                    }
+                    check.partitions += 1;
+                }
+                Some(HEADER) => {
+                    let c = keys::conversation_of_stream(&k[1..])?;
+                    let (_, stored) = decode_checkpoint::<ConversationHeader>(&v)
+                        .map_err(|e| format!("header of {c}: {e}"))?;
+                    if exact {
+                        if whole.header(&c) != Some(stored) {
+                            return Err(format!("the header of {c} differs from the log's"));
+                        }
+                        check.headers += 1;
+                    }
+                }
+                Some(SUMMARY) => {
+                    let (user, stream) = split_summary_key(&k)?;
+                    let c = keys::conversation_of_stream(stream)?;
+                    let (_, stored) = decode_checkpoint::<ReaderSummary>(&v)
+                        .map_err(|e| format!("summary of {user} in {c}: {e}"))?;
+                    if exact {
+                        if whole.reader_summary(&c, &user) != Some(stored) {
+                            return Err(format!(
+                                "the summary of {user} in {c} differs from the log's"
+                            ));
+                        }
+                        check.summaries += 1;
+                    }
+                }
+                Some(tag) if k == MARKER && tag == MARKER[0] => {}
+                _ => return Err(format!("unknown checkpoint key {k:?}")),
+            }
+        }
+        if exact {
+            // Complete, too: a missing entry would drop a conversation from a badge.
+            let conversations = whole.conversation_ids().count() as u64;
+            let pairs: u64 = whole
+                .conversation_ids()
+                .map(|c| whole.reader_summaries(c).len() as u64)
+                .sum();
+            if check.headers != conversations || check.summaries != pairs {
+                return Err(format!(
+                    "the checkpoint holds {} headers and {} summaries, the log has {conversations} conversations and {pairs} readers",
+                    check.headers, check.summaries
+                ));
+            }
+        }
+        Ok(check)
+    }
+}
+
+/// The user and the stream key of a summary entry's key.
+fn split_summary_key(k: &[u8]) -> Result<(UserId, &[u8]), String> {
+    let bad = || "bad checkpoint summary key".to_string();
+    let len = k.get(1..5).ok_or_else(bad)?;
+    let len = u32::from_be_bytes(len.try_into().map_err(|_| bad())?) as usize;
+    let end = len.checked_add(5).ok_or_else(bad)?;
+    let id = k.get(5..end).ok_or_else(bad)?;
+    let id = std::str::from_utf8(id).map_err(|_| bad())?;
+    let user = UserId::new(id).map_err(|e| e.to_string())?;
+    Ok((user, &k[end..]))
+}

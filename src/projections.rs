@@ -1,0 +1,547 @@
+//! The projections as a cache of partitions: one [`State`] per conversation, loaded on demand
+//! from its checkpoint plus its stream's tail, evicted least-recently-used under a memory
+//! budget, and checkpointed incrementally (only what changed).
+//!
+//! Per-user answers (badge, conversation list) come from a [`ReaderSummary`] per (user,
+//! conversation) and a [`ConversationHeader`] per conversation, so they never load a
+//! conversation's message records. Everything here is derived from the log and rebuilt from it
+//! whenever a checkpoint entry fails its checks.
+
+use hashlink::LinkedHashMap;
+use receipt_domain::{
+    order_conversation_list, ConversationHeader, ConversationId, ConversationUnread, Event,
+    ReaderSummary, State, UserId,
+};
+use receipt_store::{Backend, CheckpointWrite, EventLog, StoreError, Unusable};
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+/// Bytes counted per folded event between two exact measurements of a partition (the measure
+/// walks the partition, so it runs on load and on checkpoint only).
+const EVENT_BYTES_ESTIMATE: usize = 48;
+/// Bytes counted per resident summary or header entry (key, value, map overhead).
+const ENTRY_BYTES_ESTIMATE: usize = 160;
+
+/// What the cache has done since the engine opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Partitions loaded from a checkpoint and/or their stream.
+    pub loads: u64,
+    /// Events read from streams while loading partitions (the tails after their checkpoints).
+    pub tail_events_loaded: u64,
+    /// Partitions evicted to stay within the memory budget.
+    pub evictions: u64,
+    /// Evicted partitions whose checkpoint had to be written first.
+    pub eviction_writes: u64,
+    /// Checkpoint entries that failed their checks and were rebuilt from the log.
+    pub unusable_entries: u64,
+    /// Partitions in memory now.
+    pub resident_partitions: u64,
+    /// Estimated bytes of the partitions, summaries and headers in memory now.
+    pub resident_bytes: u64,
+}
+
+struct Part {
+    state: State,
+    dirty: bool,
+    bytes: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Slot<T> {
+    value: T,
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct UserSummaries {
+    /// Every checkpointed summary of the user has been read in (entries not resident are not
+    /// missing but unknown until then).
+    complete: bool,
+    convs: FxHashMap<ConversationId, Slot<ReaderSummary>>,
+}
+
+impl UserSummaries {
+    fn dirty(&self) -> bool {
+        self.convs.values().any(|s| s.dirty)
+    }
+}
+
+/// The partition cache. Not thread-safe by itself: the engine keeps it behind a mutex.
+pub(crate) struct Projections {
+    parts: LinkedHashMap<ConversationId, Part, FxBuildHasher>,
+    part_bytes: usize,
+    headers: FxHashMap<ConversationId, Slot<ConversationHeader>>,
+    users: LinkedHashMap<UserId, UserSummaries, FxBuildHasher>,
+    entry_bytes: usize,
+    budget_bytes: usize,
+    /// Dirty summary and header entries (what the next checkpoint writes besides partitions).
+    dirty_entries: usize,
+    pub(crate) stats: CacheStats,
+}
+
+/// Unreachable: the partition was inserted just before; an error rather than a panic.
+fn vanished() -> StoreError {
+    StoreError::io(
+        "partition cache",
+        std::io::Error::other("a partition vanished"),
+    )
+}
+
+fn unusable<T>(stats: &mut CacheStats, u: &Unusable) -> Option<T> {
+    tracing::warn!(reason = %u.0, "checkpoint entry unusable; rebuilding it from the log");
+    stats.unusable_entries += 1;
+    None
+}
+
+impl Projections {
+    pub(crate) fn new(budget_bytes: usize) -> Self {
+        Self {
+            parts: LinkedHashMap::with_hasher(FxBuildHasher),
+            part_bytes: 0,
+            headers: FxHashMap::default(),
+            users: LinkedHashMap::with_hasher(FxBuildHasher),
+            entry_bytes: 0,
+            budget_bytes,
+            dirty_entries: 0,
+            stats: CacheStats::default(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            resident_partitions: self.parts.len() as u64,
+            resident_bytes: (self.part_bytes + self.entry_bytes) as u64,
+            ..self.stats
+        }
+    }
+
+    /// Dirty summary and header entries waiting for a checkpoint.
+    pub(crate) fn dirty_entries(&self) -> usize {
+        self.dirty_entries
+    }
+
+    /// The partition of `conversation`, loaded if cold: its checkpoint, then its stream's events
+    /// after it, at most up to version `upto` (all of them when `None`). Never evicts.
+    pub(crate) fn partition<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        conversation: &ConversationId,
+        upto: Option<u64>,
+    ) -> Result<&mut State, StoreError> {
+        if self.parts.contains_key(conversation) {
+            self.parts.to_back(conversation);
+        } else {
+            let part = self.load(log, conversation, upto)?;
+            self.part_bytes += part.bytes;
+            self.parts.insert(conversation.clone(), part);
+        }
+        match self.parts.get_mut(conversation) {
+            Some(p) => Ok(&mut p.state),
+            // Inserted just above.
+            None => Err(vanished()),
+        }
+    }
+
+    fn load<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        conversation: &ConversationId,
+        upto: Option<u64>,
+    ) -> Result<Part, StoreError> {
+        let (mut state, mut dirty) = match log.load_partition(conversation)? {
+            Some(Ok(state)) => (state, false),
+            Some(Err(u)) => (unusable(&mut self.stats, &u).unwrap_or_default(), true),
+            None => (State::new(), false),
+        };
+        // A checkpoint past `upto` (written by an eviction) is still usable: the caller skips
+        // the events the state already holds.
+        let from = state.events_applied() + 1;
+        let max = match upto {
+            Some(limit) => {
+                usize::try_from(limit.saturating_sub(state.events_applied())).unwrap_or(usize::MAX)
+            }
+            None => usize::MAX,
+        };
+        if max > 0 {
+            let tail = log.read_stream(conversation, from, max)?;
+            self.stats.tail_events_loaded += tail.len() as u64;
+            dirty |= !tail.is_empty();
+            for e in &tail {
+                state.apply(&e.event);
+            }
+        }
+        self.stats.loads += 1;
+        let bytes = state.approx_heap_bytes();
+        Ok(Part {
+            state,
+            dirty,
+            bytes,
+        })
+    }
+
+    /// Folds `event`, the `version`-th of its conversation's stream, into its partition (loading
+    /// it up to the version before if cold; an event the partition already holds is skipped),
+    /// and refreshes the header and the summaries it may change. Returns the partition.
+    pub(crate) fn apply<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        conversation: &ConversationId,
+        version: u64,
+        event: &Event,
+    ) -> Result<&State, StoreError> {
+        let state = self.partition(log, conversation, Some(version.saturating_sub(1)))?;
+        if state.events_applied() < version {
+            state.apply(event);
+        }
+        let header = state.header(conversation).unwrap_or_default();
+        let summaries: Vec<(UserId, Option<ReaderSummary>)> = event
+            .body
+            .summary_users()
+            .into_iter()
+            .map(|u| (u.clone(), state.reader_summary(conversation, u)))
+            .collect();
+        if let Some(p) = self.parts.get_mut(conversation) {
+            p.dirty = true;
+            p.bytes += EVENT_BYTES_ESTIMATE;
+            self.part_bytes += EVENT_BYTES_ESTIMATE;
+        }
+        self.set_header(conversation, header, true);
+        for (user, summary) in summaries {
+            if let Some(s) = summary {
+                self.set_summary(&user, conversation, s, true);
+            }
+        }
+        self.partition_ref(conversation)
+    }
+
+    fn partition_ref(&self, conversation: &ConversationId) -> Result<&State, StoreError> {
+        self.parts
+            .get(conversation)
+            .map(|p| &p.state)
+            .ok_or_else(vanished)
+    }
+
+    fn set_header(&mut self, c: &ConversationId, value: ConversationHeader, dirty: bool) {
+        match self.headers.get_mut(c) {
+            Some(slot) => {
+                if dirty && !slot.dirty {
+                    self.dirty_entries += 1;
+                }
+                slot.value = value;
+                slot.dirty |= dirty;
+            }
+            None => {
+                self.dirty_entries += usize::from(dirty);
+                self.entry_bytes += ENTRY_BYTES_ESTIMATE;
+                self.headers.insert(c.clone(), Slot { value, dirty });
+            }
+        }
+    }
+
+    fn set_summary(
+        &mut self,
+        user: &UserId,
+        c: &ConversationId,
+        value: ReaderSummary,
+        dirty: bool,
+    ) {
+        if !self.users.contains_key(user) {
+            self.entry_bytes += ENTRY_BYTES_ESTIMATE;
+            self.users.insert(user.clone(), UserSummaries::default());
+        }
+        let Some(entry) = self.users.get_mut(user) else {
+            return;
+        };
+        match entry.convs.get_mut(c) {
+            Some(slot) => {
+                if dirty && !slot.dirty {
+                    self.dirty_entries += 1;
+                }
+                slot.value = value;
+                slot.dirty |= dirty;
+            }
+            None => {
+                self.dirty_entries += usize::from(dirty);
+                self.entry_bytes += ENTRY_BYTES_ESTIMATE;
+                entry.convs.insert(c.clone(), Slot { value, dirty });
+            }
+        }
+    }
+
+    /// The header of a conversation: from its partition when resident, else the cache, else
+    /// its checkpoint (a missing or unusable one loads the partition).
+    fn header<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        c: &ConversationId,
+    ) -> Result<ConversationHeader, StoreError> {
+        if let Some(p) = self.parts.get(c) {
+            return Ok(p.state.header(c).unwrap_or_default());
+        }
+        if let Some(slot) = self.headers.get(c) {
+            return Ok(slot.value);
+        }
+        let stored = match log.load_header(c)? {
+            Some(Ok(h)) => Some(h),
+            Some(Err(u)) => unusable(&mut self.stats, &u),
+            None => None,
+        };
+        let header = match stored {
+            Some(h) => h,
+            None => {
+                let h = self.partition(log, c, None)?.header(c).unwrap_or_default();
+                // Rewritten at the next checkpoint so the next cold answer needs no load.
+                self.set_header(c, h, true);
+                return Ok(h);
+            }
+        };
+        self.set_header(c, header, false);
+        Ok(header)
+    }
+
+    /// `user`'s summary in `c`, if they have read state there.
+    fn summary<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+        c: &ConversationId,
+    ) -> Result<Option<ReaderSummary>, StoreError> {
+        if let Some(p) = self.parts.get(c) {
+            return Ok(p.state.reader_summary(c, user));
+        }
+        if let Some(entry) = self.users.get(user) {
+            if let Some(slot) = entry.convs.get(c) {
+                return Ok(Some(slot.value));
+            }
+            if entry.complete {
+                return Ok(None);
+            }
+        }
+        match log.load_summary(user, c)? {
+            Some(Ok(s)) => {
+                self.set_summary(user, c, s, false);
+                Ok(Some(s))
+            }
+            Some(Err(u)) => {
+                let _: Option<()> = unusable(&mut self.stats, &u);
+                self.rebuilt_summary(log, user, c)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn rebuilt_summary<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+        c: &ConversationId,
+    ) -> Result<Option<ReaderSummary>, StoreError> {
+        let s = self.partition(log, c, None)?.reader_summary(c, user);
+        if let Some(s) = s {
+            self.set_summary(user, c, s, true);
+        }
+        Ok(s)
+    }
+
+    /// Unread messages for `user` in `c`.
+    pub(crate) fn unread<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+        c: &ConversationId,
+    ) -> Result<u32, StoreError> {
+        let Some(summary) = self.summary(log, user, c)? else {
+            return Ok(0);
+        };
+        Ok(summary.unread(self.header(log, c)?.len))
+    }
+
+    /// The user's conversations with their unread counts, newest activity first.
+    pub(crate) fn conversations<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+    ) -> Result<Vec<ConversationUnread>, StoreError> {
+        self.complete_user(log, user)?;
+        let summaries: Vec<(ConversationId, ReaderSummary)> = match self.users.get(user) {
+            Some(entry) => entry
+                .convs
+                .iter()
+                .map(|(c, s)| (c.clone(), s.value))
+                .collect(),
+            None => return Ok(Vec::new()),
+        };
+        let mut list = Vec::with_capacity(summaries.len());
+        for (conversation, summary) in summaries {
+            // A resident partition is newer than a cached summary only if it is dirty, and then
+            // the summary was refreshed with it: both agree.
+            let header = self.header(log, &conversation)?;
+            list.push((
+                header.last_message_at_ms,
+                ConversationUnread {
+                    unread: summary.unread(header.len),
+                    conversation,
+                },
+            ));
+        }
+        self.users.to_back(user);
+        order_conversation_list(&mut list);
+        Ok(list.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// Reads every checkpointed summary of `user` the cache does not hold yet.
+    fn complete_user<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+    ) -> Result<(), StoreError> {
+        if self.users.get(user).is_some_and(|e| e.complete) {
+            return Ok(());
+        }
+        for (c, stored) in log.load_user_summaries(user)? {
+            let known = self
+                .users
+                .get(user)
+                .is_some_and(|e| e.convs.contains_key(&c));
+            if known {
+                continue; // what the cache holds is at least as new
+            }
+            match stored {
+                Ok(s) => self.set_summary(user, &c, s, false),
+                Err(u) => {
+                    let _: Option<()> = unusable(&mut self.stats, &u);
+                    self.rebuilt_summary(log, user, &c)?;
+                }
+            }
+        }
+        if !self.users.contains_key(user) {
+            self.entry_bytes += ENTRY_BYTES_ESTIMATE;
+            self.users.insert(user.clone(), UserSummaries::default());
+        }
+        if let Some(e) = self.users.get_mut(user) {
+            e.complete = true;
+        }
+        Ok(())
+    }
+
+    /// Evicts least-recently-used partitions (writing the checkpoint of a dirty one first) and
+    /// clean user summaries until the estimate is within the budget; keeps `keep` resident.
+    pub(crate) fn evict_over_budget<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        keep: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        while self.part_bytes + self.entry_bytes > self.budget_bytes {
+            let Some((c, part)) = self.parts.pop_front() else {
+                break;
+            };
+            if keep == Some(&c) {
+                // The only candidate left is the one in use.
+                self.parts.insert(c, part);
+                if self.parts.len() == 1 {
+                    break;
+                }
+                continue;
+            }
+            self.part_bytes = self.part_bytes.saturating_sub(part.bytes);
+            self.stats.evictions += 1;
+            if part.dirty {
+                self.stats.eviction_writes += 1;
+                // A partition entry is a prefix of its stream whenever it is written: no marker.
+                log.write_checkpoint(&CheckpointWrite {
+                    partitions: vec![(c, part.state)],
+                    ..CheckpointWrite::default()
+                })?;
+            }
+        }
+        let mut scanned = 0;
+        let users = self.users.len();
+        while self.part_bytes + self.entry_bytes > self.budget_bytes && scanned < users {
+            scanned += 1;
+            let Some((u, entry)) = self.users.pop_front() else {
+                break;
+            };
+            if entry.dirty() {
+                // Written by the next checkpoint; until then it stays.
+                self.users.insert(u, entry);
+                continue;
+            }
+            self.entry_bytes = self
+                .entry_bytes
+                .saturating_sub(ENTRY_BYTES_ESTIMATE * (1 + entry.convs.len()));
+        }
+        // Clean headers of evicted partitions: any can be read again from its checkpoint.
+        if self.part_bytes + self.entry_bytes > self.budget_bytes {
+            let before = self.headers.len();
+            self.headers.retain(|_, slot| slot.dirty);
+            let dropped = before - self.headers.len();
+            self.entry_bytes = self
+                .entry_bytes
+                .saturating_sub(ENTRY_BYTES_ESTIMATE * dropped);
+        }
+        Ok(())
+    }
+
+    /// Takes everything dirty for a checkpoint at `marker` (a copy of each dirty resident
+    /// partition, every dirty header and summary) and marks it clean. If the write then fails,
+    /// [`Projections::restore_dirty`] puts the marks back.
+    pub(crate) fn take_checkpoint(&mut self, marker: u64) -> CheckpointWrite {
+        let mut w = CheckpointWrite {
+            marker: Some(marker),
+            ..CheckpointWrite::default()
+        };
+        for (c, p) in self.parts.iter_mut() {
+            if p.dirty {
+                p.dirty = false;
+                let exact = p.state.approx_heap_bytes();
+                self.part_bytes = self.part_bytes.saturating_sub(p.bytes) + exact;
+                p.bytes = exact;
+                w.partitions.push((c.clone(), p.state.clone()));
+            }
+        }
+        for (c, slot) in self.headers.iter_mut() {
+            if slot.dirty {
+                slot.dirty = false;
+                w.headers.push((c.clone(), slot.value));
+            }
+        }
+        for (u, entry) in self.users.iter_mut() {
+            for (c, slot) in entry.convs.iter_mut() {
+                if slot.dirty {
+                    slot.dirty = false;
+                    w.summaries.push((u.clone(), c.clone(), slot.value));
+                }
+            }
+        }
+        self.dirty_entries = 0;
+        w
+    }
+
+    /// Marks dirty again what a failed checkpoint write held (values set since stay: they are
+    /// newer).
+    pub(crate) fn restore_dirty(&mut self, w: &CheckpointWrite) {
+        for (c, _) in &w.partitions {
+            if let Some(p) = self.parts.get_mut(c) {
+                p.dirty = true;
+            }
+        }
+        for (c, h) in &w.headers {
+            match self.headers.get(c) {
+                Some(slot) => {
+                    let value = slot.value;
+                    self.set_header(c, value, true);
+                }
+                None => self.set_header(c, *h, true),
+            }
+        }
+        for (u, c, s) in &w.summaries {
+            let current = self
+                .users
+                .get(u)
+                .and_then(|e| e.convs.get(c))
+                .map(|slot| slot.value);
+            self.set_summary(u, c, current.unwrap_or(*s), true);
+        }
+    }
+}
