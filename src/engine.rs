@@ -110,7 +110,7 @@ impl<B: Backend> Drop for Engine<B> {
     /// request (`checkpoint_every_events: None`). A failure here loses nothing: the next
     /// open folds the tail instead.
     fn drop(&mut self) {
-        let dirty = lock(&self.projections).dirty_entries() > 0
+        let dirty = lock(&self.projections).has_dirty()
             || self.log.head() > self.last_checkpoint_at.load(Ordering::SeqCst);
         let wanted = self.options.checkpoint_every_events.is_some();
         if wanted && self.stopped.get().is_none() && dirty {

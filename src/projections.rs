@@ -116,6 +116,11 @@ impl Projections {
         }
     }
 
+    /// Anything (a partition, a summary, a header) waiting for a checkpoint. O(partitions).
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.dirty_entries > 0 || self.parts.values().any(|p| p.dirty)
+    }
+
     /// Dirty summary and header entries waiting for a checkpoint.
     pub(crate) fn dirty_entries(&self) -> usize {
         self.dirty_entries
@@ -132,9 +137,20 @@ impl Projections {
         if self.parts.contains_key(conversation) {
             self.parts.to_back(conversation);
         } else {
-            let part = self.load(log, conversation, upto)?;
+            let (part, unusable) = self.load(log, conversation, upto)?;
             self.part_bytes += part.bytes;
+            let header = part.state.header(conversation);
+            let summaries = part.state.reader_summaries(conversation);
             self.parts.insert(conversation.clone(), part);
+            if unusable {
+                // Its header and summaries may be as bad: rewritten at the next checkpoint.
+                if let Some(h) = header {
+                    self.set_header(conversation, h, true);
+                }
+                for (u, s) in summaries {
+                    self.set_summary(&u, conversation, s, true);
+                }
+            }
         }
         match self.parts.get_mut(conversation) {
             Some(p) => Ok(&mut p.state),
@@ -148,12 +164,13 @@ impl Projections {
         log: &EventLog<B>,
         conversation: &ConversationId,
         upto: Option<u64>,
-    ) -> Result<Part, StoreError> {
+    ) -> Result<(Part, bool), StoreError> {
         let (mut state, mut dirty) = match log.load_partition(conversation)? {
             Some(Ok(state)) => (state, false),
             Some(Err(u)) => (unusable(&mut self.stats, &u).unwrap_or_default(), true),
             None => (State::new(), false),
         };
+        let was_unusable = dirty;
         // A checkpoint past `upto` (written by an eviction) is still usable: the caller skips
         // the events the state already holds.
         let from = state.events_applied() + 1;
@@ -173,11 +190,14 @@ impl Projections {
         }
         self.stats.loads += 1;
         let bytes = state.approx_heap_bytes();
-        Ok(Part {
-            state,
-            dirty,
-            bytes,
-        })
+        Ok((
+            Part {
+                state,
+                dirty,
+                bytes,
+            },
+            was_unusable,
+        ))
     }
 
     /// Folds `event`, the `version`-th of its conversation's stream, into its partition (loading
@@ -290,10 +310,9 @@ impl Projections {
         let header = match stored {
             Some(h) => h,
             None => {
-                let h = self.partition(log, c, None)?.header(c).unwrap_or_default();
                 // Rewritten at the next checkpoint so the next cold answer needs no load.
-                self.set_header(c, h, true);
-                return Ok(h);
+                self.repair(log, c)?;
+                return Ok(self.partition(log, c, None)?.header(c).unwrap_or_default());
             }
         };
         self.set_header(c, header, false);
@@ -337,11 +356,26 @@ impl Projections {
         user: &UserId,
         c: &ConversationId,
     ) -> Result<Option<ReaderSummary>, StoreError> {
-        let s = self.partition(log, c, None)?.reader_summary(c, user);
-        if let Some(s) = s {
-            self.set_summary(user, c, s, true);
+        self.repair(log, c)?;
+        Ok(self.partition(log, c, None)?.reader_summary(c, user))
+    }
+
+    /// After an unusable entry of conversation `c`: its header and every summary of its
+    /// readers are set from the partition (rebuilt from the log if need be) and marked dirty,
+    /// so the next checkpoint rewrites whatever else of `c` may be bad too.
+    fn repair<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        c: &ConversationId,
+    ) -> Result<(), StoreError> {
+        let state = self.partition(log, c, None)?;
+        let header = state.header(c).unwrap_or_default();
+        let summaries = state.reader_summaries(c);
+        self.set_header(c, header, true);
+        for (u, s) in summaries {
+            self.set_summary(&u, c, s, true);
         }
-        Ok(s)
+        Ok(())
     }
 
     /// Unread messages for `user` in `c`.

@@ -98,7 +98,7 @@ pub enum StoreError {
         kept: Option<String>,
     },
     /// The keyspace was written by a newer build, in a layout this one does not know.
-    #[error("the store's keyspace layout is version {0}; this build reads versions 1 and 2")]
+    #[error("the store's keyspace layout is version {0}; this build reads versions 1 to 3")]
     UnsupportedLayout(u64),
     /// Salvage could not read anything from a damaged store.
     #[error("nothing can be salvaged from the store at {location}: {reason}")]
@@ -111,6 +111,16 @@ pub enum StoreError {
     /// The same event ids were appended twice in one batch, in different decisions.
     #[error("event {0} appears in two requests of one batch")]
     DuplicateInBatch(EventId),
+    /// A checkpoint entry disagrees with the log (found by `verify`). The log is intact: an
+    /// engine rebuilds such an entry from the log when it meets it, and
+    /// `receipts rebuild` (`rebuild_checkpoints`) rewrites them all.
+    #[error("the checkpoints of the store at {location} disagree with its log: {reason}; the log itself is intact, and `receipts rebuild` rewrites every checkpoint from it")]
+    CheckpointMismatch {
+        /// Where the store is.
+        location: String,
+        /// Which entry and how.
+        reason: String,
+    },
 }
 
 fn kept_note(kept: &Option<String>) -> String {
@@ -153,6 +163,7 @@ impl StoreError {
             Self::Locked(..) => "Locked",
             Self::Lost { .. } => "Lost",
             Self::Damaged { .. } => "Damaged",
+            Self::CheckpointMismatch { .. } => "CheckpointMismatch",
             Self::UnsupportedLayout(..) => "UnsupportedLayout",
             Self::Unsalvageable { .. } => "Unsalvageable",
             Self::DuplicateInBatch(..) => "DuplicateInBatch",

@@ -137,12 +137,12 @@ impl<B: Backend> EventLog<B> {
         state
             .check_invariants()
             .map_err(|e| damaged(location.clone(), e.to_string()))?;
-        let checkpoint = self.verify_checkpoints(&state).map_err(|reason| {
-            damaged(
-                location.clone(),
-                format!("checkpoint: {reason} (checkpoints are caches of the log: `receipts rebuild` rewrites them)"),
-            )
-        })?;
+        let checkpoint =
+            self.verify_checkpoints(&state)
+                .map_err(|reason| StoreError::CheckpointMismatch {
+                    location: location.clone(),
+                    reason,
+                })?;
         Ok(VerifyReport {
             events: head,
             chunks,
