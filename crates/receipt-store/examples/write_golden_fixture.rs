@@ -1,11 +1,12 @@
 //! Writes the golden fixture of the current storage format (run once per format, when it is
-//! introduced): a small sled log with a snapshot in the middle and a recorded no-op command, its
-//! raw records exported, and the expected answers of the queries. Fixtures are never rewritten;
-//! `tests/golden.rs` must keep reading every one of them.
+//! introduced): a small sled log with a checkpoint 50 events before its end (per-conversation
+//! partitions, headers, summaries and the marker, as an engine writes them) and a recorded
+//! no-op command, its raw records and checkpoint entries exported, and the expected answers of
+//! the queries. Fixtures are never rewritten; `tests/golden.rs` must keep reading every one.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v2`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v3`
 //! (v1 was written by this program before the ledger and the event-id index existed, so without
-//! the no-op record.)
+//! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -34,8 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r = w.next_request(&log);
         log.append(r.clone())?;
         w.apply(&r);
-        if i == 120 {
-            log.save_snapshot(log.head(), &w.state)?;
+        if i == 149 {
+            log.write_checkpoint(&checkpoint_of(&log)?)?;
         }
     }
     // Layout 2 records commands accepted as no-ops, so a retry of one stays a no-op.
@@ -52,10 +53,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         records.write_all(&v)?;
     }
     std::fs::write(out.join("records.bin"), records)?;
+    let mut checkpoints = Vec::new();
+    for entry in log.backend().checkpoint_range(b"", &[0xFF]) {
+        let (k, v) = entry?;
+        checkpoints.write_all(&(k.len() as u32).to_le_bytes())?;
+        checkpoints.write_all(&k)?;
+        checkpoints.write_all(&(v.len() as u32).to_le_bytes())?;
+        checkpoints.write_all(&v)?;
+    }
+    std::fs::write(out.join("checkpoints.bin"), checkpoints)?;
     std::fs::write(
         out.join("expected.txt"),
         support::describe::describe(&w.state, &w.policy, 40),
     )?;
     println!("wrote {} events to {}", log.head(), out.display());
     Ok(())
+}
+
+/// Everything an engine's checkpoint at the log's head holds: each conversation's partition
+/// (a fold of its stream), header and reader summaries, and the marker.
+fn checkpoint_of<B: Backend>(log: &EventLog<B>) -> Result<CheckpointWrite, StoreError> {
+    let mut parts: std::collections::BTreeMap<
+        String,
+        (receipt_domain::ConversationId, receipt_domain::State),
+    > = std::collections::BTreeMap::new();
+    log.replay(0, |e| {
+        let c = e.event.body.conversation();
+        parts
+            .entry(c.to_string())
+            .or_insert_with(|| (c, receipt_domain::State::new()))
+            .1
+            .apply(&e.event);
+    })?;
+    let mut w = CheckpointWrite {
+        marker: Some(log.head()),
+        ..CheckpointWrite::default()
+    };
+    for (c, state) in parts.into_values() {
+        if let Some(h) = state.header(&c) {
+            w.headers.push((c.clone(), h));
+        }
+        for (u, s) in state.reader_summaries(&c) {
+            w.summaries.push((u, c.clone(), s));
+        }
+        w.partitions.push((c, state));
+    }
+    Ok(w)
 }

@@ -1,0 +1,64 @@
+//! The storage crate's golden fixtures (one per storage format, never rewritten) opened by the
+//! Engine: every badge, conversation list and partition equals a cold fold of the fixture's
+//! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's
+//! checkpoint, 50 events before its end, is used as it is.
+
+mod support;
+
+use receipt_engine::store::CHECKPOINT_LAYOUT_VERSION;
+use receipt_engine::*;
+use std::path::Path;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/receipt-store/tests/fixtures")
+        .join(version)
+        .join("sled");
+    copy_dir(&fixture, dir.path());
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    (dir, engine)
+}
+
+#[test]
+fn every_fixture_answers_like_a_cold_fold_of_its_log() {
+    for version in ["v1", "v2", "v3"] {
+        let (_dir, engine) = open_fixture(version);
+        let mut events = Vec::new();
+        engine.log().replay(0, |e| events.push(e.event)).unwrap();
+        assert_eq!(events.len(), 200, "{version}");
+        support::assert_equals_cold_fold(&engine, &events, version);
+        assert_eq!(engine.cache_stats().unusable_entries, 0, "{version}");
+    }
+}
+
+#[test]
+fn the_v3_checkpoint_is_used_and_only_its_tail_is_folded() {
+    let (_dir, engine) = open_fixture("v3");
+    let stats = engine.cache_stats();
+    if CHECKPOINT_LAYOUT_VERSION == 1 {
+        // The tail (positions 150..200) was folded into the partitions it touches, each
+        // loaded from its checkpoint: fewer loads than conversations, no entry rebuilt.
+        assert!(stats.loads > 0, "{stats:?}");
+        assert_eq!(stats.unusable_entries, 0, "{stats:?}");
+        let report = engine.log().verify().unwrap();
+        assert_eq!(report.checkpoint.marker, Some(150));
+        assert!(
+            stats.loads < report.streams,
+            "{stats:?} vs {} streams",
+            report.streams
+        );
+    }
+}
