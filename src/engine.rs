@@ -437,7 +437,12 @@ impl<B: Backend> Engine<B> {
                 .unwrap_or_else(PoisonError::into_inner);
             let mut projections = lock(&self.projections);
             let marker = self.log.head();
-            (projections.take_checkpoint(marker), marker)
+            let write = projections.take_checkpoint(marker);
+            let pause_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let stats = &mut projections.stats;
+            stats.checkpoints += 1;
+            stats.longest_checkpoint_pause_us = stats.longest_checkpoint_pause_us.max(pause_us);
+            (write, marker)
         };
         let pause = started.elapsed();
         let written = match self.log.write_checkpoint(&write) {

@@ -14,6 +14,7 @@ use receipt_domain::{
 };
 use receipt_store::{Backend, CheckpointWrite, EventLog, StoreError, Unusable};
 use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::sync::Arc;
 
 /// Bytes counted per folded event between two exact measurements of a partition (the measure
 /// walks the partition, so it runs on load and on checkpoint only).
@@ -35,6 +36,11 @@ pub struct CacheStats {
     pub eviction_writes: u64,
     /// Checkpoint entries that failed their checks and were rebuilt from the log.
     pub unusable_entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// The longest time commands and queries waited for a checkpoint (its copy of what
+    /// changed), microseconds.
+    pub longest_checkpoint_pause_us: u64,
     /// Partitions in memory now.
     pub resident_partitions: u64,
     /// Estimated bytes of the partitions, summaries and headers in memory now.
@@ -42,7 +48,9 @@ pub struct CacheStats {
 }
 
 struct Part {
-    state: State,
+    /// Shared with a checkpoint write in flight; a command then changes a copy
+    /// (`Arc::make_mut`), so the checkpoint's pause copies pointers only.
+    state: Arc<State>,
     dirty: bool,
     bytes: usize,
 }
@@ -133,7 +141,7 @@ impl Projections {
         log: &EventLog<B>,
         conversation: &ConversationId,
         upto: Option<u64>,
-    ) -> Result<&mut State, StoreError> {
+    ) -> Result<&State, StoreError> {
         if self.parts.contains_key(conversation) {
             self.parts.to_back(conversation);
         } else {
@@ -152,8 +160,8 @@ impl Projections {
                 }
             }
         }
-        match self.parts.get_mut(conversation) {
-            Some(p) => Ok(&mut p.state),
+        match self.parts.get(conversation) {
+            Some(p) => Ok(&p.state),
             // Inserted just above.
             None => Err(vanished()),
         }
@@ -192,7 +200,7 @@ impl Projections {
         let bytes = state.approx_heap_bytes();
         Ok((
             Part {
-                state,
+                state: Arc::new(state),
                 dirty,
                 bytes,
             },
@@ -210,10 +218,13 @@ impl Projections {
         version: u64,
         event: &Event,
     ) -> Result<&State, StoreError> {
-        let state = self.partition(log, conversation, Some(version.saturating_sub(1)))?;
-        if state.events_applied() < version {
-            state.apply(event);
+        self.partition(log, conversation, Some(version.saturating_sub(1)))?;
+        let part = self.parts.get_mut(conversation).ok_or_else(vanished)?;
+        if part.state.events_applied() < version {
+            // A copy only if a checkpoint write still holds this state.
+            Arc::make_mut(&mut part.state).apply(event);
         }
+        let state = &part.state;
         let header = state.header(conversation).unwrap_or_default();
         let summaries: Vec<(UserId, Option<ReaderSummary>)> = event
             .body
@@ -238,7 +249,7 @@ impl Projections {
     fn partition_ref(&self, conversation: &ConversationId) -> Result<&State, StoreError> {
         self.parts
             .get(conversation)
-            .map(|p| &p.state)
+            .map(|p| &*p.state)
             .ok_or_else(vanished)
     }
 
@@ -527,11 +538,9 @@ impl Projections {
         };
         for (c, p) in self.parts.iter_mut() {
             if p.dirty {
+                // A pointer copy: the pause must not grow with the partitions' sizes.
                 p.dirty = false;
-                let exact = p.state.approx_heap_bytes();
-                self.part_bytes = self.part_bytes.saturating_sub(p.bytes) + exact;
-                p.bytes = exact;
-                w.partitions.push((c.clone(), p.state.clone()));
+                w.partitions.push((c.clone(), Arc::clone(&p.state)));
             }
         }
         for (c, slot) in self.headers.iter_mut() {

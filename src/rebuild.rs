@@ -111,7 +111,7 @@ pub(crate) fn rebuild_reporting<B: Backend>(
         for (u, s) in state.reader_summaries(&c) {
             batch.summaries.push((u, c.clone(), s));
         }
-        batch.partitions.push((c, state));
+        batch.partitions.push((c, std::sync::Arc::new(state)));
         if batch.partitions.len() >= PARTITIONS_PER_WRITE {
             log.write_checkpoint(&std::mem::take(&mut batch))?;
         }

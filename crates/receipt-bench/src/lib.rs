@@ -8,6 +8,7 @@
 
 pub mod check;
 mod engine_store;
+pub mod partitions;
 pub mod plan;
 mod raw_sled;
 pub mod run;

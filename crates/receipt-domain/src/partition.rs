@@ -142,7 +142,12 @@ impl State {
                     + acks
                     + map_bytes::<u32, ReaderState>(c.readers.capacity())
                     + readers
-                    + c.id.to_string().len()
+                    + match &c.id {
+                        ConversationId::Group(g) => g.as_str().len(),
+                        ConversationId::Direct { low, high } => {
+                            low.as_str().len() + high.as_str().len()
+                        }
+                    }
             })
             .sum();
         size_of::<State>()

@@ -96,7 +96,7 @@ fn checkpoint_of<B: Backend>(log: &EventLog<B>) -> Result<CheckpointWrite, Store
         for (u, s) in state.reader_summaries(&c) {
             w.summaries.push((u, c.clone(), s));
         }
-        w.partitions.push((c, state));
+        w.partitions.push((c, std::sync::Arc::new(state)));
     }
     Ok(w)
 }

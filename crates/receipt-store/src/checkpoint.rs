@@ -22,6 +22,7 @@ use crate::keys;
 use crate::log::EventLog;
 use crate::record::{decode_checkpoint, encode_checkpoint};
 use receipt_domain::{ConversationHeader, ConversationId, ReaderSummary, State, UserId};
+use std::sync::Arc;
 
 pub use crate::record::CHECKPOINT_LAYOUT_VERSION;
 
@@ -36,8 +37,10 @@ pub struct CheckpointWrite {
     /// The marker's new position, if this write is a complete cut (headers and summaries exact
     /// for every event before it). Partition entries alone (an eviction) carry no marker.
     pub marker: Option<u64>,
-    /// Partitions, each the state after its stream's first `events_applied()` events.
-    pub partitions: Vec<(ConversationId, State)>,
+    /// Partitions, each the state after its stream's first `events_applied()` events. Shared
+    /// (`Arc`) so that taking a checkpoint copies pointers, not states: the engine copies a
+    /// partition only if a command changes it while the write is in flight.
+    pub partitions: Vec<(ConversationId, Arc<State>)>,
     /// Conversation headers.
     pub headers: Vec<(ConversationId, ConversationHeader)>,
     /// Per-(user, conversation) summaries.
@@ -92,7 +95,7 @@ impl<B: Backend> EventLog<B> {
         for (conversation, state) in &w.partitions {
             puts.push((
                 keyed(PARTITION, conversation),
-                encode_checkpoint(state.events_applied(), state)?,
+                encode_checkpoint(state.events_applied(), &**state)?,
             ));
         }
         for (conversation, header) in &w.headers {
