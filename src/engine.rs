@@ -492,7 +492,10 @@ impl<B: Backend> Engine<B> {
     ) -> Result<T, EngineError> {
         let mut projections = lock(&self.projections);
         let state = projections.partition(&self.log, conversation, None)?;
-        Ok(f(state, &read(&self.policy)))
+        let answer = f(state, &read(&self.policy));
+        // A query that loaded a cold partition keeps the cache within its budget too.
+        projections.evict_over_budget(&self.log, Some(conversation))?;
+        Ok(answer)
     }
 
     /// Runs `f` on the partition of the conversation `message` was sent in (an empty state for
@@ -513,7 +516,10 @@ impl<B: Backend> Engine<B> {
         &self,
         f: impl FnOnce(&mut Projections, &EventLog<B>) -> Result<T, StoreError>,
     ) -> Result<T, EngineError> {
-        Ok(f(&mut lock(&self.projections), &self.log)?)
+        let mut projections = lock(&self.projections);
+        let answer = f(&mut projections, &self.log)?;
+        projections.evict_over_budget(&self.log, None)?;
+        Ok(answer)
     }
 
     /// Number of events in the log.

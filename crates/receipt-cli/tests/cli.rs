@@ -248,7 +248,19 @@ fn a_store_that_lost_acknowledged_events_is_refused_verified_in_place_and_salvag
         before,
         "verify changed the store"
     );
-    // Opening it for use refuses, and names the copy of the files as they were.
+    // Opening it for use refuses. The files come from a clean close (they carry its marker):
+    // no copy is made.
+    let marker = db.join(receipt_store::CLEAN_CLOSE_FILE);
+    assert!(marker.exists());
+    let inspect = receipts(&["inspect", "--db", db.to_str().unwrap(), "user", "user1"]);
+    assert!(!inspect.status.success());
+    let err = stderr(&inspect);
+    assert!(
+        err.contains("lost acknowledged events") && !err.contains("before-open"),
+        "{err}"
+    );
+    // Without the marker (as after a crash) the refusal names the copy of the files as they were.
+    assert!(!marker.exists(), "the open took the marker back");
     let inspect = receipts(&["inspect", "--db", db.to_str().unwrap(), "user", "user1"]);
     assert!(!inspect.status.success());
     let err = stderr(&inspect);

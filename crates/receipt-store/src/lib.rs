@@ -11,6 +11,7 @@
 mod backend;
 mod checkpoint;
 mod checkpoint_verify;
+mod clean_close;
 mod codec;
 mod error;
 mod faulty;
@@ -33,6 +34,7 @@ mod sled_backend;
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
 pub use checkpoint::{CheckpointWrite, CheckpointWritten, Unusable, CHECKPOINT_LAYOUT_VERSION};
 pub use checkpoint_verify::CheckpointCheck;
+pub use clean_close::CLEAN_CLOSE_FILE;
 pub use error::StoreError;
 pub use faulty::{Faults, FaultyBackend};
 pub use log::{

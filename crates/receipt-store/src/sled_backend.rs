@@ -18,9 +18,10 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::clean_close;
 use crate::open_here;
 
 /// The embedded default backend: a sled database in one directory, plus the ledger file.
@@ -36,6 +37,10 @@ pub struct SledBackend {
     ledger: Mutex<Option<File>>,
     /// The store's files as they were before sled opened them, until the log's checks pass.
     pre_open_copy: Mutex<Option<PathBuf>>,
+    /// The log checked the store at open and found it whole: a clean close may be recorded.
+    checked_whole: AtomicBool,
+    /// A store opened to write to (not a scratch copy): its clean close is recorded.
+    marks_clean_close: bool,
     data_syncs: AtomicU64,
     ledger_syncs: AtomicU64,
     dir_syncs: AtomicU64,
@@ -161,7 +166,9 @@ impl SledBackend {
         // the log can compare the store with its ledger. So the files of a store that has a
         // ledger are copied aside first; the copy is deleted once the log's checks pass, and
         // kept (and named in the error) when they fail.
-        let pre_open_copy = if copy_first && path.join(LEDGER_FILE).exists() {
+        // Unless the last session closed it cleanly (then sled finds nothing to rewrite).
+        let closed_cleanly = copy_first && clean_close::take(path)?;
+        let pre_open_copy = if copy_first && !closed_cleanly && path.join(LEDGER_FILE).exists() {
             Some(copy_aside(path)?)
         } else {
             None
@@ -189,7 +196,8 @@ impl SledBackend {
             }
             Ok(opened) => opened,
         };
-        let backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
+        let mut backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
+        backend.marks_clean_close = copy_first;
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
         Ok(backend)
@@ -223,6 +231,8 @@ impl SledBackend {
             synced_blobs: Mutex::new(HashMap::new()),
             ledger: Mutex::new(None),
             pre_open_copy: Mutex::new(pre_open_copy),
+            checked_whole: AtomicBool::new(false),
+            marks_clean_close: false,
             data_syncs: AtomicU64::new(0),
             ledger_syncs: AtomicU64::new(0),
             dir_syncs: AtomicU64::new(0),
@@ -301,6 +311,21 @@ impl SledBackend {
             self.sync_dir(&blobs)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for SledBackend {
+    /// A store whose open passed the log's checks records a clean close once a final flush
+    /// (sled's, then `fdatasync` of its files) succeeded; the next open then needs no copy.
+    fn drop(&mut self) {
+        if !self.marks_clean_close || !self.checked_whole.load(Ordering::SeqCst) {
+            return;
+        }
+        let closed = self.flush().and_then(|()| clean_close::mark(&self.dir));
+        if let Err(e) = closed {
+            // Harmless: the next open copies the files first, as after a crash.
+            tracing::warn!(error = %e, "clean close not recorded");
+        }
     }
 }
 
@@ -459,6 +484,7 @@ impl Backend for SledBackend {
     }
 
     fn discard_pre_open_copy(&self) {
+        self.checked_whole.store(true, Ordering::SeqCst);
         if let Some(copy) = self
             .pre_open_copy
             .lock()
