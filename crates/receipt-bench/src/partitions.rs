@@ -57,6 +57,12 @@ pub enum Child {
         #[arg(long)]
         pair: String,
     },
+    /// Opens the store's log only (sled and the log's checks), prints the seconds it took.
+    LogOpen {
+        /// The store's directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Opens a store with the default budget, loads every conversation once, reports.
     WorkingSet {
         /// The store's directory.
@@ -187,6 +193,26 @@ fn partitioned_fold(alloc: &Counting, plan: &Plan) -> (f64, f64) {
     (rate, bytes)
 }
 
+/// Seconds to open the store's log alone (sled's recovery and the log's checks), in fresh
+/// processes: the median of three.
+fn log_open_s(dir: &Path) -> Result<f64> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .arg("log-open")
+            .arg("--dir")
+            .arg(dir)
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("the log-open child failed ({})", out.status).into());
+        }
+        runs.push(String::from_utf8_lossy(&out.stdout).trim().parse::<f64>()?);
+    }
+    runs.sort_by(f64::total_cmp);
+    Ok(runs[1])
+}
+
 /// Commit latency, one command at a time with group commit, with a checkpoint every
 /// `every` events or none: p50, p99, p99.9 in µs, and the engine's checkpoint pauses.
 fn commits(plan: &Plan, dir: &Path, every: Option<u64>, single: usize) -> Result<[f64; 5]> {
@@ -223,14 +249,21 @@ pub fn main(alloc: &'static Counting) -> Result {
             return startup::first_query(*opener, dir, pair)
         }
         Some(Child::WorkingSet { dir, events, seed }) => return working_set(dir, *events, *seed),
+        Some(Child::LogOpen { dir }) => {
+            let start = Instant::now();
+            let log = SledLog::open_dir(&dir.join("engine"), Durability::GroupCommit)?;
+            println!("{}", start.elapsed().as_secs_f64());
+            drop(log);
+            return Ok(());
+        }
         None => {}
     }
     let scratch = tempfile::Builder::new()
         .prefix("receipts-partitions-")
         .tempdir()?;
     let mut lines = vec![
-        "| events | start → first answer: after a crash (50 k-event tail) | after a clean close | its RSS | cold load p50 / p99 / max | RSS after loading every conversation (budget) | hot unread p50 / p99 | rebuild, 2 fold threads (decode + fold) | in-memory partitioned fold | state bytes/event |".to_string(),
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |".to_string(),
+        "| events | start → first answer: after a crash (50 k-event tail) | after a clean close | of which the log's open (sled) | its RSS | cold load p50 / p99 / max | RSS after loading every conversation (budget) | hot unread p50 / p99 | rebuild, 2 fold threads (decode + fold) | in-memory partitioned fold | state bytes/event |".to_string(),
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |".to_string(),
     ];
     for &events in &args.sizes {
         eprintln!("{events} events: deciding the workload...");
@@ -260,12 +293,14 @@ pub fn main(alloc: &'static Counting) -> Result {
         // The rebuild left the checkpoint at the head: what a restart after a clean close sees.
         eprintln!("{events} events: start → first answer after a clean close...");
         let clean = startup::measure(Opener::Engine, &dir, &plan, 3)?;
+        let log_open = log_open_s(&dir)?;
         eprintln!("{events} events: folding in memory...");
         let (fold_rate, bytes_per_event) = partitioned_fold(alloc, &plan);
         lines.push(format!(
-            "| {events} | {:.0} ms | {:.0} ms | {:.0} MB | {:.0} / {:.0} / {:.0} µs ({} conversations, {} tail events loaded) | {:.0} MB ({:.0} MB; {} evictions) | {:.2} / {:.2} µs | {:.2} M ev/s fold, {:.1} s writing | {:.2} M ev/s | {:.0} B |",
+            "| {events} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} MB | {:.0} / {:.0} / {:.0} µs ({} conversations, {} tail events loaded) | {:.0} MB ({:.0} MB; {} evictions) | {:.2} / {:.2} µs | {:.2} M ev/s fold, {:.1} s writing | {:.2} M ev/s | {:.0} B |",
             started.wall_s * 1e3,
             clean.wall_s * 1e3,
+            log_open * 1e3,
             clean.rss_mb,
             ws.cold_load_p50_us,
             ws.cold_load_p99_us,
