@@ -13,8 +13,8 @@ use crate::options::EngineOptions;
 use crate::projections::{CacheStats, Projections};
 use crate::publisher::{Positioned, Publisher};
 use receipt_domain::{
-    decide, Command, CommandId, CommandKind, ConversationId, Decision, DomainError, Event,
-    MessageId, Note, Notification, Policy, State,
+    Command, CommandId, CommandKind, ConversationId, Event, MessageId, Note, Notification, Policy,
+    State,
 };
 use receipt_store::{
     AppendRequest, Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend,
@@ -26,12 +26,22 @@ use std::sync::mpsc::Receiver;
 use std::sync::{
     Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 mod batch;
+mod checkpoint;
 mod history;
 mod open;
+mod route;
+
+use checkpoint::{Checkpointer, Shared};
+
+/// sled's page cache gets 1/this of an engine's memory budget (sled's default would be 1 GiB).
+const SLED_SHARE_OF_BUDGET: usize = 4;
+/// sled refuses a cache below 256 bytes and crawls with a tiny one: a floor however small the
+/// budget (a 1-byte budget is how the tests force evictions).
+const MIN_SLED_CACHE_BYTES: usize = 1 << 20;
 
 /// Bytes a dirty summary or header entry is counted as when deciding to checkpoint early.
 const DIRTY_ENTRY_BYTES: usize = 160;
@@ -76,48 +86,23 @@ pub struct Outcome {
 
 /// The receipt engine over a log backend: sled by default, or in memory.
 pub struct Engine<B: Backend = SledBackend> {
-    log: EventLog<B>,
+    shared: Arc<Shared<B>>,
     options: EngineOptions,
     policy: RwLock<Policy>,
-    /// The partition cache. Commands hold it from decide to fold; queries hold it while they
-    /// read (and load a cold partition); checkpoints only while they copy what is dirty.
-    projections: Mutex<Projections>,
-    command_lock: Mutex<()>,
-    /// One checkpoint at a time.
-    checkpoint_lock: Mutex<()>,
-    last_checkpoint_at: AtomicU64,
     publisher: Publisher,
-    /// Set once, by the first write that could not be made durable (or, in a batch, written).
-    stopped: OnceLock<Arc<StoreError>>,
+    checkpointer: Checkpointer,
 }
 
 impl<B: Backend> std::fmt::Debug for Engine<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The state can hold millions of entries: show where the engine is, not what it holds.
         f.debug_struct("Engine")
-            .field("store", &self.log.backend().location())
-            .field("head", &self.log.head())
-            .field("durable_head", &self.log.durable_head())
+            .field("store", &self.shared.log.backend().location())
+            .field("head", &self.shared.log.head())
+            .field("durable_head", &self.shared.log.durable_head())
             .field("durability", &self.options.durability)
-            .field("stopped", &self.stopped.get().is_some())
+            .field("stopped", &self.shared.stopped.get().is_some())
             .finish_non_exhaustive()
-    }
-}
-
-impl<B: Backend> Drop for Engine<B> {
-    /// A clean close checkpoints what changed (the log's own drop then flushes it with the
-    /// events), so the next open has no tail to fold; not when checkpoints are only taken on
-    /// request (`checkpoint_every_events: None`). A failure here loses nothing: the next
-    /// open folds the tail instead.
-    fn drop(&mut self) {
-        let dirty = lock(&self.projections).has_dirty()
-            || self.log.head() > self.last_checkpoint_at.load(Ordering::SeqCst);
-        let wanted = self.options.checkpoint_every_events.is_some();
-        if wanted && self.stopped.get().is_none() && dirty {
-            if let Err(e) = self.checkpoint() {
-                tracing::warn!(error = %e, "checkpoint at close failed; the next open folds the tail");
-            }
-        }
     }
 }
 
@@ -144,7 +129,12 @@ impl Engine<SledBackend> {
         dir: impl AsRef<std::path::Path>,
         options: EngineOptions,
     ) -> Result<Self, EngineError> {
-        let log = SledLog::open_dir(dir.as_ref(), options.durability)?;
+        // sled's page cache gets a quarter of the budget, the partition cache the rest.
+        let sled_cache_bytes =
+            (options.memory_budget_bytes / SLED_SHARE_OF_BUDGET).max(MIN_SLED_CACHE_BYTES) as u64;
+        let log = SledLog::open_dir_with_cache(dir.as_ref(), options.durability, sled_cache_bytes)?;
+        let mut options = options;
+        options.memory_budget_bytes -= options.memory_budget_bytes / SLED_SHARE_OF_BUDGET;
         Self::over(log, options)
     }
 }
@@ -203,19 +193,23 @@ impl<B: Backend> Engine<B> {
         options.policy.validate()?;
         let mut projections = Projections::new(options.memory_budget_bytes);
         let from = open::recover(&log, &mut projections, &options)?;
-        let engine = Self {
-            policy: RwLock::new(options.policy.clone()),
+        let shared = Arc::new(Shared {
             last_checkpoint_at: AtomicU64::new(from),
-            publisher: Publisher::starting_at(log.head()),
             projections: Mutex::new(projections),
             command_lock: Mutex::new(()),
             checkpoint_lock: Mutex::new(()),
             stopped: OnceLock::new(),
             log,
+        });
+        let engine = Self {
+            policy: RwLock::new(options.policy.clone()),
+            publisher: Publisher::starting_at(shared.log.head()),
+            checkpointer: Checkpointer::start(shared.clone()),
+            shared,
             options,
         };
-        // A long tail was just folded: checkpoint it now rather than fold it again next time.
-        engine.maybe_checkpoint()?;
+        // A long tail was just folded: checkpoint it soon rather than fold it again next time.
+        engine.maybe_checkpoint();
         Ok(engine)
     }
 
@@ -228,59 +222,6 @@ impl<B: Backend> Engine<B> {
         })
     }
 
-    /// The conversation a command concerns: named by it, or the conversation of the message it
-    /// names (from `pending`, messages sent earlier in the same batch, then the log's message
-    /// index). `None` for a message nobody sent.
-    fn route(
-        &self,
-        kind: &CommandKind,
-        pending: &FxHashMap<MessageId, ConversationId>,
-    ) -> Result<Option<ConversationId>, StoreError> {
-        if let Some(c) = kind.named_conversation() {
-            return Ok(Some(c));
-        }
-        match kind.named_message() {
-            Some(m) => match pending.get(&m) {
-                Some(c) => Ok(Some(c.clone())),
-                None => self.log.message_conversation(m),
-            },
-            None => Ok(None),
-        }
-    }
-
-    /// Decides `command` against the partition it concerns (an empty state when it concerns
-    /// nothing known, so the domain gives its usual typed error).
-    fn decide_in(
-        &self,
-        projections: &mut Projections,
-        policy: &Policy,
-        command: &Command,
-        pending: &FxHashMap<MessageId, ConversationId>,
-    ) -> Result<Result<Decision, EngineError>, StoreError> {
-        // A message id is unique in the whole store, but a partition knows only its own
-        // messages: a send reusing an id from another conversation is refused here, with the
-        // error `decide` gives when it sees the id (its first check).
-        if let CommandKind::SendMessage {
-            conversation,
-            message,
-            ..
-        } = &command.kind
-        {
-            let sent_in = match pending.get(message) {
-                Some(c) => Some(c.clone()),
-                None => self.log.message_conversation(*message)?,
-            };
-            if sent_in.is_some_and(|c| &c != conversation) {
-                return Ok(Err(DomainError::MessageIdInUse(*message).into()));
-            }
-        }
-        let decided = match self.route(&command.kind, pending)? {
-            Some(c) => decide(projections.partition(&self.log, &c, None)?, policy, command),
-            None => decide(&State::new(), policy, command),
-        };
-        Ok(decided.map_err(Into::into))
-    }
-
     /// Decides and records a command whose id and time the caller chose.
     ///
     /// Idempotent by command id, over the whole history and across restarts: a command whose
@@ -290,16 +231,17 @@ impl<B: Backend> Engine<B> {
     pub fn execute_command(&self, command: Command) -> Result<Outcome, EngineError> {
         self.check_running()?;
         let guard = self
+            .shared
             .command_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(record) = self.log.find_command(command.id)? {
+        if let Some(record) = self.shared.log.find_command(command.id)? {
             drop(guard);
             // The original write may still be on its way to the disk: answer once it is durable.
-            self.await_durable(self.log.wait_durable_now())?;
+            self.await_durable(self.shared.log.wait_durable_now())?;
             return Ok(repeated_outcome(record));
         }
-        let mut projections = lock(&self.projections);
+        let mut projections = lock(&self.shared.projections);
         let policy = read(&self.policy).clone();
         let decision =
             self.decide_in(&mut projections, &policy, &command, &FxHashMap::default())??;
@@ -307,9 +249,9 @@ impl<B: Backend> Engine<B> {
             drop(projections);
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
-            let written = self.log.record_noop(command.id)?;
+            let written = self.shared.log.record_noop(command.id)?;
             drop(guard);
-            self.await_durable(self.log.wait_durable(&written))?;
+            self.await_durable(self.shared.log.wait_durable(&written))?;
             return Ok(Outcome {
                 events: Vec::new(),
                 first_position: None,
@@ -320,13 +262,16 @@ impl<B: Backend> Engine<B> {
         };
         let conversation = first.body.conversation();
         // Every write goes through this lock, so the log's version is the partition's.
-        let expected_version = self.log.version(&conversation)?;
+        let expected_version = self.shared.log.version(&conversation)?;
         let request = AppendRequest {
             conversation,
             expected_version,
             events: decision.events,
         };
-        let written = self.log.write_batch(std::slice::from_ref(&request))?;
+        let written = self
+            .shared
+            .log
+            .write_batch(std::slice::from_ref(&request))?;
         let first_position = written
             .outcomes
             .first()
@@ -336,22 +281,22 @@ impl<B: Backend> Engine<B> {
         for (i, e) in request.events.iter().enumerate() {
             let version = expected_version + 1 + i as u64;
             let state = projections
-                .apply(&self.log, &request.conversation, version, e)
+                .apply(&self.shared.log, &request.conversation, version, e)
                 .map_err(|err| self.fail(err, true))?;
             per_event.push((first_position + i as u64, state.notifications_for(e)));
         }
         projections
-            .evict_over_budget(&self.log, Some(&request.conversation))
+            .evict_over_budget(&self.shared.log, Some(&request.conversation))
             .map_err(|err| self.fail(err, false))?;
         drop(projections);
         drop(guard);
-        self.await_durable(self.log.wait_durable(&written))?;
+        self.await_durable(self.shared.log.wait_durable(&written))?;
         let notifications = per_event
             .iter()
             .flat_map(|(_, n)| n.iter().cloned())
             .collect();
         self.publisher.publish(per_event);
-        self.maybe_checkpoint()?;
+        self.maybe_checkpoint();
         Ok(Outcome {
             events: request.events,
             first_position: Some(first_position),
@@ -362,7 +307,7 @@ impl<B: Backend> Engine<B> {
     }
 
     fn check_running(&self) -> Result<(), EngineError> {
-        match self.stopped.get() {
+        match self.shared.stopped.get() {
             Some(cause) => Err(EngineError::Stopped(cause.clone())),
             None => Ok(()),
         }
@@ -370,8 +315,8 @@ impl<B: Backend> Engine<B> {
 
     /// Stops the engine for good, keeping the first cause (later commands report it too).
     fn stop(&self, cause: StoreError) -> EngineError {
-        let _ = self.stopped.set(Arc::new(cause));
-        match self.stopped.get() {
+        let _ = self.shared.stopped.set(Arc::new(cause));
+        match self.shared.stopped.get() {
             Some(first) => EngineError::Stopped(first.clone()),
             // Unreachable: set just above; answer with the cause rather than panic.
             None => EngineError::Store(StoreError::io(
@@ -396,79 +341,40 @@ impl<B: Backend> Engine<B> {
         waited.map_err(|e| self.stop(e))
     }
 
-    /// Checkpoints when `checkpoint_every_events` events were appended since the last one, or
-    /// when the dirty summaries outgrow a quarter of the memory budget. A checkpoint already
-    /// running elsewhere is not waited for.
-    fn maybe_checkpoint(&self) -> Result<(), EngineError> {
+    /// Asks the background checkpointer for a checkpoint when `checkpoint_every_events`
+    /// events were appended since the last one, or when the dirty summaries outgrow a quarter
+    /// of the budget. Never waits: the checkpoint runs off the command path.
+    fn maybe_checkpoint(&self) {
         let Some(every) = self.options.checkpoint_every_events else {
-            return Ok(());
-        };
-        let due = self.log.head() >= self.last_checkpoint_at.load(Ordering::SeqCst) + every
-            || lock(&self.projections).dirty_entries()
-                > self.options.memory_budget_bytes / 4 / DIRTY_ENTRY_BYTES;
-        if due {
-            if let Ok(one) = self.checkpoint_lock.try_lock() {
-                self.checkpoint_locked(one)?;
+            if lock(&self.shared.projections).dirty_entries() > self.dirty_entries_limit() {
+                self.checkpointer.request();
             }
+            return;
+        };
+        let due = self.shared.log.head()
+            >= self.shared.last_checkpoint_at.load(Ordering::SeqCst) + every
+            || lock(&self.shared.projections).dirty_entries() > self.dirty_entries_limit();
+        if due {
+            self.checkpointer.request();
         }
-        Ok(())
+    }
+
+    fn dirty_entries_limit(&self) -> usize {
+        self.options.memory_budget_bytes / 4 / DIRTY_ENTRY_BYTES
     }
 
     /// Writes a checkpoint now: every partition, header and summary changed since the last
     /// one, and the marker saying how many events they cover. Commands and queries wait only
-    /// while what changed is copied ([`CheckpointReport::pause`]); encoding and writing happen
-    /// after.
+    /// while what changed is referenced ([`CheckpointReport::pause`]); encoding and writing
+    /// happen after.
     pub fn checkpoint(&self) -> Result<CheckpointReport, EngineError> {
-        let one = self
-            .checkpoint_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.checkpoint_locked(one)
-    }
-
-    fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointReport, EngineError> {
-        self.check_running()?;
-        let started = Instant::now();
-        let (write, marker) = {
-            // No command between the copy and the marker: the marker is the head the copy saw.
-            let _commands = self
-                .command_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let mut projections = lock(&self.projections);
-            let marker = self.log.head();
-            let write = projections.take_checkpoint(marker);
-            let pause_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let stats = &mut projections.stats;
-            stats.checkpoints += 1;
-            stats.longest_checkpoint_pause_us = stats.longest_checkpoint_pause_us.max(pause_us);
-            (write, marker)
-        };
-        let pause = started.elapsed();
-        let written = match self.log.write_checkpoint(&write) {
-            Ok(w) => w,
-            Err(e) => {
-                lock(&self.projections).restore_dirty(&write);
-                return Err(e.into());
-            }
-        };
-        self.last_checkpoint_at.store(marker, Ordering::SeqCst);
-        let report = CheckpointReport {
-            position: marker,
-            partitions: write.partitions.len(),
-            entries: written.entries,
-            bytes: written.bytes,
-            pause,
-            total: started.elapsed(),
-        };
-        tracing::debug!(?report, "checkpoint written");
-        Ok(report)
+        self.shared.checkpoint()
     }
 
     /// What the partition cache holds and has done (loads, evictions, unusable checkpoint
     /// entries rebuilt from the log).
     pub fn cache_stats(&self) -> CacheStats {
-        lock(&self.projections).stats()
+        lock(&self.shared.projections).stats()
     }
 
     /// The policy commands are decided with now.
@@ -490,11 +396,11 @@ impl<B: Backend> Engine<B> {
         conversation: &ConversationId,
         f: impl FnOnce(&State, &Policy) -> T,
     ) -> Result<T, EngineError> {
-        let mut projections = lock(&self.projections);
-        let state = projections.partition(&self.log, conversation, None)?;
+        let mut projections = lock(&self.shared.projections);
+        let state = projections.partition(&self.shared.log, conversation, None)?;
         let answer = f(state, &read(&self.policy));
         // A query that loaded a cold partition keeps the cache within its budget too.
-        projections.evict_over_budget(&self.log, Some(conversation))?;
+        projections.evict_over_budget(&self.shared.log, Some(conversation))?;
         Ok(answer)
     }
 
@@ -505,7 +411,7 @@ impl<B: Backend> Engine<B> {
         message: MessageId,
         f: impl FnOnce(&State, &Policy) -> T,
     ) -> Result<T, EngineError> {
-        let Some(conversation) = self.log.message_conversation(message)? else {
+        let Some(conversation) = self.shared.log.message_conversation(message)? else {
             return Ok(f(&State::new(), &read(&self.policy)));
         };
         self.with_partition(&conversation, f)
@@ -516,25 +422,25 @@ impl<B: Backend> Engine<B> {
         &self,
         f: impl FnOnce(&mut Projections, &EventLog<B>) -> Result<T, StoreError>,
     ) -> Result<T, EngineError> {
-        let mut projections = lock(&self.projections);
-        let answer = f(&mut projections, &self.log)?;
-        projections.evict_over_budget(&self.log, None)?;
+        let mut projections = lock(&self.shared.projections);
+        let answer = f(&mut projections, &self.shared.log)?;
+        projections.evict_over_budget(&self.shared.log, None)?;
         Ok(answer)
     }
 
     /// Number of events in the log.
     pub fn head(&self) -> u64 {
-        self.log.head()
+        self.shared.log.head()
     }
 
     /// The log underneath, for inspection and export.
     pub fn log(&self) -> &EventLog<B> {
-        &self.log
+        &self.shared.log
     }
 
     /// Makes every append so far durable, whatever the durability option.
     pub fn flush(&self) -> Result<(), EngineError> {
-        Ok(self.log.flush()?)
+        Ok(self.shared.log.flush()?)
     }
 
     /// Live notifications from now on. Returns the position the subscription starts at: every
@@ -558,37 +464,5 @@ impl<B: Backend> Engine<B> {
     /// ```
     pub fn subscribe(&self) -> (u64, Receiver<Positioned>) {
         self.publisher.subscribe()
-    }
-
-    /// Notifications of the durable events at positions `from..` (up to what has been published),
-    /// recomputed from the log. A consumer that restarts resumes with the position after the
-    /// last one it handled; to then follow live, subscribe first and skip positions already
-    /// seen. Costs the events read plus, for each conversation they touch, its checkpoint and
-    /// its stream up to the first of them.
-    pub fn notifications_since(&self, from: u64) -> Result<Vec<Positioned>, EngineError> {
-        let upto = self.publisher.published_upto();
-        history::notifications_between(&self.log, from.min(upto), upto)
-    }
-
-    /// Time travel: the projections of every conversation as they were when the log held
-    /// `position` events, folded from the start of the log (O(position)).
-    ///
-    /// ```
-    /// # use receipt_engine::*;
-    /// let engine = Engine::in_memory(EngineOptions::default())?;
-    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
-    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
-    /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
-    /// engine.mark_conversation_read(&chat, &bob)?;
-    /// assert_eq!(engine.unread_count(&bob, &chat)?, 0);
-    /// // As it was after the first event (the message, unread):
-    /// assert_eq!(engine.state_at(1)?.unread_count(&bob, &chat), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn state_at(&self, position: u64) -> Result<State, EngineError> {
-        let mut state = State::new();
-        self.log
-            .replay_range(0, position.min(self.log.head()), |e| state.apply(&e.event))?;
-        Ok(state)
     }
 }

@@ -80,8 +80,10 @@ pub struct EngineOptions {
     /// appended; `None` checkpoints only when asked (`Engine::checkpoint`) or when the dirty
     /// summaries outgrow a quarter of the budget. Opening folds the log after the last one.
     pub checkpoint_every_events: Option<u64>,
-    /// The memory the partition cache aims to stay within: least recently used conversations
-    /// are evicted past it (and reloaded from their checkpoint and stream when used again).
+    /// The memory the engine aims to stay within. On sled (`Engine::open`) a quarter of it is
+    /// sled's page cache and the rest the partition cache; in memory, all of it is the
+    /// partition cache. Past it, least recently used conversations are evicted (and reloaded
+    /// from their checkpoint and stream when used again).
     pub memory_budget_bytes: usize,
     /// Where command timestamps come from.
     pub clock: Arc<dyn Clock>,

@@ -85,6 +85,10 @@ pub(crate) struct Projections {
     budget_bytes: usize,
     /// Dirty summary and header entries (what the next checkpoint writes besides partitions).
     dirty_entries: usize,
+    /// A checkpoint took entries (marking them clean) and has not finished writing them:
+    /// until it has, no summary or header may be evicted, or a query could read an older
+    /// stored value.
+    checkpoint_in_flight: bool,
     pub(crate) stats: CacheStats,
 }
 
@@ -112,6 +116,7 @@ impl Projections {
             entry_bytes: 0,
             budget_bytes,
             dirty_entries: 0,
+            checkpoint_in_flight: false,
             stats: CacheStats::default(),
         }
     }
@@ -500,6 +505,9 @@ impl Projections {
                 })?;
             }
         }
+        if self.checkpoint_in_flight {
+            return Ok(());
+        }
         let mut scanned = 0;
         let users = self.users.len();
         while self.part_bytes + self.entry_bytes > self.budget_bytes && scanned < users {
@@ -558,7 +566,13 @@ impl Projections {
             }
         }
         self.dirty_entries = 0;
+        self.checkpoint_in_flight = true;
         w
+    }
+
+    /// The checkpoint taken last is written (or failed and was marked dirty again).
+    pub(crate) fn checkpoint_finished(&mut self) {
+        self.checkpoint_in_flight = false;
     }
 
     /// Marks dirty again what a failed checkpoint write held (values set since stay: they are

@@ -69,12 +69,13 @@ impl<B: Backend> Engine<B> {
     ) -> Result<Vec<Result<Outcome, EngineError>>, EngineError> {
         self.check_running()?;
         let guard = self
+            .shared
             .command_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // The projections stay locked until the batch is written, so no query ever sees a
         // decision that the log does not hold, and no partition holding one is evicted.
-        let mut projections = lock(&self.projections);
+        let mut projections = lock(&self.shared.projections);
         let policy = read(&self.policy).clone();
         let mut slots: Vec<Slot> = Vec::with_capacity(commands.len());
         let mut requests: Vec<AppendRequest> = Vec::new();
@@ -95,6 +96,7 @@ impl<B: Backend> Engine<B> {
                 continue;
             }
             let found = self
+                .shared
                 .log
                 .find_command(command.id)
                 .map_err(|e| self.fail(e, !requests.is_empty()))?;
@@ -123,6 +125,7 @@ impl<B: Backend> Engine<B> {
             let expected_version = match versions.get(&conversation) {
                 Some(&v) => v,
                 None => self
+                    .shared
                     .log
                     .version(&conversation)
                     .map_err(|e| self.fail(e, !requests.is_empty()))?,
@@ -140,7 +143,7 @@ impl<B: Backend> Engine<B> {
                         pending.insert(*message, conversation.clone());
                     }
                     let version = expected_version + 1 + i as u64;
-                    let state = projections.apply(&self.log, &conversation, version, e)?;
+                    let state = projections.apply(&self.shared.log, &conversation, version, e)?;
                     Ok(state.notifications_for(e))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
@@ -162,7 +165,8 @@ impl<B: Backend> Engine<B> {
             // On failure the projections hold decisions the log refused: `fail` stops the
             // engine rather than serve answers no restart would reproduce.
             Some(
-                self.log
+                self.shared
+                    .log
                     .write_batch(&requests)
                     .map_err(|e| self.fail(e, true))?,
             )
@@ -174,21 +178,22 @@ impl<B: Backend> Engine<B> {
             .unwrap_or_default();
         for id in noops {
             written = Some(
-                self.log
+                self.shared
+                    .log
                     .record_noop(id)
                     .map_err(|e| self.fail(e, events_written))?,
             );
         }
         projections
-            .evict_over_budget(&self.log, None)
+            .evict_over_budget(&self.shared.log, None)
             .map_err(|e| self.fail(e, false))?;
         drop(projections);
         drop(guard);
         // The last write covers the earlier ones: a commit makes everything written so far durable.
         if found_recorded {
-            self.await_durable(self.log.wait_durable_now())?;
+            self.await_durable(self.shared.log.wait_durable_now())?;
         } else if let Some(w) = &written {
-            self.await_durable(self.log.wait_durable(w))?;
+            self.await_durable(self.shared.log.wait_durable(w))?;
         }
         // Published in log order: requests are written in slot order.
         let mut per_event = Vec::new();
@@ -204,7 +209,7 @@ impl<B: Backend> Engine<B> {
             }
         }
         self.publisher.publish(per_event);
-        self.maybe_checkpoint()?;
+        self.maybe_checkpoint();
         Ok(answers(slots, requests, &first_positions))
     }
 }

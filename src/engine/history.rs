@@ -1,17 +1,56 @@
-//! Catch-up from the log: notifications of a range of positions, each computed on its
-//! conversation's partition as it was right after the event.
+//! Catch-up and time travel from the log: notifications of a range of positions, each computed
+//! on its conversation's partition as it was right after the event; the projections at a past
+//! position.
 
+use super::Engine;
 use crate::error::EngineError;
 use crate::publisher::Positioned;
 use receipt_domain::{ConversationId, State};
 use receipt_store::{Backend, EventLog, StoreError};
 use rustc_hash::FxHashMap;
 
+impl<B: Backend> Engine<B> {
+    /// Notifications of the durable events at positions `from..` (up to what has been published),
+    /// recomputed from the log. A consumer that restarts resumes with the position after the
+    /// last one it handled; to then follow live, subscribe first and skip positions already
+    /// seen. Costs the events read plus, for each conversation they touch, its checkpoint and
+    /// its stream up to the first of them.
+    pub fn notifications_since(&self, from: u64) -> Result<Vec<Positioned>, EngineError> {
+        let upto = self.publisher.published_upto();
+        notifications_between(&self.shared.log, from.min(upto), upto)
+    }
+
+    /// Time travel: the projections of every conversation as they were when the log held
+    /// `position` events, folded from the start of the log (O(position)).
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+    /// engine.send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)?;
+    /// engine.mark_conversation_read(&chat, &bob)?;
+    /// assert_eq!(engine.unread_count(&bob, &chat)?, 0);
+    /// // As it was after the first event (the message, unread):
+    /// assert_eq!(engine.state_at(1)?.unread_count(&bob, &chat), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn state_at(&self, position: u64) -> Result<State, EngineError> {
+        let mut state = State::new();
+        self.shared
+            .log
+            .replay_range(0, position.min(self.shared.log.head()), |e| {
+                state.apply(&e.event)
+            })?;
+        Ok(state)
+    }
+}
+
 /// Events read from the log per step.
 const STEP_EVENTS: usize = 4_096;
 
 /// The notifications of the events at positions `[from, upto)`.
-pub(super) fn notifications_between<B: Backend>(
+fn notifications_between<B: Backend>(
     log: &EventLog<B>,
     from: u64,
     upto: u64,

@@ -86,6 +86,7 @@ pub(super) fn recover<B: Backend>(
         {
             let write = projections.take_checkpoint(at);
             log.write_checkpoint(&write)?;
+            projections.checkpoint_finished();
         }
     }
     report(at);

@@ -109,23 +109,49 @@ fn conversations_of(plan: &Plan) -> Vec<ConversationId> {
     out
 }
 
-fn working_set(dir: &Path, events: u64, seed: u64) -> Result {
-    let plan = plan_of(events, seed);
-    let options = crate::engine_options(plan.config.policy());
+/// Files the parent writes for the working-set child, so the child holds no workload (its
+/// resident memory is the engine's): every conversation, one JSON per line, in the order the
+/// workload first used them; then the (user, conversation) pairs of the hot queries.
+const CONVERSATIONS_FILE: &str = "conversations.jsonl";
+const HOT_PAIRS_FILE: &str = "hot-pairs.json";
+
+/// Writes the working-set child's inputs into `dir`.
+fn write_working_set_inputs(plan: &Plan, dir: &Path) -> Result {
+    let conversations = conversations_of(plan);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(CONVERSATIONS_FILE))?);
+    for c in &conversations {
+        serde_json::to_writer(&mut out, c)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+    }
+    std::io::Write::flush(&mut out)?;
+    // Hot: the readers of the 200 conversations loaded last (still resident then).
+    let recent: std::collections::HashSet<&ConversationId> =
+        conversations.iter().rev().take(200).collect();
+    let (pairs, _) = crate::check::query_sample(plan);
+    let hot: Vec<_> = pairs.iter().filter(|(_, c)| recent.contains(c)).collect();
+    std::fs::write(dir.join(HOT_PAIRS_FILE), serde_json::to_vec(&hot)?)?;
+    Ok(())
+}
+
+fn working_set(dir: &Path, policy: receipt_domain::Policy) -> Result {
+    let options = crate::engine_options(policy);
     let budget_mb = options.memory_budget_bytes as f64 / 1e6;
     let engine = Engine::open(dir.join("engine"), options)?;
     let mut cold = Histogram::<u64>::new(3)?;
-    let conversations = conversations_of(&plan);
-    for c in &conversations {
+    let mut conversations = 0u64;
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(
+        dir.join(CONVERSATIONS_FILE),
+    )?));
+    for line in lines {
+        let c: ConversationId = serde_json::from_str(&line?)?;
         let start = Instant::now();
-        engine.with_partition(c, |s, _| std::hint::black_box(s.events_applied()))?;
+        engine.with_partition(&c, |s, _| std::hint::black_box(s.events_applied()))?;
         cold.record(start.elapsed().as_nanos() as u64)?;
+        conversations += 1;
     }
-    // Hot: the readers of the most recently loaded conversations (still resident).
-    let (pairs, _) = crate::check::query_sample(&plan);
-    let recent: std::collections::HashSet<&ConversationId> =
-        conversations.iter().rev().take(200).collect();
-    let hot_pairs: Vec<_> = pairs.iter().filter(|(_, c)| recent.contains(c)).collect();
+    let rss_after_loading_mb = rss_mb();
+    let hot_pairs: Vec<(receipt_domain::UserId, ConversationId)> =
+        serde_json::from_slice(&std::fs::read(dir.join(HOT_PAIRS_FILE))?)?;
     let mut hot = Histogram::<u64>::new(3)?;
     for _ in 0..20 {
         for (u, c) in &hot_pairs {
@@ -136,14 +162,14 @@ fn working_set(dir: &Path, events: u64, seed: u64) -> Result {
     }
     let stats = engine.cache_stats();
     let ws = WorkingSet {
-        conversations: conversations.len() as u64,
+        conversations,
         cold_load_p50_us: cold.value_at_quantile(0.5) as f64 / 1e3,
         cold_load_p99_us: cold.value_at_quantile(0.99) as f64 / 1e3,
         cold_load_max_us: cold.max() as f64 / 1e3,
         tail_events_loaded: stats.tail_events_loaded,
         evictions: stats.evictions,
         resident_bytes_estimate: stats.resident_bytes,
-        rss_mb: rss_mb(),
+        rss_mb: rss_after_loading_mb,
         budget_mb,
         hot_unread_p50_ns: hot.value_at_quantile(0.5) as f64,
         hot_unread_p99_ns: hot.value_at_quantile(0.99) as f64,
@@ -155,9 +181,12 @@ fn working_set(dir: &Path, events: u64, seed: u64) -> Result {
 /// Builds the engine's store of `plan` in `dir/engine`: batches, buffered, flushed; one
 /// checkpoint [`TAIL_EVENTS`] before the end and none at the close.
 fn build(plan: &Plan, dir: &Path) -> Result {
+    // The build is not measured: a budget large enough that it never thrashes (with the
+    // default one a 10 M-event build evicts and reloads large groups over and over).
     let options = crate::engine_options(plan.config.policy())
         .with_durability(Durability::Buffered)
-        .with_checkpoint_every(None);
+        .with_checkpoint_every(None)
+        .with_memory_budget(8 << 30);
     let engine = Engine::open(dir.join("engine"), options)?;
     let checkpoint_at = plan.events.saturating_sub(TAIL_EVENTS);
     let mut done = false;
@@ -248,7 +277,12 @@ pub fn main(alloc: &'static Counting) -> Result {
         Some(Child::FirstQuery { opener, dir, pair }) => {
             return startup::first_query(*opener, dir, pair)
         }
-        Some(Child::WorkingSet { dir, events, seed }) => return working_set(dir, *events, *seed),
+        Some(Child::WorkingSet { dir, events, seed }) => {
+            // The policy only: the workload itself stays in the parent.
+            let commands = events + events / 2;
+            let policy = receipt_workload::WorkloadConfig::sized(commands, *seed).policy();
+            return working_set(dir, policy);
+        }
         Some(Child::LogOpen { dir }) => {
             let start = Instant::now();
             let log = SledLog::open_dir(&dir.join("engine"), Durability::GroupCommit)?;
@@ -274,6 +308,7 @@ pub fn main(alloc: &'static Counting) -> Result {
         eprintln!("{events} events: start → first answer...");
         let started = startup::measure(Opener::Engine, &dir, &plan, 3)?;
         eprintln!("{events} events: loading every conversation in a fresh process...");
+        write_working_set_inputs(&plan, &dir)?;
         let out = std::process::Command::new(std::env::current_exe()?)
             .args(["working-set", "--events", &events.to_string()])
             .args(["--seed", &args.seed.to_string()])

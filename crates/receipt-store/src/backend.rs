@@ -30,7 +30,7 @@ pub struct SyncCounts {
 }
 
 /// The ordered key-value store under the log, plus the small ledger file kept beside it.
-pub trait Backend: Send + Sync {
+pub trait Backend: Send + Sync + 'static {
     /// The value stored under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries with `start <= key < end`, in ascending key order.

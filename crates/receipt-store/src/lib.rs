@@ -58,6 +58,17 @@ impl SledLog {
         let every_ms = (durability == Durability::Buffered).then_some(500);
         EventLog::open(SledBackend::open(dir, every_ms)?, durability)
     }
+
+    /// [`SledLog::open_dir`] with sled's page cache limited to `cache_capacity_bytes`.
+    pub fn open_dir_with_cache(
+        dir: &std::path::Path,
+        durability: Durability,
+        cache_capacity_bytes: u64,
+    ) -> Result<Self, StoreError> {
+        let every_ms = (durability == Durability::Buffered).then_some(500);
+        let backend = SledBackend::open_with_cache(dir, every_ms, cache_capacity_bytes)?;
+        EventLog::open(backend, durability)
+    }
 }
 
 impl MemoryLog {

@@ -130,17 +130,28 @@ impl SledBackend {
     /// directory; [`crate::EventLog::open`] deletes the copy once its checks pass and names it
     /// in the error when they fail.
     pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
-        Self::open_with(path, flush_every_ms, true)
+        Self::open_with(path, flush_every_ms, None, true)
+    }
+
+    /// [`SledBackend::open`] with sled's page cache limited to `cache_capacity_bytes` (sled's
+    /// default is 1 GiB): how an engine keeps sled within its share of the memory budget.
+    pub fn open_with_cache(
+        path: &Path,
+        flush_every_ms: Option<u64>,
+        cache_capacity_bytes: u64,
+    ) -> Result<Self, StoreError> {
+        Self::open_with(path, flush_every_ms, Some(cache_capacity_bytes), true)
     }
 
     /// Opens a store that is itself a scratch copy (verify, salvage): no copy is made first.
     pub(crate) fn open_scratch(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, None, false)
+        Self::open_with(path, None, None, false)
     }
 
     fn open_with(
         path: &Path,
         flush_every_ms: Option<u64>,
+        cache_capacity_bytes: Option<u64>,
         copy_first: bool,
     ) -> Result<Self, StoreError> {
         if path.exists() && !path.is_dir() {
@@ -178,7 +189,7 @@ impl SledBackend {
                 let _ = std::fs::remove_dir_all(c);
             }
         };
-        let opened = match Self::open_sled(path, flush_every_ms) {
+        let opened = match Self::open_sled(path, flush_every_ms, cache_capacity_bytes) {
             Err(e) if is_lock_error(&e) => {
                 // Taken between the probe and sled's open: by someone else.
                 discard(&pre_open_copy);
@@ -206,7 +217,7 @@ impl SledBackend {
     /// Opens a store with none of the safety checks of [`SledBackend::open`]: for salvage,
     /// which works on a scratch copy and only reads.
     pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
-        let opened = Self::open_sled(path, None)?;
+        let opened = Self::open_sled(path, None, None)?;
         Self::from_opened(path, opened, None, None)
     }
 
@@ -244,10 +255,14 @@ impl SledBackend {
     fn open_sled(
         path: &Path,
         flush_every_ms: Option<u64>,
+        cache_capacity_bytes: Option<u64>,
     ) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
-        let config = sled::Config::new()
+        let mut config = sled::Config::new()
             .path(path)
             .flush_every_ms(flush_every_ms);
+        if let Some(bytes) = cache_capacity_bytes {
+            config = config.cache_capacity(bytes);
+        }
         guarded(path, || {
             let db = config.open()?;
             let tree = db.open_tree("receipts")?;

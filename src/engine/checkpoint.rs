@@ -1,0 +1,152 @@
+//! Checkpoints, off the command path: what the engine shares with its checkpoint thread, the
+//! checkpoint itself, and the thread that runs the ones commands ask for.
+
+use super::{lock, CheckpointReport, Engine};
+use crate::error::EngineError;
+use crate::projections::Projections;
+use receipt_store::{Backend, EventLog, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// The part of an engine its checkpoint thread needs too.
+pub(crate) struct Shared<B: Backend> {
+    pub(crate) log: EventLog<B>,
+    /// The partition cache. Commands hold it from decide to fold; queries hold it while they
+    /// read (and load a cold partition); checkpoints only while they reference what changed.
+    pub(crate) projections: Mutex<Projections>,
+    pub(crate) command_lock: Mutex<()>,
+    /// One checkpoint at a time.
+    pub(crate) checkpoint_lock: Mutex<()>,
+    pub(crate) last_checkpoint_at: AtomicU64,
+    /// Set once, by the first write that could not be made durable (or, in a batch, written).
+    pub(crate) stopped: OnceLock<Arc<StoreError>>,
+}
+
+impl<B: Backend> Shared<B> {
+    /// Writes a checkpoint: every partition, header and summary changed since the last one,
+    /// and the marker saying how many events they cover.
+    pub(crate) fn checkpoint(&self) -> Result<CheckpointReport, EngineError> {
+        let _one = self
+            .checkpoint_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cause) = self.stopped.get() {
+            return Err(EngineError::Stopped(cause.clone()));
+        }
+        let started = Instant::now();
+        let (write, marker) = {
+            // No command between taking what changed and reading the head: the marker is the
+            // head those changes reflect.
+            let _commands = self
+                .command_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let mut projections = lock(&self.projections);
+            let marker = self.log.head();
+            let write = projections.take_checkpoint(marker);
+            let pause_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let stats = &mut projections.stats;
+            stats.checkpoints += 1;
+            stats.longest_checkpoint_pause_us = stats.longest_checkpoint_pause_us.max(pause_us);
+            (write, marker)
+        };
+        let pause = started.elapsed();
+        let written = self.log.write_checkpoint(&write);
+        {
+            let mut projections = lock(&self.projections);
+            if written.is_err() {
+                projections.restore_dirty(&write);
+            }
+            projections.checkpoint_finished();
+        }
+        let written = written?;
+        self.last_checkpoint_at.store(marker, Ordering::SeqCst);
+        let report = CheckpointReport {
+            position: marker,
+            partitions: write.partitions.len(),
+            entries: written.entries,
+            bytes: written.bytes,
+            pause,
+            total: started.elapsed(),
+        };
+        tracing::debug!(?report, "checkpoint written");
+        Ok(report)
+    }
+}
+
+/// The thread that writes the checkpoints commands ask for, so no command waits for one
+/// beyond its pause.
+pub(crate) struct Checkpointer {
+    requests: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread.
+    pub(crate) fn start<B: Backend>(shared: Arc<Shared<B>>) -> Self {
+        // One request pending at most: more would only repeat it.
+        let (requests, pending) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("receipts-checkpoint".into())
+            .spawn(move || {
+                for () in pending {
+                    if let Err(e) = shared.checkpoint() {
+                        // A cache not written loses nothing: what changed stays marked, and
+                        // the next request (or the next open's tail) covers it.
+                        tracing::warn!(error = %e, "background checkpoint failed");
+                    }
+                }
+            });
+        match thread {
+            Ok(thread) => Self {
+                requests: Some(requests),
+                thread: Some(thread),
+            },
+            Err(e) => {
+                // No thread: checkpoints then happen only on request and at close.
+                tracing::warn!(error = %e, "no checkpoint thread");
+                Self {
+                    requests: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+
+    /// Asks for a checkpoint; never waits.
+    pub(crate) fn request(&self) {
+        if let Some(r) = &self.requests {
+            match r.try_send(()) {
+                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+
+    /// Stops the thread once the checkpoint it is writing, if any, is done.
+    pub(crate) fn stop(&mut self) {
+        self.requests = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<B: Backend> Drop for Engine<B> {
+    /// A clean close stops the checkpoint thread, then checkpoints what changed (the log's own
+    /// drop then flushes it with the events), so the next open has no tail to fold; not when
+    /// checkpoints are only taken on request (`checkpoint_every_events: None`).
+    fn drop(&mut self) {
+        self.checkpointer.stop();
+        let dirty = lock(&self.shared.projections).has_dirty()
+            || self.shared.log.head() > self.shared.last_checkpoint_at.load(Ordering::SeqCst);
+        let wanted = self.options.checkpoint_every_events.is_some();
+        if wanted && self.shared.stopped.get().is_none() && dirty {
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!(error = %e, "checkpoint at close failed; the next open folds the tail");
+            }
+        }
+    }
+}
