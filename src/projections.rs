@@ -225,6 +225,18 @@ impl Projections {
     ) -> Result<&State, StoreError> {
         self.partition(log, conversation, Some(version.saturating_sub(1)))?;
         let part = self.parts.get_mut(conversation).ok_or_else(vanished)?;
+        if part.state.events_applied() + 1 < version {
+            // The stream holds fewer events before this one than its version says: the event
+            // index and the stream index disagree. Folding it would skip events silently.
+            return Err(StoreError::corrupt(
+                0,
+                format!(
+                    "event {} is version {version} of {conversation}, whose stream holds only {} events before it",
+                    event.id,
+                    part.state.events_applied()
+                ),
+            ));
+        }
         if part.state.events_applied() < version {
             // A copy only if a checkpoint write still holds this state.
             Arc::make_mut(&mut part.state).apply(event);
