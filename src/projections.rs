@@ -75,6 +75,39 @@ impl UserSummaries {
     }
 }
 
+/// What an [`upsert`] changed.
+struct Upserted {
+    newly_dirty: bool,
+    inserted: bool,
+}
+
+/// Sets `map[key]` to `value`; `dirty` marks it dirty (a clean set never clears the mark).
+fn upsert<V>(
+    map: &mut FxHashMap<ConversationId, Slot<V>>,
+    key: &ConversationId,
+    value: V,
+    dirty: bool,
+) -> Upserted {
+    match map.get_mut(key) {
+        Some(slot) => {
+            let newly_dirty = dirty && !slot.dirty;
+            slot.value = value;
+            slot.dirty |= dirty;
+            Upserted {
+                newly_dirty,
+                inserted: false,
+            }
+        }
+        None => {
+            map.insert(key.clone(), Slot { value, dirty });
+            Upserted {
+                newly_dirty: dirty,
+                inserted: true,
+            }
+        }
+    }
+}
+
 /// The partition cache. Not thread-safe by itself: the engine keeps it behind a mutex.
 pub(crate) struct Projections {
     parts: LinkedHashMap<ConversationId, Part, FxBuildHasher>,
@@ -271,20 +304,8 @@ impl Projections {
     }
 
     fn set_header(&mut self, c: &ConversationId, value: ConversationHeader, dirty: bool) {
-        match self.headers.get_mut(c) {
-            Some(slot) => {
-                if dirty && !slot.dirty {
-                    self.dirty_entries += 1;
-                }
-                slot.value = value;
-                slot.dirty |= dirty;
-            }
-            None => {
-                self.dirty_entries += usize::from(dirty);
-                self.entry_bytes += ENTRY_BYTES_ESTIMATE;
-                self.headers.insert(c.clone(), Slot { value, dirty });
-            }
-        }
+        let set = upsert(&mut self.headers, c, value, dirty);
+        self.count(set);
     }
 
     fn set_summary(
@@ -298,22 +319,17 @@ impl Projections {
             self.entry_bytes += ENTRY_BYTES_ESTIMATE;
             self.users.insert(user.clone(), UserSummaries::default());
         }
-        let Some(entry) = self.users.get_mut(user) else {
-            return;
-        };
-        match entry.convs.get_mut(c) {
-            Some(slot) => {
-                if dirty && !slot.dirty {
-                    self.dirty_entries += 1;
-                }
-                slot.value = value;
-                slot.dirty |= dirty;
-            }
-            None => {
-                self.dirty_entries += usize::from(dirty);
-                self.entry_bytes += ENTRY_BYTES_ESTIMATE;
-                entry.convs.insert(c.clone(), Slot { value, dirty });
-            }
+        if let Some(entry) = self.users.get_mut(user) {
+            let set = upsert(&mut entry.convs, c, value, dirty);
+            self.count(set);
+        }
+    }
+
+    /// Accounts for an [`upsert`]: a newly dirty entry, a new resident entry.
+    fn count(&mut self, set: Upserted) {
+        self.dirty_entries += usize::from(set.newly_dirty);
+        if set.inserted {
+            self.entry_bytes += ENTRY_BYTES_ESTIMATE;
         }
     }
 
