@@ -7,7 +7,7 @@ mod support;
 
 use receipt_engine::store::{verify_store, Backend, SledBackend, StoreError};
 use receipt_engine::*;
-use receipt_workload::{Workload, WorkloadConfig};
+use receipt_workload::WorkloadConfig;
 use std::path::Path;
 
 /// A store of ~2,000 events written through the engine and closed cleanly (so its checkpoint
@@ -20,16 +20,7 @@ fn store(dir: &Path) -> Vec<Event> {
         // The test is about checkpoints, not durability: no sync per command.
         .with_durability(Durability::Buffered);
     let engine = Engine::open(dir, options).unwrap();
-    for command in Workload::new(config) {
-        match engine.execute_command(command) {
-            Ok(_) | Err(EngineError::Rejected(_)) => {}
-            Err(e) => panic!("building the store: {e}"),
-        }
-    }
-    engine.flush().unwrap();
-    let mut events = Vec::new();
-    engine.log().replay(0, |e| events.push(e.event)).unwrap();
-    events
+    support::run_workload(&engine, config)
 }
 
 /// Rewrites checkpoint entries whose key starts with `tag` (all of them, or just the first

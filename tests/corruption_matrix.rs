@@ -11,7 +11,7 @@ mod support;
 
 use receipt_engine::store::verify_store;
 use receipt_engine::*;
-use receipt_workload::{Workload, WorkloadConfig};
+use receipt_workload::WorkloadConfig;
 use std::path::{Path, PathBuf};
 
 struct Original {
@@ -33,16 +33,7 @@ fn original() -> Original {
     let policy = config.policy();
     let events = {
         let engine = Engine::open(dir.path(), options(&policy)).unwrap();
-        for command in Workload::new(config) {
-            match engine.execute_command(command) {
-                Ok(_) | Err(EngineError::Rejected(_)) => {}
-                Err(e) => panic!("building the store: {e}"),
-            }
-        }
-        engine.flush().unwrap();
-        let mut events = Vec::new();
-        engine.log().replay(0, |e| events.push(e.event)).unwrap();
-        events
+        support::run_workload(&engine, config)
     };
     Original {
         dir,
@@ -63,19 +54,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
@@ -178,7 +156,7 @@ fn run_case(
 ) {
     let scratch = tempfile::tempdir().unwrap();
     let store = scratch.path().join("store");
-    copy_dir(original.dir.path(), &store);
+    support::copy_dir(original.dir.path(), &store);
     damage(&store);
     match outcome(&store, original) {
         Ok((o, why)) => {

@@ -9,25 +9,13 @@ use receipt_engine::store::CHECKPOINT_LAYOUT_VERSION;
 use receipt_engine::*;
 use std::path::Path;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("crates/receipt-store/tests/fixtures")
         .join(version)
         .join("sled");
-    copy_dir(&fixture, dir.path());
+    support::copy_dir(&fixture, dir.path());
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     (dir, engine)
 }

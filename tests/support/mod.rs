@@ -56,3 +56,37 @@ pub fn assert_equals_cold_fold<B: store::Backend>(
         Err(e) => panic!("{what}: the engine could not answer: {e}"),
     }
 }
+
+/// Runs every command of the workload through `execute_command` (a rejection is an answer, any
+/// other error fails the test), flushes, and returns the whole log's events.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn run_workload<B: store::Backend>(
+    engine: &Engine<B>,
+    config: receipt_workload::WorkloadConfig,
+) -> Vec<Event> {
+    for command in receipt_workload::Workload::new(config) {
+        match engine.execute_command(command) {
+            Ok(_) | Err(EngineError::Rejected(_)) => {}
+            Err(e) => panic!("building the store: {e}"),
+        }
+    }
+    engine.flush().unwrap();
+    let mut events = Vec::new();
+    engine.log().replay(0, |e| events.push(e.event)).unwrap();
+    events
+}
+
+/// Copies a directory tree (a store, a fixture).
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -18,9 +18,6 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Events after the checkpoint in every built store.
-const TAIL_EVENTS: u64 = 50_000;
-
 /// Measures the partitioned projections at growing history sizes.
 #[derive(Debug, Parser)]
 #[command(name = "partitions")]
@@ -178,30 +175,6 @@ fn working_set(dir: &Path, policy: receipt_domain::Policy) -> Result {
     Ok(())
 }
 
-/// Builds the engine's store of `plan` in `dir/engine`: batches, buffered, flushed; one
-/// checkpoint [`TAIL_EVENTS`] before the end and none at the close.
-fn build(plan: &Plan, dir: &Path) -> Result {
-    // The build is not measured: a budget large enough that it does not thrash (with the
-    // default one a 10 M-event build evicts and reloads large groups over and over, ~4.6 k
-    // events/s), small enough to fit beside the 10 M-event workload (8 GiB ran out of memory).
-    let options = crate::engine_options(plan.config.policy())
-        .with_durability(Durability::Buffered)
-        .with_checkpoint_every(None)
-        .with_memory_budget(2 << 30);
-    let engine = Engine::open(dir.join("engine"), options)?;
-    let checkpoint_at = plan.events.saturating_sub(TAIL_EVENTS);
-    let mut done = false;
-    for batch in batches(&plan.commands, 2_000) {
-        if !done && engine.head() >= checkpoint_at {
-            engine.checkpoint()?;
-            done = true;
-        }
-        engine.execute_batch(batch.iter().map(|p| p.command.clone()).collect())?;
-    }
-    engine.flush()?;
-    Ok(())
-}
-
 fn live(alloc: &Counting) -> i128 {
     let s = alloc.stats();
     s.bytes_allocated as i128 - s.bytes_deallocated as i128 + s.bytes_reallocated as i128
@@ -305,7 +278,7 @@ pub fn main(alloc: &'static Counting) -> Result {
         let plan = plan_of(events, args.seed);
         let dir = scratch.path().join(format!("size-{events}"));
         eprintln!("{events} events: building the store...");
-        build(&plan, &dir)?;
+        crate::run::growth::build_engine(&plan, &dir)?;
         eprintln!("{events} events: start → first answer...");
         let started = startup::measure(Opener::Engine, &dir, &plan, 3)?;
         eprintln!("{events} events: loading every conversation in a fresh process...");

@@ -114,6 +114,7 @@ fn split_summary_key(k: &[u8]) -> Result<(UserId, &[u8]), String> {
     let end = len.checked_add(5).ok_or_else(bad)?;
     let id = k.get(5..end).ok_or_else(bad)?;
     let id = std::str::from_utf8(id).map_err(|_| bad())?;
-    let user = UserId::new(id).map_err(|e| e.to_string())?;
+    // Stored ids keep the rules they were written under.
+    let user = UserId::from_stored(id).map_err(|e| e.to_string())?;
     Ok((user, &k[end..]))
 }

@@ -3,7 +3,7 @@
 //! cache), and prints (or, with `--write-docs`, writes) the report.
 
 mod args;
-mod growth;
+pub(crate) mod growth;
 mod memory;
 mod plot;
 mod report;
