@@ -3,10 +3,13 @@
 //! The projections are a cache of per-conversation partitions (src/projections.rs): a command
 //! loads the one partition it concerns, decides against it, appends, and folds into it.
 //!
-//! Concurrency: one command lock covers decide, the log write and the fold (CPU work only), so
-//! every command is decided against the state that includes every earlier write and the fold
-//! follows log order. The wait for durability happens after that lock is released, so
-//! concurrent commands share group-commit flushes, and queries never wait for a disk flush.
+//! Concurrency: a command holds the lock of the conversation it concerns (src/engine/locks.rs)
+//! from its duplicate check through decide, the log write and the fold, so it is decided
+//! against the partition that includes every earlier write to that conversation, and the
+//! partition folds its stream in order. Commands on other conversations run meanwhile: the
+//! partition cache is locked only while a command decides and while it folds, the log's
+//! writer only while it writes. The wait for durability happens after every lock is released,
+//! so concurrent commands share group-commit flushes, and queries never wait for a disk flush.
 
 use crate::error::EngineError;
 use crate::options::EngineOptions;
@@ -32,10 +35,12 @@ use uuid::Uuid;
 mod batch;
 mod checkpoint;
 mod history;
+mod locks;
 mod open;
 mod route;
 
 use checkpoint::{Checkpointer, Shared};
+use locks::{ConversationLocks, MessageReservations, Reserved};
 
 /// sled's page cache gets 1/this of an engine's memory budget (sled's default would be 1 GiB).
 const SLED_SHARE_OF_BUDGET: usize = 4;
@@ -196,7 +201,9 @@ impl<B: Backend> Engine<B> {
         let shared = Arc::new(Shared {
             last_checkpoint_at: AtomicU64::new(from),
             projections: Mutex::new(projections),
-            command_lock: Mutex::new(()),
+            conversation_locks: ConversationLocks::new(),
+            fold_gate: RwLock::new(()),
+            reservations: MessageReservations::default(),
             checkpoint_lock: Mutex::new(()),
             stopped: OnceLock::new(),
             log,
@@ -230,27 +237,31 @@ impl<B: Backend> Engine<B> {
     /// A rejected command records nothing, so retrying it decides it again.
     pub fn execute_command(&self, command: Command) -> Result<Outcome, EngineError> {
         self.check_running()?;
-        let guard = self
-            .shared
-            .command_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        // A message's conversation never changes once indexed, so the route found before
+        // locking still holds after. A message unknown now is decided as unknown: the command
+        // is ordered before any send of it that races with it.
+        let route = self.route(&command.kind, &FxHashMap::default())?;
+        let held = self.shared.conversation_locks.lock(route.iter());
         if let Some(record) = self.shared.log.find_command(command.id)? {
-            drop(guard);
+            drop(held);
             // The original write may still be on its way to the disk: answer once it is durable.
             self.await_durable(self.shared.log.wait_durable_now())?;
             return Ok(repeated_outcome(record));
         }
-        let mut projections = lock(&self.shared.projections);
         let policy = read(&self.policy).clone();
-        let decision =
-            self.decide_in(&mut projections, &policy, &command, &FxHashMap::default())??;
+        let mut reserved = Reserved::new(&self.shared.reservations);
+        let decision = self.decide_in(
+            &mut lock(&self.shared.projections),
+            &policy,
+            &command,
+            route.as_ref(),
+            &mut reserved,
+        )??;
         let Some(first) = decision.events.first() else {
-            drop(projections);
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
             let written = self.shared.log.record_noop(command.id)?;
-            drop(guard);
+            drop(held);
             self.await_durable(self.shared.log.wait_durable(&written))?;
             return Ok(Outcome {
                 events: Vec::new(),
@@ -261,7 +272,9 @@ impl<B: Backend> Engine<B> {
             });
         };
         let conversation = first.body.conversation();
-        // Every write goes through this lock, so the log's version is the partition's.
+        // A checkpoint's marker must not count an event that is written but not folded yet.
+        let gate = read(&self.shared.fold_gate);
+        // Every write to this conversation holds its lock: the log's version is the partition's.
         let expected_version = self.shared.log.version(&conversation)?;
         let request = AppendRequest {
             conversation,
@@ -272,12 +285,15 @@ impl<B: Backend> Engine<B> {
             .shared
             .log
             .write_batch(std::slice::from_ref(&request))?;
+        // Indexed now: the sent message's id needs no reservation any more.
+        drop(reserved);
         let first_position = written
             .outcomes
             .first()
             .map(|a| a.first_position)
             .unwrap_or(0);
         let mut per_event = Vec::with_capacity(request.events.len());
+        let mut projections = lock(&self.shared.projections);
         for (i, e) in request.events.iter().enumerate() {
             let version = expected_version + 1 + i as u64;
             let state = projections
@@ -289,7 +305,8 @@ impl<B: Backend> Engine<B> {
             .evict_over_budget(&self.shared.log, Some(&request.conversation))
             .map_err(|err| self.fail(err, false))?;
         drop(projections);
-        drop(guard);
+        drop(gate);
+        drop(held);
         self.await_durable(self.shared.log.wait_durable(&written))?;
         let notifications = per_event
             .iter()

@@ -2,15 +2,15 @@
 //! commands at hand, so they share one atomic write and one durable commit instead of paying a
 //! commit each.
 
+use super::locks::Reserved;
 use super::{lock, read, repeated_outcome, Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{
     Command, CommandId, ConversationId, Event, EventBody, MessageId, Note, Notification,
 };
 use receipt_store::{AppendRequest, Backend, StoreError};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
-use std::sync::PoisonError;
 
 /// What became of one command of a batch before the write.
 enum Slot {
@@ -68,11 +68,10 @@ impl<B: Backend> Engine<B> {
         commands: Vec<Command>,
     ) -> Result<Vec<Result<Outcome, EngineError>>, EngineError> {
         self.check_running()?;
-        let guard = self
-            .shared
-            .command_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let candidates = self.batch_conversations(&commands)?;
+        let held = self.shared.conversation_locks.lock(candidates.iter());
+        let gate = read(&self.shared.fold_gate);
+        let mut reserved = Reserved::new(&self.shared.reservations);
         // The projections stay locked until the batch is written, so no query ever sees a
         // decision that the log does not hold, and no partition holding one is evicted.
         let mut projections = lock(&self.shared.projections);
@@ -105,8 +104,20 @@ impl<B: Backend> Engine<B> {
                 found_recorded = true;
                 continue;
             }
+            // A message indexed since the conversations were locked was sent by a command that
+            // raced with this batch: it is decided as unknown, as if the batch came first.
+            let route = self
+                .route(&command.kind, &pending)
+                .map_err(|e| self.fail(e, !requests.is_empty()))?
+                .filter(|c| candidates.contains(c));
             let decided = self
-                .decide_in(&mut projections, &policy, command, &pending)
+                .decide_in(
+                    &mut projections,
+                    &policy,
+                    command,
+                    route.as_ref(),
+                    &mut reserved,
+                )
                 .map_err(|e| self.fail(e, !requests.is_empty()))?;
             let decision = match decided {
                 Ok(d) => d,
@@ -172,6 +183,8 @@ impl<B: Backend> Engine<B> {
             )
         };
         let events_written = written.is_some();
+        // Indexed now (or never written): the batch's sends need no reservations any more.
+        drop(reserved);
         let first_positions: Vec<u64> = written
             .as_ref()
             .map(|w| w.outcomes.iter().map(|a| a.first_position).collect())
@@ -188,7 +201,8 @@ impl<B: Backend> Engine<B> {
             .evict_over_budget(&self.shared.log, None)
             .map_err(|e| self.fail(e, false))?;
         drop(projections);
-        drop(guard);
+        drop(gate);
+        drop(held);
         // The last write covers the earlier ones: a commit makes everything written so far durable.
         if found_recorded {
             self.await_durable(self.shared.log.wait_durable_now())?;
@@ -211,6 +225,23 @@ impl<B: Backend> Engine<B> {
         self.publisher.publish(per_event);
         self.maybe_checkpoint();
         Ok(answers(slots, requests, &first_positions))
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Every conversation a batch's commands may concern: those they name, and those of the
+    /// messages they name (the log's index, or the batch's own sends, which name theirs).
+    fn batch_conversations(
+        &self,
+        commands: &[Command],
+    ) -> Result<FxHashSet<ConversationId>, EngineError> {
+        let mut out = FxHashSet::default();
+        for command in commands {
+            if let Some(c) = self.route(&command.kind, &FxHashMap::default())? {
+                out.insert(c);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,23 +1,31 @@
 //! Checkpoints, off the command path: what the engine shares with its checkpoint thread, the
 //! checkpoint itself, and the thread that runs the ones commands ask for.
 
-use super::{lock, CheckpointReport, Engine};
+use super::locks::{ConversationLocks, MessageReservations};
+use super::{lock, write, CheckpointReport, Engine};
 use crate::error::EngineError;
 use crate::projections::Projections;
 use receipt_store::{Backend, EventLog, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// The part of an engine its checkpoint thread needs too.
 pub(crate) struct Shared<B: Backend> {
     pub(crate) log: EventLog<B>,
-    /// The partition cache. Commands hold it from decide to fold; queries hold it while they
-    /// read (and load a cold partition); checkpoints only while they reference what changed.
+    /// The partition cache. Commands hold it while they decide and while they fold; queries
+    /// while they read (and load a cold partition); checkpoints only while they reference what
+    /// changed.
     pub(crate) projections: Mutex<Projections>,
-    pub(crate) command_lock: Mutex<()>,
+    /// Held by a command from its duplicate check to its fold.
+    pub(crate) conversation_locks: ConversationLocks,
+    /// Held shared by every command from its log write to its fold, and exclusively by a
+    /// checkpoint's pause: the head a checkpoint records has every event before it folded.
+    pub(crate) fold_gate: RwLock<()>,
+    /// Message ids of sends decided and not yet indexed by the log.
+    pub(crate) reservations: MessageReservations,
     /// One checkpoint at a time.
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) last_checkpoint_at: AtomicU64,
@@ -38,12 +46,9 @@ impl<B: Backend> Shared<B> {
         }
         let started = Instant::now();
         let (write, marker) = {
-            // No command between taking what changed and reading the head: the marker is the
-            // head those changes reflect.
-            let _commands = self
-                .command_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            // No command between its write and its fold while what changed is taken and the
+            // head read: the marker is the head those changes reflect.
+            let _folds = write(&self.fold_gate);
             let mut projections = lock(&self.projections);
             let marker = self.log.head();
             let write = projections.take_checkpoint(marker);

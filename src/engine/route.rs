@@ -1,10 +1,12 @@
 //! Which partition a command concerns, and its decision there.
 
+use super::locks::{Reservation, Reserved};
 use super::Engine;
 use crate::error::EngineError;
 use crate::projections::Projections;
 use receipt_domain::{
-    decide, Command, CommandKind, ConversationId, Decision, DomainError, MessageId, Policy, State,
+    decide, Command, CommandKind, ConversationId, Decision, DomainError, EventBody, MessageId,
+    Policy, State,
 };
 use receipt_store::{Backend, StoreError};
 use rustc_hash::FxHashMap;
@@ -30,40 +32,62 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    /// Decides `command` against the partition it concerns (an empty state when it concerns
-    /// nothing known, so the domain gives its usual typed error).
+    /// Decides `command` against the partition of `route`, the conversation it concerns (an
+    /// empty state when it concerns nothing known, so the domain gives its usual typed error).
+    /// The caller holds `route`'s conversation lock.
+    ///
+    /// A message id is unique in the whole store, but a partition knows only its own messages:
+    /// a send reserves its id first (see [`MessageReservations`]), and one reusing an id of
+    /// another conversation is refused with the error `decide` gives when it sees the id (its
+    /// first check). The reservation stays in `reserved` only if the send was accepted.
+    ///
+    /// [`MessageReservations`]: super::locks::MessageReservations
     pub(super) fn decide_in(
         &self,
         projections: &mut Projections,
         policy: &Policy,
         command: &Command,
-        pending: &FxHashMap<MessageId, ConversationId>,
+        route: Option<&ConversationId>,
+        reserved: &mut Reserved<'_>,
     ) -> Result<Result<Decision, EngineError>, StoreError> {
-        // A message id is unique in the whole store, but a partition knows only its own
-        // messages: a send reusing an id from another conversation is refused here, with the
-        // error `decide` gives when it sees the id (its first check).
+        let mut sending = None;
         if let CommandKind::SendMessage {
             conversation,
             message,
             ..
         } = &command.kind
         {
-            let sent_in = match pending.get(message) {
-                Some(c) => Some(c.clone()),
-                None => self.shared.log.message_conversation(*message)?,
-            };
-            if sent_in.is_some_and(|c| &c != conversation) {
-                return Ok(Err(DomainError::MessageIdInUse(*message).into()));
+            match self
+                .shared
+                .reservations
+                .reserve(&self.shared.log, *message, conversation)?
+            {
+                Reservation::InUse => return Ok(Err(DomainError::MessageIdInUse(*message).into())),
+                Reservation::Reserved => {
+                    reserved.messages.push(*message);
+                    sending = Some(*message);
+                }
+                Reservation::Here => {}
             }
         }
-        let decided = match self.route(&command.kind, pending)? {
+        let decided = match route {
             Some(c) => decide(
-                projections.partition(&self.shared.log, &c, None)?,
+                projections.partition(&self.shared.log, c, None)?,
                 policy,
                 command,
             ),
             None => decide(&State::new(), policy, command),
         };
+        if let Some(m) = sending {
+            let sent = decided.as_ref().is_ok_and(|d| {
+                d.events.iter().any(
+                    |e| matches!(&e.body, EventBody::MessageSent { message, .. } if *message == m),
+                )
+            });
+            if !sent {
+                reserved.release(m);
+            }
+        }
         Ok(decided.map_err(Into::into))
     }
 }

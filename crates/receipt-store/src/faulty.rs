@@ -4,7 +4,7 @@
 use crate::backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
 use crate::error::StoreError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Switches for a [`FaultyBackend`]; share them (`Arc`) to flip them while the log runs.
 #[derive(Debug, Default)]
@@ -17,6 +17,30 @@ pub struct Faults {
     pub flush_delay_ms: AtomicU64,
     /// Flushes made so far.
     pub flushes: AtomicU64,
+    /// Each event-keyspace write sleeps this long first, like a slow disk (widens the time a
+    /// write is under way).
+    pub write_delay_ms: AtomicU64,
+    /// While set, a read (`get`) of a key containing [`Faults::hold_key_part`] waits, like a
+    /// disk that stalls on one record: how tests prove what else proceeds meanwhile.
+    pub hold: AtomicBool,
+    /// The bytes a held read's key contains (an id's 16 bytes, say); empty holds nothing.
+    pub hold_key_part: Mutex<Vec<u8>>,
+    /// Reads that were held so far.
+    pub held_gets: AtomicU64,
+}
+
+impl Faults {
+    /// Whether a read of `key` must wait now.
+    fn holds(&self, key: &[u8]) -> bool {
+        if !self.hold.load(Ordering::SeqCst) {
+            return false;
+        }
+        let part = self
+            .hold_key_part
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        !part.is_empty() && key.windows(part.len()).any(|w| w == part.as_slice())
+    }
 }
 
 /// An in-memory backend with [`Faults`]: what it stores is a [`MemoryBackend`]'s.
@@ -53,6 +77,12 @@ impl FaultyBackend {
 
 impl Backend for FaultyBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.faults.holds(key) {
+            self.faults.held_gets.fetch_add(1, Ordering::SeqCst);
+            while self.faults.holds(key) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         self.inner.get(key)
     }
     fn range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
@@ -67,6 +97,10 @@ impl Backend for FaultyBackend {
     }
     fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
         Self::check(&self.faults.fail_writes, "write")?;
+        let delay_ms = self.faults.write_delay_ms.load(Ordering::SeqCst);
+        if delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        }
         self.inner.write_each(puts)
     }
     fn flush(&self) -> Result<(), StoreError> {
