@@ -255,6 +255,7 @@ impl<B: Backend> Engine<B> {
             &policy,
             &command,
             route.as_ref(),
+            &FxHashMap::default(),
             &mut reserved,
         )??;
         let Some(first) = decision.events.first() else {

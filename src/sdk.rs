@@ -171,6 +171,68 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// `asyncSendMessageReadReceipts`: read receipts for up to `Policy::max_messages_per_ack`
+    /// messages of one conversation in one command and one atomic append. Each message is
+    /// acknowledged as [`Engine::ack_message_read`] (direct) or
+    /// [`Engine::ack_group_message_read`] (group) would; the first one either would refuse
+    /// refuses the whole command, and messages already acknowledged are skipped.
+    pub fn ack_messages_read(
+        &self,
+        conversation: &ConversationId,
+        messages: &[MessageId],
+        reader: &UserId,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::AckMessagesRead {
+            conversation: conversation.clone(),
+            messages: messages.to_vec(),
+            reader: reader.clone(),
+        })
+    }
+
+    /// Creates a group with its owner and first members (up to
+    /// `Policy::max_members_per_command`), one atomic append. Refused with `GroupExists` if
+    /// anything was ever recorded in the group.
+    pub fn create_group(
+        &self,
+        group: &GroupId,
+        owner: &UserId,
+        members: &[UserId],
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::CreateGroup {
+            group: group.clone(),
+            owner: owner.clone(),
+            members: members.to_vec(),
+        })
+    }
+
+    /// Adds several users to a group with `role`, one atomic append; current members keep the
+    /// role they have.
+    pub fn add_members(
+        &self,
+        group: &GroupId,
+        users: &[UserId],
+        role: Role,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::AddMembers {
+            group: group.clone(),
+            users: users.to_vec(),
+            role,
+        })
+    }
+
+    /// Removes several users from a group, one atomic append; former members are skipped, a
+    /// user who was never a member refuses the command (`NotAMember`).
+    pub fn remove_members(
+        &self,
+        group: &GroupId,
+        users: &[UserId],
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::RemoveMembers {
+            group: group.clone(),
+            users: users.to_vec(),
+        })
+    }
+
     /// A user joins a group with a role (a no-op if already in it with that role).
     pub fn join_group(
         &self,

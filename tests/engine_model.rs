@@ -73,6 +73,10 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
         3 => (m(), u()).prop_map(|(message, reader)| CommandKind::AckGroupMessageRead { message, reader }),
         2 => (m(), u()).prop_map(|(message, reader)| CommandKind::MarkMessageRead { message, reader }),
         2 => (c(), u()).prop_map(|(conversation, reader)| CommandKind::MarkConversationRead { conversation, reader }),
+        2 => (c(), prop::collection::vec(m(), 0..4), u()).prop_map(|(conversation, messages, reader)| CommandKind::AckMessagesRead { conversation, messages, reader }),
+        1 => (u(), prop::collection::vec(u(), 0..4)).prop_map(|(owner, members)| CommandKind::CreateGroup { group: group("g"), owner, members }),
+        1 => (prop::collection::vec(u(), 0..4), prop_oneof![Just(Role::Admin), Just(Role::Member)]).prop_map(|(users, role)| CommandKind::AddMembers { group: group("g"), users, role }),
+        1 => prop::collection::vec(u(), 0..4).prop_map(|users| CommandKind::RemoveMembers { group: group("g"), users }),
     ]
 }
 
@@ -97,6 +101,8 @@ fn policy(open: bool) -> Policy {
             AckVisibility::SenderOnly
         })
         .with_max_group_size(3)
+        .with_max_messages_per_ack(3)
+        .with_max_members_per_command(3)
 }
 
 fn open(

@@ -116,6 +116,7 @@ impl<B: Backend> Engine<B> {
                     &policy,
                     command,
                     route.as_ref(),
+                    &pending,
                     &mut reserved,
                 )
                 .map_err(|e| self.fail(e, !requests.is_empty()))?;

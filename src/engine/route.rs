@@ -24,11 +24,21 @@ impl<B: Backend> Engine<B> {
             return Ok(Some(c));
         }
         match kind.named_message() {
-            Some(m) => match pending.get(&m) {
-                Some(c) => Ok(Some(c.clone())),
-                None => self.shared.log.message_conversation(m),
-            },
+            Some(m) => self.message_route(m, pending),
             None => Ok(None),
+        }
+    }
+
+    /// The conversation `message` was sent in: by an earlier command of the same batch
+    /// (`pending`), else as the log's message index says (`None`: nobody sent it).
+    fn message_route(
+        &self,
+        message: MessageId,
+        pending: &FxHashMap<MessageId, ConversationId>,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        match pending.get(&message) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.shared.log.message_conversation(message),
         }
     }
 
@@ -48,6 +58,7 @@ impl<B: Backend> Engine<B> {
         policy: &Policy,
         command: &Command,
         route: Option<&ConversationId>,
+        pending: &FxHashMap<MessageId, ConversationId>,
         reserved: &mut Reserved<'_>,
     ) -> Result<Result<Decision, EngineError>, StoreError> {
         let mut sending = None;
@@ -77,6 +88,21 @@ impl<B: Backend> Engine<B> {
                 command,
             ),
             None => decide(&State::new(), policy, command),
+        };
+        // A partition knows only its own messages: one the batch names that the domain finds
+        // unknown may be another conversation's, which a whole-store fold reports as such.
+        let decided = match (&command.kind, decided) {
+            (
+                CommandKind::AckMessagesRead { conversation, .. },
+                Err(DomainError::UnknownMessage(m)),
+            ) => match self.message_route(m, pending)? {
+                Some(c) if &c != conversation => Err(DomainError::MessageNotInConversation {
+                    message: m,
+                    conversation: conversation.clone(),
+                }),
+                _ => Err(DomainError::UnknownMessage(m)),
+            },
+            (_, decided) => decided,
         };
         if let Some(m) = sending {
             let sent = decided.as_ref().is_ok_and(|d| {

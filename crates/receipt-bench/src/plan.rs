@@ -36,20 +36,8 @@ fn conversation_of(
     kind: &CommandKind,
     sent_in: &FxHashMap<MessageId, ConversationId>,
 ) -> Option<ConversationId> {
-    match kind {
-        CommandKind::SendMessage { conversation, .. }
-        | CommandKind::AckConversationRead { conversation, .. }
-        | CommandKind::MarkConversationRead { conversation, .. } => Some(conversation.clone()),
-        CommandKind::JoinGroup { group, .. }
-        | CommandKind::LeaveGroup { group, .. }
-        | CommandKind::SetRole { group, .. } => Some(ConversationId::Group(group.clone())),
-        CommandKind::Deliver { message, .. }
-        | CommandKind::AckMessageRead { message, .. }
-        | CommandKind::AckGroupMessageRead { message, .. }
-        | CommandKind::MarkMessageRead { message, .. } => sent_in.get(message).cloned(),
-        // CommandKind is non-exhaustive: a new kind is keyed with the unknown messages.
-        _ => None,
-    }
+    kind.named_conversation()
+        .or_else(|| kind.named_message().and_then(|m| sent_in.get(&m).cloned()))
 }
 
 impl Plan {

@@ -2,6 +2,7 @@
 //! projections, verify every stored record, export events as JSON lines.
 
 mod demo;
+mod exec;
 mod inspect;
 mod maintenance;
 mod output;
@@ -85,6 +86,19 @@ enum Cmd {
         #[arg(long)]
         into: PathBuf,
     },
+    /// Run commands given as JSON lines on standard input (a `CommandKind`, e.g.
+    /// `{"CreateGroup":{"group":"team","owner":"ann","members":["bob"]}}`, or a whole `Command`
+    /// with `id`, `at_ms` and `kind`), printing one JSON answer per line. Exit 1 if any was
+    /// refused (each refusal is on its line), 2 at the first line that is not a command.
+    /// Creates the store if it does not exist.
+    Exec {
+        /// A JSON file of the policy's fields (docs/engine.md); default: the seed's defaults.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// With the seed's defaults, but every receipt switched on.
+        #[arg(long, conflicts_with = "policy")]
+        receipts_on: bool,
+    },
     /// Print events as JSON lines.
     Export {
         /// First position to export.
@@ -109,6 +123,10 @@ fn run(cli: Cli) -> Result {
         Cmd::Verify => maintenance::verify(db),
         Cmd::Salvage { into } => maintenance::salvage(db, &into),
         Cmd::Export { from } => maintenance::export(db, from),
+        Cmd::Exec {
+            policy,
+            receipts_on,
+        } => exec::run(db, exec::policy(policy.as_deref(), receipts_on)?),
     }
 }
 

@@ -28,6 +28,9 @@ impl Error for NotFound {}
 
 /// The exit code for an error, by the convention of [`exit`].
 pub fn exit_code(e: &(dyn Error + 'static)) -> u8 {
+    if let Some(code) = crate::exec::exit_code(e) {
+        return code;
+    }
     if e.is::<NotFound>() {
         return exit::NOT_FOUND;
     }

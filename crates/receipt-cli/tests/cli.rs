@@ -508,3 +508,86 @@ fn a_store_in_use_is_reported_at_once() {
     assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
     drop(owner);
 }
+
+/// Runs `receipts exec` with `input` on standard input.
+fn exec(db: &Path, extra: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_receipts"))
+        .args(["exec", "--db", db.to_str().unwrap()])
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run receipts exec");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn exec_runs_bulk_and_batch_commands_and_reports_each_refusal_on_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store");
+    let m = "0190a000-0000-7000-8000-000000000001";
+    let input = [
+        r#"{"CreateGroup":{"group":"team","owner":"ann","members":["bob","cat"]}}"#.to_string(),
+        format!(r#"{{"SendMessage":{{"conversation":{{"Group":"team"}},"message":"{m}","sender":"ann","needs_group_ack":true}}}}"#),
+        String::new(),
+        format!(r#"{{"AckMessagesRead":{{"conversation":{{"Group":"team"}},"messages":["{m}","{m}"],"reader":"bob"}}}}"#),
+        r#"{"RemoveMembers":{"group":"team","users":["zed"]}}"#.to_string(),
+    ]
+    .join("\n");
+    let out = exec(&db, &["--receipts-on"], &input);
+    assert_eq!(out.status.code(), Some(1), "one refusal: {}", stderr(&out));
+    let answers: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 4, "{}", stdout(&out));
+    assert_eq!(
+        answers[0]["events"], 3,
+        "owner and two members, one command"
+    );
+    assert_eq!(answers[2]["line"], 4);
+    assert_eq!(answers[2]["events"], 1, "a repeated id acks once");
+    assert_eq!(answers[3]["refused"], "NotAMember");
+    assert!(
+        stderr(&out).contains("1 command(s) refused"),
+        "{}",
+        stderr(&out)
+    );
+    let cat = receipts(&[
+        "inspect",
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+        "user",
+        "cat",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&cat)).unwrap();
+    assert_eq!(value["badge"], 1);
+
+    // A line that is not a command: exit 2, and nothing from it on runs.
+    let out = exec(
+        &db,
+        &[],
+        "{\"JoinGroup\":{\"group\":\"team\",\"user\":\"dan\",\"role\":\"Member\"}}\nnot json\n{\"JoinGroup\":{\"group\":\"team\",\"user\":\"eve\",\"role\":\"Member\"}}\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 2 is not a command"),
+        "{}",
+        stderr(&out)
+    );
+    let export = receipts(&["export", "--db", db.to_str().unwrap()]);
+    let text = stdout(&export);
+    assert!(
+        text.contains("\"dan\"") && !text.contains("\"eve\""),
+        "{text}"
+    );
+}

@@ -99,4 +99,40 @@ pub enum CommandKind {
         /// The role.
         role: Role,
     },
+    /// `asyncSendMessageReadReceipts`: read receipts for several messages of one conversation
+    /// at once (direct or group, as the single acks would be), one atomic append.
+    AckMessagesRead {
+        /// The conversation every message must belong to.
+        conversation: ConversationId,
+        /// The messages, 1 to `Policy::max_messages_per_ack` (a repeated id counts once).
+        messages: Vec<MessageId>,
+        /// The user who read.
+        reader: UserId,
+    },
+    /// Creates a group with its owner and first members, one atomic append.
+    CreateGroup {
+        /// The group: nothing may have been recorded in it yet.
+        group: GroupId,
+        /// Joins as the owner.
+        owner: UserId,
+        /// Join as members (the owner, or a repeated id, is named once); up to
+        /// `Policy::max_members_per_command`, possibly none.
+        members: Vec<UserId>,
+    },
+    /// Adds several users to a group with one role; current members are left as they are.
+    AddMembers {
+        /// The group.
+        group: GroupId,
+        /// 1 to `Policy::max_members_per_command` users.
+        users: Vec<UserId>,
+        /// The role the new members get.
+        role: Role,
+    },
+    /// Removes several users from a group; former members are left as they are.
+    RemoveMembers {
+        /// The group.
+        group: GroupId,
+        /// 1 to `Policy::max_members_per_command` users, each a member now or before.
+        users: Vec<UserId>,
+    },
 }

@@ -12,6 +12,7 @@ use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::policy::{GroupAckRequesters, Policy};
 use crate::state::{Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED};
 
+mod bulk;
 mod membership;
 use membership::{join, leave, set_role};
 
@@ -70,10 +71,12 @@ impl Decision {
 
 enum Outcome {
     Emit(EventBody, Option<Note>),
+    /// Several events, one atomic append (batch and bulk commands).
+    EmitMany(Vec<EventBody>),
     NoOp,
 }
 
-use Outcome::{Emit, NoOp};
+use Outcome::{Emit, EmitMany, NoOp};
 
 fn emit(body: EventBody) -> Result<Outcome, DomainError> {
     Ok(Emit(body, None))
@@ -118,6 +121,22 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
         CommandKind::JoinGroup { group, user, role } => join(state, group, user, *role),
         CommandKind::LeaveGroup { group, user } => leave(state, group, user),
         CommandKind::SetRole { group, user, role } => set_role(state, group, user, *role),
+        CommandKind::AckMessagesRead {
+            conversation,
+            messages,
+            reader,
+        } => bulk::ack_messages(state, policy, conversation, messages, reader, at_ms),
+        CommandKind::CreateGroup {
+            group,
+            owner,
+            members,
+        } => bulk::create_group(state, policy, group, owner, members),
+        CommandKind::AddMembers { group, users, role } => {
+            bulk::add_members(state, policy, group, users, *role)
+        }
+        CommandKind::RemoveMembers { group, users } => {
+            bulk::remove_members(state, policy, group, users)
+        }
     }?;
     Ok(match outcome {
         NoOp => Decision::no_op(),
@@ -128,6 +147,18 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
                 body,
             }],
             note,
+        },
+        EmitMany(bodies) => Decision {
+            events: bodies
+                .into_iter()
+                .zip(0u32..)
+                .map(|(body, i)| Event {
+                    id: command.id.event_id(i),
+                    at_ms,
+                    body,
+                })
+                .collect(),
+            note: None,
         },
     })
 }

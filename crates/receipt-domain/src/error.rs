@@ -110,6 +110,25 @@ pub enum DomainError {
         /// How long messages are kept, in milliseconds (policy).
         retention_ms: u64,
     },
+    /// A batch or bulk command names no item, or more than the policy allows.
+    #[error("the command names {count} items; 1 to {max} are allowed")]
+    BatchSize {
+        /// Items named (duplicates included).
+        count: usize,
+        /// The most allowed (policy).
+        max: u32,
+    },
+    /// A batch read ack names a message of another conversation.
+    #[error("message {message} is not in {conversation}")]
+    MessageNotInConversation {
+        /// The message.
+        message: MessageId,
+        /// The conversation the command names.
+        conversation: ConversationId,
+    },
+    /// A group cannot be created twice: something was already recorded in it.
+    #[error("group {0} already exists")]
+    GroupExists(GroupId),
 }
 
 impl DomainError {
@@ -136,6 +155,9 @@ impl DomainError {
             Self::UnknownConversation(..) => "UnknownConversation",
             Self::AckBeforeSend { .. } => "AckBeforeSend",
             Self::MessageExpired { .. } => "MessageExpired",
+            Self::BatchSize { .. } => "BatchSize",
+            Self::MessageNotInConversation { .. } => "MessageNotInConversation",
+            Self::GroupExists(..) => "GroupExists",
         }
     }
 }

@@ -192,10 +192,14 @@ impl CommandKind {
         match self {
             Self::SendMessage { conversation, .. }
             | Self::AckConversationRead { conversation, .. }
-            | Self::MarkConversationRead { conversation, .. } => Some(conversation.clone()),
+            | Self::MarkConversationRead { conversation, .. }
+            | Self::AckMessagesRead { conversation, .. } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
-            | Self::SetRole { group, .. } => Some(ConversationId::Group(group.clone())),
+            | Self::SetRole { group, .. }
+            | Self::CreateGroup { group, .. }
+            | Self::AddMembers { group, .. }
+            | Self::RemoveMembers { group, .. } => Some(ConversationId::Group(group.clone())),
             Self::Deliver { .. }
             | Self::AckMessageRead { .. }
             | Self::AckGroupMessageRead { .. }

@@ -62,6 +62,12 @@ pub struct Policy {
     /// How long a message is retained; direct delivery and read acks past it are rejected.
     /// `None` means forever.
     pub message_retention_ms: Option<u64>,
+    /// Most messages one batch read ack may name (the v5 SDK's
+    /// `asyncSendMessageReadReceipts` takes 50).
+    pub max_messages_per_ack: u32,
+    /// Most users one bulk membership command may name (create a group with its roster, add or
+    /// remove members).
+    pub max_members_per_command: u32,
 }
 
 impl Default for Policy {
@@ -75,6 +81,8 @@ impl Default for Policy {
             max_group_size: 200,
             group_ack_visibility: AckVisibility::SenderOnly,
             message_retention_ms: None,
+            max_messages_per_ack: 50,
+            max_members_per_command: 500,
         }
     }
 }
@@ -96,6 +104,16 @@ impl Policy {
         if self.max_group_size == 0 {
             return Err(InvalidInput::Policy {
                 reason: "max_group_size must be at least 1",
+            });
+        }
+        if self.max_messages_per_ack == 0 {
+            return Err(InvalidInput::Policy {
+                reason: "max_messages_per_ack must be at least 1",
+            });
+        }
+        if self.max_members_per_command == 0 {
+            return Err(InvalidInput::Policy {
+                reason: "max_members_per_command must be at least 1",
             });
         }
         Ok(())
@@ -148,6 +166,18 @@ impl Policy {
     /// With how long messages are retained, in milliseconds (`None`: forever).
     pub fn with_message_retention_ms(mut self, retention_ms: Option<u64>) -> Self {
         self.message_retention_ms = retention_ms;
+        self
+    }
+
+    /// With the most messages one batch read ack may name.
+    pub fn with_max_messages_per_ack(mut self, max_messages_per_ack: u32) -> Self {
+        self.max_messages_per_ack = max_messages_per_ack;
+        self
+    }
+
+    /// With the most users one bulk membership command may name.
+    pub fn with_max_members_per_command(mut self, max_members_per_command: u32) -> Self {
+        self.max_members_per_command = max_members_per_command;
         self
     }
 }

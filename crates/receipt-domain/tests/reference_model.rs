@@ -60,9 +60,22 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(1u32), Just(2), Just(3), Just(200)],
         prop::bool::ANY,
         prop_oneof![Just(None), Just(Some(50u64)), Just(Some(100))],
+        prop_oneof![Just(1u32), Just(2), Just(50)],
+        prop_oneof![Just(2u32), Just(500)],
     )
         .prop_map(
-            |(delivery, read, group, admins_only, validity, cap, all_see, retention)| {
+            |(
+                delivery,
+                read,
+                group,
+                admins_only,
+                validity,
+                cap,
+                all_see,
+                retention,
+                acks_max,
+                members_max,
+            )| {
                 Policy::default()
                     .with_delivery_acks(delivery)
                     .with_read_acks(read)
@@ -80,6 +93,8 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                         AckVisibility::SenderOnly
                     })
                     .with_message_retention_ms(retention)
+                    .with_max_messages_per_ack(acks_max)
+                    .with_max_members_per_command(members_max)
             },
         )
 }
@@ -109,6 +124,14 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             .prop_map(|(group, user)| CommandKind::LeaveGroup { group, user }),
         1 => (any_group(), any_user(), any_role())
             .prop_map(|(group, user, role)| CommandKind::SetRole { group, user, role }),
+        2 => (any_conversation(), prop::collection::vec(any_message(), 0..4), any_user())
+            .prop_map(|(conversation, messages, reader)| CommandKind::AckMessagesRead { conversation, messages, reader }),
+        1 => (any_group(), any_user(), prop::collection::vec(any_user(), 0..4))
+            .prop_map(|(group, owner, members)| CommandKind::CreateGroup { group, owner, members }),
+        1 => (any_group(), prop::collection::vec(any_user(), 0..4), any_role())
+            .prop_map(|(group, users, role)| CommandKind::AddMembers { group, users, role }),
+        1 => (any_group(), prop::collection::vec(any_user(), 0..4))
+            .prop_map(|(group, users)| CommandKind::RemoveMembers { group, users }),
     ]
 }
 
@@ -199,14 +222,18 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
     match kind {
         CommandKind::SendMessage { conversation, .. }
         | CommandKind::AckConversationRead { conversation, .. }
-        | CommandKind::MarkConversationRead { conversation, .. } => Some(conversation.clone()),
+        | CommandKind::MarkConversationRead { conversation, .. }
+        | CommandKind::AckMessagesRead { conversation, .. } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }
         | CommandKind::MarkMessageRead { message, .. } => model.conversation_of(message),
         CommandKind::JoinGroup { group, .. }
         | CommandKind::LeaveGroup { group, .. }
-        | CommandKind::SetRole { group, .. } => Some(ConversationId::Group(group.clone())),
+        | CommandKind::SetRole { group, .. }
+        | CommandKind::CreateGroup { group, .. }
+        | CommandKind::AddMembers { group, .. }
+        | CommandKind::RemoveMembers { group, .. } => Some(ConversationId::Group(group.clone())),
         _ => None,
     }
 }

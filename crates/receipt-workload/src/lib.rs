@@ -64,7 +64,10 @@ impl WorkloadConfig {
 
     /// The policy this workload is meant to run under: every receipt switched on.
     pub fn policy(&self) -> Policy {
-        Policy::all_receipts_on().with_max_group_size(self.max_group_size)
+        Policy::all_receipts_on()
+            .with_max_group_size(self.max_group_size)
+            .with_max_members_per_command(SETUP_MEMBERS_PER_COMMAND)
+            .with_max_messages_per_ack(BATCH_ACK_MAX)
     }
 }
 
@@ -84,6 +87,11 @@ struct Conversation {
 }
 
 const RECENT: usize = 16;
+/// Members named per setup command: a group is created with its owner and up to this many
+/// members, and the rest are added this many at a time.
+const SETUP_MEMBERS_PER_COMMAND: u32 = 500;
+/// Most messages one batch read ack of the mix names (a screenful).
+const BATCH_ACK_MAX: u32 = 5;
 
 /// The generator: an iterator of commands (setup joins first, then the mix).
 pub struct Workload {
@@ -94,8 +102,9 @@ pub struct Workload {
     direct_zipf: Zipf<f64>,
     users: Vec<UserId>,
     conversations: Vec<Conversation>,
-    /// Setup joins still to emit: (conversation index, member index).
-    setup: Vec<(u32, u32)>,
+    /// Setup commands still to emit: (conversation index, members from, members to); the
+    /// chunk starting at 0 creates the group (member 0 is the owner).
+    setup: Vec<(u32, u32, u32)>,
     emitted: u64,
     next_id: u64,
     now_ms: u64,
@@ -109,6 +118,22 @@ fn group_size(rng: &mut Xoshiro256PlusPlus, users: u32) -> u32 {
         _ => rng.random_range(1001..=3000),
     };
     size.min(users)
+}
+
+/// The messages a batch read ack names: `message`, then the other recent messages `reader`
+/// did not send (and, in a group, that were sent with group acks), up to `BATCH_ACK_MAX`.
+fn batch(c: &Conversation, message: MessageId, reader: u32) -> Vec<MessageId> {
+    let group = c.id.is_group();
+    std::iter::once(message)
+        .chain(
+            c.recent
+                .iter()
+                .rev()
+                .filter(|r| r.sender != reader && r.message != message && (!group || r.acks))
+                .map(|r| r.message),
+        )
+        .take(BATCH_ACK_MAX as usize)
+        .collect()
 }
 
 impl Workload {
@@ -162,10 +187,18 @@ impl Workload {
                 conversations.swap(i, j);
             }
         }
-        let mut setup: Vec<(u32, u32)> = Vec::new();
+        let mut setup: Vec<(u32, u32, u32)> = Vec::new();
         for (i, c) in conversations.iter().enumerate() {
             if c.id.is_group() {
-                setup.extend((0..c.members.len() as u32).map(|m| (i as u32, m)));
+                let n = c.members.len() as u32;
+                // The owner plus a full chunk of members, then chunks of members.
+                let mut from = 0;
+                let mut to = n.min(SETUP_MEMBERS_PER_COMMAND + 1);
+                while from < n {
+                    setup.push((i as u32, from, to));
+                    from = to;
+                    to = n.min(from + SETUP_MEMBERS_PER_COMMAND);
+                }
             }
         }
         setup.reverse(); // popped from the end: emitted in conversation order
@@ -191,7 +224,8 @@ impl Workload {
         &self.config
     }
 
-    /// Number of setup joins emitted before the mix.
+    /// Number of setup commands (groups created with their rosters, members added in bulk)
+    /// emitted before the mix.
     pub fn setup_commands(&self) -> usize {
         self.setup.len()
     }
@@ -289,7 +323,12 @@ impl Workload {
                     message,
                     recipient: reader,
                 },
-                65..80 => CommandKind::AckMessageRead { message, reader },
+                65..75 => CommandKind::AckMessageRead { message, reader },
+                75..80 => CommandKind::AckMessagesRead {
+                    messages: batch(c, message, peer),
+                    conversation,
+                    reader,
+                },
                 80..88 => CommandKind::AckConversationRead {
                     conversation,
                     reader,
@@ -304,8 +343,13 @@ impl Workload {
         let member = c.members[self.rng.random_range(0..c.members.len())];
         let conversation = c.id.clone();
         match roll {
-            40..80 if acks && member != sender => CommandKind::AckGroupMessageRead {
+            40..72 if acks && member != sender => CommandKind::AckGroupMessageRead {
                 message,
+                reader: self.user(member),
+            },
+            72..80 if acks && member != sender => CommandKind::AckMessagesRead {
+                messages: batch(c, message, member),
+                conversation,
                 reader: self.user(member),
             },
             40..88 => CommandKind::MarkMessageRead {
@@ -366,14 +410,28 @@ impl Iterator for Workload {
     type Item = Command;
 
     fn next(&mut self) -> Option<Command> {
-        if let Some((ci, mi)) = self.setup.pop() {
+        if let Some((ci, from, to)) = self.setup.pop() {
             let c = &self.conversations[ci as usize];
             let ConversationId::Group(group) = c.id.clone() else {
                 return None; // setup only holds groups
             };
-            let role = if mi == 0 { Role::Owner } else { Role::Member };
-            let user = self.user(c.members[mi as usize]);
-            return Some(self.command(CommandKind::JoinGroup { group, user, role }));
+            let named = |range: std::ops::Range<u32>| -> Vec<UserId> {
+                range.map(|m| self.user(c.members[m as usize])).collect()
+            };
+            let kind = if from == 0 {
+                CommandKind::CreateGroup {
+                    group,
+                    owner: self.user(c.members[0]),
+                    members: named(1..to),
+                }
+            } else {
+                CommandKind::AddMembers {
+                    group,
+                    users: named(from..to),
+                    role: Role::Member,
+                }
+            };
+            return Some(self.command(kind));
         }
         if self.emitted >= self.config.commands {
             return None;
@@ -446,6 +504,18 @@ mod tests {
             "{kinds:?}"
         );
         assert!(kinds["AckGroupMessageRead"] > 500, "{kinds:?}");
+        // Batch and bulk commands: groups are created with their rosters (the 3000-member one
+        // needs members added in chunks too), and a share of the acks come a page at a time.
+        assert!(kinds["AckMessagesRead"] > 100, "{kinds:?}");
+        assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
+        assert!(
+            kinds["AddMembers"] >= 5,
+            "3000 = 1 + 500 + 5 x 500: {kinds:?}"
+        );
+        assert!(
+            cmds.iter().any(|c| matches!(&c.kind, CommandKind::AckMessagesRead { messages, .. } if messages.len() > 1)),
+            "a batch names several messages"
+        );
         assert!(
             cmds.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
             "time never goes back"

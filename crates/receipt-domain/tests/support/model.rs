@@ -5,6 +5,9 @@
 use receipt_domain::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+#[path = "model_batch.rs"]
+mod batch;
+
 #[derive(Debug, Clone)]
 struct Msg {
     conversation: ConversationId,
@@ -87,6 +90,9 @@ impl Model {
     }
 
     pub fn exec(&mut self, policy: &Policy, at_ms: u64, cmd: &CommandKind) -> R {
+        if let Some(r) = self.exec_bulk(policy, at_ms, cmd) {
+            return r;
+        }
         match cmd.clone() {
             CommandKind::SendMessage {
                 conversation,
