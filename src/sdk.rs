@@ -1,5 +1,7 @@
 //! One method per operation of the seed's SDK, named so its users recognise them.
 
+mod lists;
+
 use crate::engine::{Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{

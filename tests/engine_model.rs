@@ -171,6 +171,31 @@ fn compare(engine: &Engine, model: &Model) -> Result<(), TestCaseError> {
                 .map(|l| l.len() as u32)
                 .map_err(|e| e.to_string());
             prop_assert_eq!(got, want);
+            // One page holds every member of this test's group (4 users).
+            let got = engine
+                .fetch_group_unread_members(&u, msg(m), None, 10)
+                .map(|page| {
+                    page.members
+                        .into_iter()
+                        .collect::<std::collections::BTreeSet<_>>()
+                })
+                .map_err(|e| e.to_string());
+            let want = model
+                .unread_members(&p, &u, &msg(m))
+                .map_err(|e| e.to_string());
+            prop_assert_eq!(got, want);
+        }
+        // Many statuses at once answer as one by one.
+        let all: Vec<MessageId> = (0..MESSAGES).map(msg).collect();
+        let many = engine.message_statuses(&u, &all).map_err(e)?;
+        for (m, got) in all.iter().zip(many) {
+            prop_assert_eq!(got, model.message_status(&p, &u, m));
+        }
+        for c in conversations() {
+            prop_assert_eq!(
+                engine.first_unread_message(&u, &c).map_err(e)?,
+                model.first_unread(&u, &c)
+            );
         }
     }
     Ok(())

@@ -89,7 +89,10 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
             let readers = engine
                 .fetch_group_acks(&viewer, message, None, MAX_ACK_PAGE_SIZE)
                 .ok();
-            let value = serde_json::json!({ "message": message, "viewer": viewer, "status": status, "readers": readers });
+            let not_read_by = engine
+                .fetch_group_unread_members(&viewer, message, None, MAX_ACK_PAGE_SIZE)
+                .ok();
+            let value = serde_json::json!({ "message": message, "viewer": viewer, "status": status, "readers": readers, "not_read_by": not_read_by });
             print(json, &value, || {
                 println!("message {message} as seen by {viewer}");
                 println!(
@@ -111,8 +114,14 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
                         |n| n.to_string()
                     )
                 );
+                if let Some(at_ms) = status.read_acked_at_ms {
+                    println!("  read_acked_at    {}", time(at_ms));
+                }
                 for e in readers.iter().flat_map(|p| &p.entries) {
                     println!("  reader {:<12} at {}", e.reader.as_str(), time(e.at_ms));
+                }
+                for u in not_read_by.iter().flat_map(|p| &p.members) {
+                    println!("  not read by {}", u.as_str());
                 }
             })
         }

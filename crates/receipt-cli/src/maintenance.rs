@@ -32,6 +32,11 @@ pub fn verify(db: &Path) -> Result {
     let r = receipt_engine::store::verify_store(db)?;
     let c = r.checkpoint;
     let checkpoint = match c.marker {
+        _ if c.other_layout.is_some() => format!(
+            "checkpoint of layout {} written by another build (this one's is {}): the next open rebuilds it from the log",
+            c.other_layout.unwrap_or_default(),
+            receipt_engine::store::CHECKPOINT_LAYOUT_VERSION
+        ),
         None => "no checkpoint yet (the next open folds the whole log)".to_string(),
         Some(m) if m == r.events => format!(
             "checkpoint at the head: {} partitions, {} headers and {} summaries equal a fold of the log",

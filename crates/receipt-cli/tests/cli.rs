@@ -571,6 +571,20 @@ fn exec_runs_bulk_and_batch_commands_and_reports_each_refusal_on_its_line() {
     ]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&cat)).unwrap();
     assert_eq!(value["badge"], 1);
+    let shown = receipts(&[
+        "inspect",
+        "--db",
+        db.to_str().unwrap(),
+        "message",
+        m,
+        "--as",
+        "ann",
+    ]);
+    assert!(
+        stdout(&shown).contains("reader bob") && stdout(&shown).contains("not read by cat"),
+        "{}",
+        stdout(&shown)
+    );
 
     // A line that is not a command: exit 2, and nothing from it on runs.
     let out = exec(

@@ -30,12 +30,15 @@ impl State {
             }
             EventBody::ReadAcked {
                 message, reader, ..
-            } => self.on_read_acked(*message, reader),
+            } => self.on_read_acked(*message, reader, event.at_ms),
             EventBody::ConversationAcked {
                 conversation,
                 reader,
             } => {
                 if let Some(slot) = self.reader_mut(conversation, reader) {
+                    if slot.len > slot.reader.ack_watermark {
+                        slot.reader.ack_marks.push((slot.len, event.at_ms));
+                    }
                     slot.reader.ack_watermark = slot.len;
                     slot.reader.unacked_from_peer = 0;
                     mark_all_read(slot.reader, slot.len);
@@ -135,6 +138,7 @@ impl State {
             0
         };
         c.messages.push(MessageRecord {
+            id: message,
             sent_at_ms: at_ms,
             group_acks: None,
             sender: s,
@@ -156,7 +160,7 @@ impl State {
         );
     }
 
-    fn on_read_acked(&mut self, message: MessageId, reader: &UserId) {
+    fn on_read_acked(&mut self, message: MessageId, reader: &UserId, at_ms: u64) {
         let (Some((conv, seq, sender)), Some(u)) = (self.locate(&message), self.user_idx(reader))
         else {
             return;
@@ -168,6 +172,9 @@ impl State {
                 r.unacked_from_peer = r.unacked_from_peer.saturating_sub(1);
             }
             mark_read(r, seq, sender == u);
+        }
+        if !record.has(FLAG_READ_ACKED) {
+            c.read_ack_at_ms.entry(seq).or_insert(at_ms);
         }
         record.flags |= FLAG_READ_ACKED;
     }
@@ -243,6 +250,7 @@ impl State {
             messages: Vec::new(),
             readers: Default::default(),
             member_count: 0,
+            read_ack_at_ms: Default::default(),
         });
         c
     }

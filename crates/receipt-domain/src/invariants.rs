@@ -3,7 +3,7 @@
 //! make a later query index out of bounds.
 
 use crate::ids::ConversationId;
-use crate::state::{State, FLAG_GROUP_ACK};
+use crate::state::{State, FLAG_GROUP_ACK, FLAG_READ_ACKED};
 
 /// A broken invariant, described for the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,7 +117,21 @@ impl State {
                     "sparse read set in {}",
                     c.id
                 );
+                // Conversation-ack marks rise and end at the ack watermark.
+                ensure!(
+                    r.ack_marks.windows(2).all(|w| w[0].0 < w[1].0)
+                        && r.ack_marks.last().is_none_or(|m| m.0 == r.ack_watermark),
+                    "conversation-ack marks in {}",
+                    c.id
+                );
             }
+            ensure!(
+                c.read_ack_at_ms
+                    .keys()
+                    .all(|&s| s < len && c.messages[s as usize].flags & FLAG_READ_ACKED != 0),
+                "read-ack time of a message not acked in {}",
+                c.id
+            );
             if c.id.is_group() {
                 ensure!(current == c.member_count, "member count of {}", c.id);
             }
@@ -153,7 +167,8 @@ impl State {
             ensure!(
                 self.conversations
                     .get(r.conversation as usize)
-                    .is_some_and(|c| (r.seq as usize) < c.messages.len()),
+                    .and_then(|c| c.messages.get(r.seq as usize))
+                    .is_some_and(|m| m.id == *id),
                 "message index entry {id}"
             );
         }

@@ -42,6 +42,7 @@ mod notify;
 mod partition;
 mod policy;
 mod query;
+mod query_lists;
 mod state;
 
 pub use command::{Command, CommandKind};
@@ -59,6 +60,7 @@ pub use query::{
     order_conversation_list, AckCursor, ConversationSummary, ConversationUnread, GroupAckEntry,
     GroupAckPage, MessageStatus, ParticipantSummary, MAX_ACK_PAGE_SIZE,
 };
+pub use query_lists::{MemberCursor, UnreadMembersPage};
 pub use state::State;
 
 impl State {

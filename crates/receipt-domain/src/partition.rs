@@ -136,11 +136,13 @@ impl State {
                     .map(|r| {
                         r.past.capacity() * size_of::<(u32, u32)>()
                             + r.reads_above.capacity() * (size_of::<u32>() + 1)
+                            + r.ack_marks.capacity() * size_of::<(u32, u64)>()
                     })
                     .sum();
                 c.messages.capacity() * size_of::<crate::state::MessageRecord>()
                     + acks
                     + map_bytes::<u32, ReaderState>(c.readers.capacity())
+                    + map_bytes::<u32, u64>(c.read_ack_at_ms.capacity())
                     + readers
                     + match &c.id {
                         ConversationId::Group(g) => g.as_str().len(),

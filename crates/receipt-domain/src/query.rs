@@ -33,6 +33,11 @@ pub struct MessageStatus {
     /// `None` for direct messages, for group messages sent without receipts, and for viewers who
     /// may not see the count.
     pub group_ack_count: Option<u32>,
+    /// When the read receipt was recorded, in milliseconds since the Unix epoch: a direct
+    /// message's (by a message or a conversation ack, whichever came first), or in a group the
+    /// viewer's own ack. `None` when there is none (and for a group message's sender: its
+    /// readers' times are in `fetch_group_acks`).
+    pub read_acked_at_ms: Option<u64>,
 }
 
 /// Where the next page of readers starts. Stable: the reader list only ever grows at the end.
@@ -197,12 +202,19 @@ impl State {
         };
         let is_sender = self.user_id(record.sender) == viewer;
         if !conv.id.is_group() {
-            let acked = record.has(FLAG_READ_ACKED)
-                || conv
-                    .id
-                    .peer_of(self.user_id(record.sender))
-                    .and_then(|recipient| self.reader(conv, recipient))
-                    .is_some_and(|r| seq < r.ack_watermark);
+            let recipient = conv
+                .id
+                .peer_of(self.user_id(record.sender))
+                .and_then(|recipient| self.reader(conv, recipient));
+            let acked =
+                record.has(FLAG_READ_ACKED) || recipient.is_some_and(|r| seq < r.ack_watermark);
+            let read_acked_at_ms = conv.read_ack_at_ms.get(&seq).copied().or_else(|| {
+                // The first conversation ack whose watermark passed the message.
+                let marks = &recipient?.ack_marks;
+                marks
+                    .get(marks.partition_point(|m| m.0 <= seq))
+                    .map(|m| m.1)
+            });
             let has_read = if is_sender {
                 true
             } else {
@@ -214,6 +226,7 @@ impl State {
                 has_read_ack: acked,
                 has_read,
                 group_ack_count: None,
+                read_acked_at_ms,
             });
         }
         let count = record.has(FLAG_GROUP_ACK).then(|| record.group_ack_count());
@@ -223,20 +236,24 @@ impl State {
                 has_read_ack: true,
                 has_read: true,
                 group_ack_count: count,
+                read_acked_at_ms: None,
             });
         }
         let r = self
             .reader(conv, viewer)
             .filter(|r| r.is_eligible(seq))
             .ok_or_else(not_recipient)?;
-        let acked = self
-            .user_idx(viewer)
-            .is_some_and(|u| record.group_acked_by(u));
+        let acked_at_ms = self.user_idx(viewer).and_then(|u| {
+            let acks = record.group_acks.as_ref()?;
+            let i = acks.readers.iter().position(|&r| r == u)?;
+            acks.at_ms.get(i).copied()
+        });
         Ok(MessageStatus {
             has_deliver_ack: None,
-            has_read_ack: acked,
+            has_read_ack: acked_at_ms.is_some(),
             has_read: r.has_read(seq),
             group_ack_count: count.filter(|_| self.may_see_acks(policy, conv, record, viewer)),
+            read_acked_at_ms: acked_at_ms,
         })
     }
 
@@ -291,7 +308,7 @@ impl State {
     }
 
     /// The record of a group-ack message, once `viewer` is known to be allowed to see its acks.
-    fn visible_acks(
+    pub(crate) fn visible_acks(
         &self,
         policy: &Policy,
         viewer: &UserId,

@@ -68,10 +68,17 @@ pub(crate) struct Conversation {
     pub(crate) readers: FxHashMap<UserIdx, ReaderState>,
     /// Current group members (0 for direct conversations, which have no roster).
     pub(crate) member_count: u32,
+    /// Direct chats: when each message acknowledged on its own (`ReadAcked`) was acknowledged,
+    /// in milliseconds. Sparse: messages acknowledged by a conversation ack are found through
+    /// the reader's `ack_marks`.
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
+    pub(crate) read_ack_at_ms: FxHashMap<Seq, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct MessageRecord {
+    /// The message's id: what a position in the conversation is answered with.
+    pub(crate) id: MessageId,
     pub(crate) sent_at_ms: u64,
     /// Boxed and allocated on the first ack, so a message without acks pays 8 bytes for it.
     pub(crate) group_acks: Option<Box<GroupAcks>>,
@@ -114,6 +121,11 @@ pub(crate) struct ReaderState {
     /// Direct chats: messages from the peer not yet acked, so a conversation ack knows if it is a
     /// no-op without walking the conversation.
     pub(crate) unacked_from_peer: u32,
+    /// Direct chats: each conversation ack that moved `ack_watermark`, as (the watermark it set,
+    /// when, in milliseconds), oldest first; the watermarks rise, so the ack time of a message
+    /// below the watermark is one binary search away.
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
+    pub(crate) ack_marks: Vec<(Seq, u64)>,
 }
 
 impl ReaderState {

@@ -170,6 +170,7 @@ fn status_table_for_direct_messages() {
         has_read_ack: false,
         has_read: true,
         group_ack_count: None,
+        read_acked_at_ms: None,
     };
     assert_eq!(w.status("alice", 1), Ok(fresh));
     assert_eq!(
@@ -181,12 +182,14 @@ fn status_table_for_direct_messages() {
     );
     w.deliver(1, "bob").unwrap();
     assert_eq!(w.status("bob", 1).unwrap().has_deliver_ack, Some(true));
+    w.advance(5);
     w.ack(1, "bob").unwrap();
     let acked = MessageStatus {
         has_deliver_ack: Some(true),
         has_read_ack: true,
         has_read: true,
         group_ack_count: None,
+        read_acked_at_ms: Some(w.now_ms),
     };
     assert_eq!(w.status("alice", 1), Ok(acked));
     assert_eq!(w.status("bob", 1), Ok(acked));
@@ -213,7 +216,8 @@ fn status_table_for_group_messages() {
             has_deliver_ack: None,
             has_read_ack: true,
             has_read: true,
-            group_ack_count: Some(0)
+            group_ack_count: Some(0),
+            read_acked_at_ms: None,
         })
     );
     assert_eq!(
@@ -228,7 +232,8 @@ fn status_table_for_group_messages() {
             has_deliver_ack: None,
             has_read_ack: false,
             has_read: true,
-            group_ack_count: None
+            group_ack_count: None,
+            read_acked_at_ms: None,
         })
     );
     w.group_ack(1, "bob").unwrap();

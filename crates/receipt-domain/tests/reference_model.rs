@@ -212,6 +212,37 @@ fn compare_queries(world: &World, model: &Model, page_size: u32) -> Result<(), T
                 }
             };
             prop_assert_eq!(walked, expected);
+            // The unread members, page by page: each once, the model's set.
+            let mut got = Vec::new();
+            let mut cursor = None;
+            let walked = loop {
+                match s.fetch_group_unread_members(p, &u, &id, cursor, page_size) {
+                    Err(e) => break Err(e),
+                    Ok(page) => {
+                        prop_assert!(page.members.len() <= page_size as usize);
+                        got.extend(page.members);
+                        match page.next {
+                            None => break Ok(got),
+                            Some(next) => cursor = Some(next),
+                        }
+                    }
+                }
+            };
+            let walked = walked.map(|list| {
+                let set: std::collections::BTreeSet<UserId> = list.iter().cloned().collect();
+                (list.len(), set)
+            });
+            let expected = model.unread_members(p, &u, &id).map(|set| (set.len(), set));
+            prop_assert_eq!(walked, expected, "unread members of {} for {}", m, name);
+        }
+        for c in &conversations {
+            prop_assert_eq!(
+                s.first_unread_message(&u, c),
+                model.first_unread(&u, c),
+                "first unread of {} in {}",
+                name,
+                c
+            );
         }
     }
     Ok(())

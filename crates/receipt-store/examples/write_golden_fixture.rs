@@ -4,9 +4,10 @@
 //! no-op command, its raw records and checkpoint entries exported, and the expected answers of
 //! the queries. Fixtures are never rewritten; `tests/golden.rs` must keep reading every one.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v3`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v4`
 //! (v1 was written by this program before the ledger and the event-id index existed, so without
-//! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint.)
+//! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint; v3 holds
+//! checkpoint layout 1, v4 layout 2.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -6,14 +6,19 @@ use crate::backend::Backend;
 use crate::checkpoint::{HEADER, MARKER, PARTITION, SUMMARY};
 use crate::keys;
 use crate::log::EventLog;
-use crate::record::decode_checkpoint;
+use crate::record::{checkpoint_layout, decode_checkpoint, CHECKPOINT_LAYOUT_VERSION};
 use receipt_domain::{ConversationHeader, ReaderSummary, State, UserId};
 
 /// What `verify` checked of the checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckpointCheck {
     /// The marker's position, if there is one.
     pub marker: Option<u64>,
+    /// The checkpoint was written by a build with another layout (this one's is
+    /// [`crate::CHECKPOINT_LAYOUT_VERSION`]): a cache the next open rebuilds from the log, not
+    /// damage; its entries are not checked.
+    pub other_layout: Option<u16>,
     /// Partition entries, each equal to a fold of its stream's first events.
     pub partitions: u64,
     /// Header entries checked against a fold of the whole log (only when the marker is at the
@@ -28,6 +33,20 @@ impl<B: Backend> EventLog<B> {
     /// entry is wrong and how.
     pub(crate) fn verify_checkpoints(&self, whole: &State) -> Result<CheckpointCheck, String> {
         let head = self.head();
+        if let Some(bytes) = self
+            .backend
+            .checkpoint_get(MARKER)
+            .map_err(|e| e.to_string())?
+        {
+            let layout =
+                checkpoint_layout(&bytes).map_err(|e| format!("checkpoint marker: {e}"))?;
+            if layout != CHECKPOINT_LAYOUT_VERSION {
+                return Ok(CheckpointCheck {
+                    other_layout: Some(layout),
+                    ..CheckpointCheck::default()
+                });
+            }
+        }
         let mut check = CheckpointCheck {
             marker: match self.checkpoint_marker().map_err(|e| e.to_string())? {
                 Ok(m) => m,

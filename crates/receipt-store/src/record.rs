@@ -31,11 +31,11 @@ const CRC_BYTES: usize = 4;
 /// Version of the checkpoint entries' layout (checkpoint.rs): the payload types and what the
 /// header's position means for each. Bump it whenever `State`, `ReaderSummary` or
 /// `ConversationHeader` change shape: older entries are then rebuilt from the log, never misread.
-pub const CHECKPOINT_LAYOUT_VERSION: u16 = 1;
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 2;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.
-pub const SNAPSHOT_STATE_VERSION: u16 = 1;
+pub const SNAPSHOT_STATE_VERSION: u16 = 2;
 
 struct Header {
     magic: [u8; 4],
@@ -236,6 +236,12 @@ pub(crate) fn encode_checkpoint<T: serde::Serialize>(
 }
 
 /// Decodes a checkpoint entry: `Err` says why it must not be used (damage, another layout).
+/// The layout of a checkpoint entry whose header and checksum are sound (whatever its layout).
+pub(crate) fn checkpoint_layout(bytes: &[u8]) -> Result<u16, String> {
+    let (h, _) = read(bytes, CHECKPOINT_MAGIC, 0).map_err(|e| e.to_string())?;
+    Ok(h.schema_version)
+}
+
 pub(crate) fn decode_checkpoint<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(u64, T), String> {

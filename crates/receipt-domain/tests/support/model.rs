@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[path = "model_batch.rs"]
 mod batch;
+#[path = "model_lists.rs"]
+mod lists;
 
 #[derive(Debug, Clone)]
 struct Msg {
@@ -35,6 +37,8 @@ pub struct Model {
     ever_member: BTreeSet<(GroupId, UserId)>,
     read: BTreeSet<(UserId, MessageId)>,
     read_acked: BTreeSet<MessageId>,
+    /// When each direct message's read receipt was recorded (the first ack that covered it).
+    read_acked_at: BTreeMap<MessageId, u64>,
     delivered: BTreeSet<MessageId>,
     conv_list: BTreeMap<UserId, Vec<ConversationId>>,
 }
@@ -142,6 +146,7 @@ impl Model {
                     return no_op();
                 }
                 self.read_acked.insert(message);
+                self.read_acked_at.insert(message, at_ms);
                 self.read.insert((reader.clone(), message));
                 changed(vec![
                     Notification {
@@ -183,7 +188,9 @@ impl Model {
                     return no_op();
                 }
                 for id in from_peer {
-                    self.read_acked.insert(id);
+                    if self.read_acked.insert(id) {
+                        self.read_acked_at.insert(id, at_ms);
+                    }
                     self.read.insert((reader.clone(), id));
                 }
                 changed(vec![
@@ -548,14 +555,17 @@ impl Model {
                 has_read_ack: acked,
                 has_read,
                 group_ack_count: None,
+                read_acked_at_ms: self.read_acked_at.get(id).copied(),
             });
         }
         let count = (m.group_ack && self.may_see(policy, m, viewer)).then_some(m.acks.len() as u32);
+        let own_ack = m.acks.iter().find(|(u, _)| u == viewer).map(|(_, at)| *at);
         Ok(MessageStatus {
             has_deliver_ack: None,
-            has_read_ack: is_sender || m.acks.iter().any(|(u, _)| u == viewer),
+            has_read_ack: is_sender || own_ack.is_some(),
             has_read,
             group_ack_count: count,
+            read_acked_at_ms: own_ack,
         })
     }
 
