@@ -11,6 +11,7 @@
 //! notify several users: those of its notifications delivered before the overflow come again
 //! in the catch-up, with the same position and addressee; skip them.)
 
+pub use crate::Overflowed;
 use crate::{Engine, EngineError, EngineOptions, Outcome, Positioned};
 use receipt_domain::{Command, CommandKind};
 use receipt_store::{Backend, SledBackend, StoreError};
@@ -127,14 +128,6 @@ impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {
             },
         )
     }
-}
-
-/// A subscriber fell too far behind: it missed notifications from `resume_from` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the subscriber fell behind; catch up with notifications_since({resume_from})")]
-pub struct Overflowed {
-    /// The position of the first notification not delivered.
-    pub resume_from: u64,
 }
 
 /// Notifications for an async subscriber, in log order, each once its event is durable.

@@ -483,4 +483,8 @@ impl<B: Backend> Engine<B> {
     pub fn subscribe(&self) -> (u64, Receiver<Positioned>) {
         self.publisher.subscribe()
     }
+
+    pub(crate) fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
 }

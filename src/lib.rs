@@ -31,6 +31,7 @@ mod projections;
 mod publisher;
 mod rebuild;
 mod sdk;
+mod user_stream;
 
 pub use engine::{CheckpointReport, Engine, Outcome, PROGRESS_EVERY_EVENTS};
 pub use error::EngineError;
@@ -39,8 +40,9 @@ pub use options::{
     DEFAULT_MEMORY_BUDGET_BYTES,
 };
 pub use projections::CacheStats;
-pub use publisher::Positioned;
+pub use publisher::{Overflowed, Positioned};
 pub use rebuild::{rebuild_checkpoints, RebuildReport};
+pub use user_stream::UserNotifications;
 
 // The README's example runs as a doctest, so it cannot drift from the API.
 #[doc = include_str!("../README.md")]
