@@ -235,6 +235,16 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// Recalls (deletes for everyone) a message: its sender within `Policy::recall_window_ms`,
+    /// an owner or admin of its group at any time. It leaves every unread count that still held
+    /// it, the reader list and the ack count; a repeated recall is a no-op.
+    pub fn recall_message(&self, message: MessageId, by: &UserId) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::RecallMessage {
+            message,
+            by: by.clone(),
+        })
+    }
+
     /// A user joins a group with a role (a no-op if already in it with that role).
     pub fn join_group(
         &self,

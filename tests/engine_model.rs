@@ -77,6 +77,7 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
         1 => (u(), prop::collection::vec(u(), 0..4)).prop_map(|(owner, members)| CommandKind::CreateGroup { group: group("g"), owner, members }),
         1 => (prop::collection::vec(u(), 0..4), prop_oneof![Just(Role::Admin), Just(Role::Member)]).prop_map(|(users, role)| CommandKind::AddMembers { group: group("g"), users, role }),
         1 => prop::collection::vec(u(), 0..4).prop_map(|users| CommandKind::RemoveMembers { group: group("g"), users }),
+        2 => (m(), u()).prop_map(|(message, by)| CommandKind::RecallMessage { message, by }),
     ]
 }
 

@@ -1,8 +1,8 @@
 //! The storage crate's golden fixtures (one per storage format, never rewritten) opened by the
 //! Engine: every badge, conversation list and partition equals a cold fold of the fixture's
-//! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's checkpoint
-//! is of layout 1, which this build rebuilds from the log; v4's, of layout 2, 50 events before
-//! its end, is used as it is.
+//! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's and v4's
+//! checkpoints are of layouts 1 and 2, which this build rebuilds from the log; v5's, of layout 3,
+//! 50 events before its end, is used as it is.
 
 mod support;
 
@@ -23,14 +23,20 @@ fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
 
 #[test]
 fn every_fixture_answers_like_a_cold_fold_of_its_log() {
-    for version in ["v1", "v2", "v3", "v4"] {
+    for version in ["v1", "v2", "v3", "v4", "v5"] {
         let (_dir, engine) = open_fixture(version);
         let mut events = Vec::new();
         engine.log().replay(0, |e| events.push(e.event)).unwrap();
         assert_eq!(events.len(), 200, "{version}");
         support::assert_equals_cold_fold(&engine, &events, version);
-        // v3's marker is of an older layout: counted once, and every entry rebuilt.
-        let older = version == "v3" && CHECKPOINT_LAYOUT_VERSION != 1;
+        // A marker of another layout is counted once, and every entry rebuilt.
+        let layout = match version {
+            "v3" => Some(1),
+            "v4" => Some(2),
+            "v5" => Some(3),
+            _ => None,
+        };
+        let older = layout.is_some_and(|l| l != CHECKPOINT_LAYOUT_VERSION);
         assert_eq!(
             engine.cache_stats().unusable_entries,
             u64::from(older),
@@ -43,7 +49,8 @@ fn every_fixture_answers_like_a_cold_fold_of_its_log() {
 fn the_checkpoint_of_this_layout_is_used_and_only_its_tail_is_folded() {
     let current = match CHECKPOINT_LAYOUT_VERSION {
         1 => "v3",
-        _ => "v4",
+        2 => "v4",
+        _ => "v5",
     };
     let (_dir, engine) = open_fixture(current);
     let stats = engine.cache_stats();

@@ -109,7 +109,34 @@ impl Projections {
         let Some(summary) = self.summary(log, user, c)? else {
             return Ok(0);
         };
-        Ok(summary.unread(self.header(log, c)?.len))
+        let header = self.header(log, c)?;
+        Ok(self
+            .current(log, user, c, summary, header)?
+            .unread(header.len))
+    }
+
+    /// `summary`, unless a recall since makes it stale (`recalls_seen` behind the header's
+    /// `recalls`: a recall in a group refreshes no member's summary, see
+    /// `receipt_domain::ReaderSummary`): then the one the partition gives, kept for the next
+    /// checkpoint. The lazy half of a recall's O(1) fold: one partition load per reader, on
+    /// their next question.
+    fn current<B: Backend>(
+        &mut self,
+        log: &EventLog<B>,
+        user: &UserId,
+        c: &ConversationId,
+        summary: ReaderSummary,
+        header: ConversationHeader,
+    ) -> Result<ReaderSummary, StoreError> {
+        if summary.recalls_seen >= header.recalls {
+            return Ok(summary);
+        }
+        let fresh = self
+            .partition(log, c, None)?
+            .reader_summary(c, user)
+            .unwrap_or(summary);
+        self.set_summary(user, c, fresh, true);
+        Ok(fresh)
     }
 
     /// The user's conversations with their unread counts, newest activity first.
@@ -132,6 +159,7 @@ impl Projections {
             // A resident partition is newer than a cached summary only if it is dirty, and then
             // the summary was refreshed with it: both agree.
             let header = self.header(log, &conversation)?;
+            let summary = self.current(log, user, &conversation, summary, header)?;
             list.push((
                 header.last_message_at_ms,
                 ConversationUnread {

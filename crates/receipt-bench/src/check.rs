@@ -12,7 +12,8 @@ pub fn ack_count_in(state: &State, message: &MessageId) -> Result<u32> {
     Ok(state.group_ack_count(&Policy::all_receipts_on(), &sender, message)?)
 }
 
-/// Every (user, conversation) pair with read state, and every group message sent with acks.
+/// Every (user, conversation) pair with read state, and every group message sent with acks
+/// and not recalled (a recalled message has no ack count).
 pub fn query_sample(plan: &Plan) -> (Vec<(UserId, ConversationId)>, Vec<MessageId>) {
     let state = &plan.state;
     let pairs = state
@@ -33,6 +34,11 @@ pub fn query_sample(plan: &Plan) -> (Vec<(UserId, ConversationId)>, Vec<MessageI
                 ..
             } => Some(*message),
             _ => None,
+        })
+        .filter(|m| {
+            state
+                .message_sender(m)
+                .is_some_and(|s| !matches!(state.message_status(&Policy::all_receipts_on(), &s, m), Ok(st) if st.recalled))
         })
         .collect();
     (pairs, messages)

@@ -23,6 +23,7 @@ CREATE INDEX IF NOT EXISTS membership_by_user ON membership(conv, user);
 CREATE TABLE IF NOT EXISTS reads(user TEXT NOT NULL, msg BLOB NOT NULL, PRIMARY KEY(user, msg)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS watermarks(user TEXT NOT NULL, conv TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(user, conv)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks(msg BLOB NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(msg, user)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recalled(msg BLOB PRIMARY KEY) WITHOUT ROWID;
 ";
 
 const COUNTERS: &str = "
@@ -183,6 +184,25 @@ fn apply(tx: &Connection, counters: bool, e: &Event) -> Result {
                     .execute(params![reader.as_str(), conv])?;
             }
         }
+        EventBody::MessageRecalled { message, .. } => {
+            tx.prepare_cached("INSERT OR IGNORE INTO recalled(msg) VALUES (?1)")?
+                .execute([bytes(message)])?;
+            if counters {
+                // The fan-out a counter table needs: every participant when it was sent, but its
+                // sender, who had not read it.
+                tx.prepare_cached(
+                    "UPDATE unread SET n = n - 1 WHERE conv = (SELECT conv FROM messages WHERE id = ?1)
+                     AND user != (SELECT sender FROM messages WHERE id = ?1)
+                     AND EXISTS (SELECT 1 FROM membership p, messages m WHERE m.id = ?1
+                         AND p.conv = m.conv AND p.user = unread.user
+                         AND m.seq >= p.start AND (p.stop IS NULL OR m.seq < p.stop))
+                     AND (SELECT seq FROM messages WHERE id = ?1) >= COALESCE(
+                         (SELECT seq FROM watermarks w WHERE w.user = unread.user AND w.conv = unread.conv), 0)
+                     AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.user = unread.user AND r.msg = ?1)",
+                )?
+                .execute([bytes(message)])?;
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -224,7 +244,8 @@ pub fn unread_on(
                  AND EXISTS (SELECT 1 FROM membership p WHERE p.conv = ?2 AND p.user = ?1
                              AND m.seq >= p.start AND (p.stop IS NULL OR m.seq < p.stop))
                  AND m.seq >= COALESCE((SELECT seq FROM watermarks w WHERE w.user = ?1 AND w.conv = ?2), 0)
-                 AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.user = ?1 AND r.msg = m.id)",
+                 AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.user = ?1 AND r.msg = m.id)
+                 AND NOT EXISTS (SELECT 1 FROM recalled x WHERE x.msg = m.id)",
             )?
             .query_row(params![user.as_str(), conv], |r| r.get(0))?,
         )

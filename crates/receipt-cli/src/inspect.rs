@@ -107,6 +107,9 @@ pub fn run(db: &Path, json: bool, what: What) -> Result {
                     yes_no(Some(status.has_read_ack), "")
                 );
                 println!("  has_read         {}", yes_no(Some(status.has_read), ""));
+                if status.recalled {
+                    println!("  recalled         yes (it counts in nobody's unread; its readers are gone)");
+                }
                 println!(
                     "  group_ack_count  {}",
                     status.group_ack_count.map_or_else(

@@ -135,4 +135,12 @@ pub enum CommandKind {
         /// 1 to `Policy::max_members_per_command` users, each a member now or before.
         users: Vec<UserId>,
     },
+    /// Recalls (deletes for everyone) a message: its sender within the policy's recall window,
+    /// or an owner or admin of its group at any time.
+    RecallMessage {
+        /// The message.
+        message: MessageId,
+        /// The user recalling it.
+        by: UserId,
+    },
 }

@@ -10,10 +10,13 @@ use crate::error::DomainError;
 use crate::event::{Event, EventBody, GroupAck, GroupAckDeclined, Role};
 use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::policy::{GroupAckRequesters, Policy};
-use crate::state::{Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED};
+use crate::state::{
+    Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED, FLAG_RECALLED,
+};
 
 mod bulk;
 mod membership;
+mod recall;
 use membership::{join, leave, set_role};
 
 /// What a decided command amounts to.
@@ -137,6 +140,9 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
         CommandKind::RemoveMembers { group, users } => {
             bulk::remove_members(state, policy, group, users)
         }
+        CommandKind::RecallMessage { message, by } => {
+            recall::recall(state, policy, *message, by, at_ms)
+        }
     }?;
     Ok(match outcome {
         NoOp => Decision::no_op(),
@@ -246,14 +252,27 @@ fn send(
     ))
 }
 
-/// The message, checked to exist and to be a direct message.
-fn direct_message(
+/// The message, checked to exist and not to be recalled (nothing can happen to a recalled
+/// message but its recall being repeated).
+fn existing(
     state: &State,
     message: MessageId,
 ) -> Result<(&Conversation, &MessageRecord, Seq), DomainError> {
     let found = state
         .message(&message)
         .ok_or(DomainError::UnknownMessage(message))?;
+    if found.1.has(FLAG_RECALLED) {
+        return Err(DomainError::MessageRecalled(message));
+    }
+    Ok(found)
+}
+
+/// The message, checked to exist and to be a direct message.
+fn direct_message(
+    state: &State,
+    message: MessageId,
+) -> Result<(&Conversation, &MessageRecord, Seq), DomainError> {
+    let found = existing(state, message)?;
     if found.0.id.is_group() {
         return Err(DomainError::NotADirectMessage(message));
     }
@@ -396,9 +415,7 @@ fn ack_group_message(
     reader: &UserId,
     at_ms: u64,
 ) -> Result<Outcome, DomainError> {
-    let (conv, record, seq) = state
-        .message(&message)
-        .ok_or(DomainError::UnknownMessage(message))?;
+    let (conv, record, seq) = existing(state, message)?;
     let ConversationId::Group(group) = &conv.id else {
         return Err(DomainError::NotAGroupMessage(message));
     };
@@ -462,9 +479,7 @@ fn mark_message(
     message: MessageId,
     reader: &UserId,
 ) -> Result<Outcome, DomainError> {
-    let (conv, record, seq) = state
-        .message(&message)
-        .ok_or(DomainError::UnknownMessage(message))?;
+    let (conv, record, seq) = existing(state, message)?;
     if state.user_id(record.sender) == reader {
         return Ok(NoOp); // One's own message is always read.
     }
@@ -505,7 +520,13 @@ fn mark_conversation(
             user: reader.clone(),
             group: group.clone(),
         }),
-        (_, Some(r)) if r.unread(conv.map_or(0, |c| c.len())) > 0 => {
+        (_, Some(r))
+            if conv.is_some_and(|c| {
+                state
+                    .user_idx(reader)
+                    .is_some_and(|u| c.unread_of(u, r) > 0)
+            }) =>
+        {
             emit(EventBody::ConversationMarkedRead {
                 conversation: conversation.clone(),
                 reader: reader.clone(),

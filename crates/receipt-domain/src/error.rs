@@ -129,6 +129,27 @@ pub enum DomainError {
     /// A group cannot be created twice: something was already recorded in it.
     #[error("group {0} already exists")]
     GroupExists(GroupId),
+    /// The message was recalled: it can no longer be delivered, read or acknowledged.
+    #[error("message {0} was recalled")]
+    MessageRecalled(MessageId),
+    /// The sender's recall came after the policy's recall window.
+    #[error("message {message} is {age_ms} ms old; its sender may recall it for {window_ms} ms")]
+    RecallWindowExpired {
+        /// The message.
+        message: MessageId,
+        /// How old the message was when the command was stamped, in milliseconds.
+        age_ms: u64,
+        /// How long a sender may recall a message, in milliseconds (policy).
+        window_ms: u64,
+    },
+    /// Only the sender, or an owner or admin of the group, may recall a message.
+    #[error("{user} may not recall message {message}")]
+    RecallNotPermitted {
+        /// The user named by the command.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
 }
 
 impl DomainError {
@@ -158,6 +179,9 @@ impl DomainError {
             Self::BatchSize { .. } => "BatchSize",
             Self::MessageNotInConversation { .. } => "MessageNotInConversation",
             Self::GroupExists(..) => "GroupExists",
+            Self::MessageRecalled(..) => "MessageRecalled",
+            Self::RecallWindowExpired { .. } => "RecallWindowExpired",
+            Self::RecallNotPermitted { .. } => "RecallNotPermitted",
         }
     }
 }
@@ -191,4 +215,7 @@ pub enum QueryError {
     /// The message was sent without group read receipts.
     #[error("message {0} was sent without group read receipts")]
     GroupAckNotRequested(MessageId),
+    /// The message was recalled: it has no readers to list or count any more.
+    #[error("message {0} was recalled")]
+    MessageRecalled(MessageId),
 }

@@ -184,6 +184,15 @@ pub enum EventBody {
         /// The role.
         role: Role,
     },
+    /// A message was recalled (deleted for everyone).
+    MessageRecalled {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The user who recalled it (its sender, or an owner or admin of the group).
+        by: UserId,
+    },
 }
 
 impl EventBody {
@@ -200,6 +209,7 @@ impl EventBody {
             | Self::MemberJoined { group, .. }
             | Self::MemberLeft { group, .. }
             | Self::MemberRoleChanged { group, .. } => ConversationId::Group(group.clone()),
+            Self::MessageRecalled { conversation, .. } => conversation.clone(),
         }
     }
 
@@ -216,6 +226,7 @@ impl EventBody {
             Self::MemberJoined { .. } => "MemberJoined",
             Self::MemberLeft { .. } => "MemberLeft",
             Self::MemberRoleChanged { .. } => "MemberRoleChanged",
+            Self::MessageRecalled { .. } => "MessageRecalled",
         }
     }
 }

@@ -41,7 +41,7 @@ impl State {
                     }
                     slot.reader.ack_watermark = slot.len;
                     slot.reader.unacked_from_peer = 0;
-                    mark_all_read(slot.reader, slot.len);
+                    mark_all_read(slot.reader, slot.len, slot.recalls);
                 }
             }
             EventBody::GroupReadAcked {
@@ -64,7 +64,7 @@ impl State {
                 reader,
             } => {
                 if let Some(slot) = self.reader_mut(conversation, reader) {
-                    mark_all_read(slot.reader, slot.len);
+                    mark_all_read(slot.reader, slot.len, slot.recalls);
                 }
             }
             EventBody::MemberJoined { group, user, role } => {
@@ -99,6 +99,11 @@ impl State {
                     if slot.reader.is_current() {
                         slot.reader.role = Some(*role);
                     }
+                }
+            }
+            EventBody::MessageRecalled { message, .. } => {
+                if let Some(r) = self.messages.get(message).copied() {
+                    self.fold_recall(r.conversation as usize, r.seq);
                 }
             }
         }
@@ -220,9 +225,11 @@ impl State {
         let u = self.user_idx(user)?;
         let c = &mut self.conversations[conv as usize];
         let len = c.len();
+        let recalls = c.recalls();
         let reader = c.readers.get_mut(&u)?;
         Some(ReaderSlot {
             len,
+            recalls,
             member_count: &mut c.member_count,
             reader,
         })
@@ -251,6 +258,7 @@ impl State {
             readers: Default::default(),
             member_count: 0,
             read_ack_at_ms: Default::default(),
+            recalled: Vec::new(),
         });
         c
     }
@@ -289,6 +297,7 @@ impl State {
 /// One reader's state together with the conversation numbers an update needs, borrowed apart.
 struct ReaderSlot<'a> {
     len: u32,
+    recalls: u32,
     member_count: &'a mut u32,
     reader: &'a mut ReaderState,
 }
@@ -304,8 +313,9 @@ fn mark_read(r: &mut ReaderState, seq: Seq, own: bool) {
 
 /// Marks every message so far read: the watermark moves to the end and the sparse set empties.
 /// Amortized O(1): each entry cleared here was paid for when it was inserted.
-fn mark_all_read(r: &mut ReaderState, len: u32) {
+fn mark_all_read(r: &mut ReaderState, len: u32, recalls: u32) {
     r.read_watermark = len;
     r.reads_above.clear();
     r.read_count = r.eligible(len).saturating_sub(r.own_sent);
+    crate::recall::settle_all_read(r, recalls);
 }

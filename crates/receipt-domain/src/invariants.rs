@@ -3,7 +3,7 @@
 //! make a later query index out of bounds.
 
 use crate::ids::ConversationId;
-use crate::state::{State, FLAG_GROUP_ACK, FLAG_READ_ACKED};
+use crate::state::{State, FLAG_GROUP_ACK, FLAG_READ_ACKED, FLAG_RECALLED};
 
 /// A broken invariant, described for the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +125,33 @@ impl State {
                     c.id
                 );
             }
+            // Recalls: each message once, flagged; every reader's settled count within them.
+            let flagged = c
+                .messages
+                .iter()
+                .filter(|m| m.flags & FLAG_RECALLED != 0)
+                .count();
+            let mut recalled = c.recalled.clone();
+            recalled.sort_unstable();
+            recalled.dedup();
+            ensure!(
+                recalled.len() == c.recalled.len()
+                    && flagged == c.recalled.len()
+                    && recalled.iter().all(|&s| {
+                        c.messages
+                            .get(s as usize)
+                            .is_some_and(|m| m.flags & FLAG_RECALLED != 0)
+                    }),
+                "recalled messages of {}",
+                c.id
+            );
+            ensure!(
+                c.readers
+                    .values()
+                    .all(|r| r.recalls_seen as usize <= c.recalled.len()),
+                "settled recalls in {}",
+                c.id
+            );
             ensure!(
                 c.read_ack_at_ms
                     .keys()

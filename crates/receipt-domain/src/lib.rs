@@ -43,6 +43,7 @@ mod partition;
 mod policy;
 mod query;
 mod query_lists;
+mod recall;
 mod state;
 
 pub use command::{Command, CommandKind};

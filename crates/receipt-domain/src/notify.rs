@@ -56,6 +56,17 @@ pub enum NotificationKind {
         /// The message's read-ack count now.
         count: u32,
     },
+    /// A message was recalled: to its sender and whoever recalled it (their other devices) and,
+    /// in a direct chat, to the peer. Group members learn it the way they learn of messages,
+    /// from the service's broadcast: the engine addresses no group's whole roster.
+    MessageRecalled {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The user who recalled it.
+        by: UserId,
+    },
     /// To the reader (their other devices): their read state in the conversation changed.
     ReadStateChanged {
         /// The conversation.
@@ -149,6 +160,30 @@ impl State {
                 conversation,
                 reader,
             } => out.push(read_sync(conversation, reader)),
+            EventBody::MessageRecalled {
+                conversation,
+                message,
+                by,
+            } => {
+                let mut to: Vec<UserId> = Vec::with_capacity(3);
+                if let Some(sender) = sender_of(message) {
+                    if let Some(peer) = conversation.peer_of(&sender) {
+                        to.push(peer.clone());
+                    }
+                    to.push(sender);
+                }
+                if !to.contains(by) {
+                    to.push(by.clone());
+                }
+                out.extend(to.into_iter().map(|to| Notification {
+                    to,
+                    kind: NotificationKind::MessageRecalled {
+                        conversation: conversation.clone(),
+                        message: *message,
+                        by: by.clone(),
+                    },
+                }));
+            }
             EventBody::MessageSent { .. }
             | EventBody::MemberJoined { .. }
             | EventBody::MemberLeft { .. }

@@ -27,10 +27,16 @@ pub struct ReaderSummary {
     pub own_sent: u32,
     /// Eligible messages from others the user has read.
     pub read_count: u32,
+    /// Recalled messages that were unread for the user: no longer counted.
+    pub recalled_unread: u32,
+    /// How many of the conversation's recalls `recalled_unread` accounts for. Behind the
+    /// header's `recalls`, the summary is stale and must be refreshed from the partition.
+    pub recalls_seen: u32,
 }
 
 impl ReaderSummary {
-    /// The user's unread count when the conversation holds `len` messages.
+    /// The user's unread count when the conversation holds `len` messages (valid when
+    /// `recalls_seen` equals the header's `recalls`).
     pub fn unread(&self, len: u32) -> u32 {
         let eligible = self
             .past_len
@@ -38,15 +44,7 @@ impl ReaderSummary {
         eligible
             .saturating_sub(self.own_sent)
             .saturating_sub(self.read_count)
-    }
-
-    fn of(r: &ReaderState) -> Self {
-        Self {
-            current_start: r.current_start,
-            past_len: r.past_len,
-            own_sent: r.own_sent,
-            read_count: r.read_count,
-        }
+            .saturating_sub(self.recalled_unread)
     }
 }
 
@@ -60,6 +58,8 @@ pub struct ConversationHeader {
     pub member_count: u32,
     /// When its newest message was sent (0 before the first message).
     pub last_message_at_ms: u64,
+    /// Messages recalled in it: a summary that has seen fewer is stale.
+    pub recalls: u32,
 }
 
 impl State {
@@ -75,6 +75,7 @@ impl State {
             len: c.len(),
             member_count: c.member_count,
             last_message_at_ms: c.messages.last().map_or(0, |m| m.sent_at_ms),
+            recalls: c.recalls(),
         })
     }
 
@@ -85,7 +86,8 @@ impl State {
         user: &UserId,
     ) -> Option<ReaderSummary> {
         let c = self.conversation(conversation)?;
-        self.reader(c, user).map(ReaderSummary::of)
+        let u = self.user_idx(user)?;
+        c.readers.get(&u).map(|r| self.summary_of(c, u, r))
     }
 
     /// Every user with read state in `conversation`, with their summary. O(participants).
@@ -95,7 +97,7 @@ impl State {
         };
         c.readers
             .iter()
-            .map(|(&u, r)| (self.user_id(u).clone(), ReaderSummary::of(r)))
+            .map(|(&u, r)| (self.user_id(u).clone(), self.summary_of(c, u, r)))
             .collect()
     }
 
@@ -143,6 +145,7 @@ impl State {
                     + acks
                     + map_bytes::<u32, ReaderState>(c.readers.capacity())
                     + map_bytes::<u32, u64>(c.read_ack_at_ms.capacity())
+                    + c.recalled.capacity() * size_of::<u32>()
                     + readers
                     + match &c.id {
                         ConversationId::Group(g) => g.as_str().len(),
@@ -183,6 +186,13 @@ impl EventBody {
             Self::MemberJoined { user, .. }
             | Self::MemberLeft { user, .. }
             | Self::MemberRoleChanged { user, .. } => vec![user],
+            // A direct chat's two readers are refreshed at once; a group's members lazily: the
+            // header's recall count tells a summary it is behind (see `ReaderSummary`).
+            Self::MessageRecalled {
+                conversation: ConversationId::Direct { low, high },
+                ..
+            } => vec![low, high],
+            Self::MessageRecalled { .. } => Vec::new(),
         }
     }
 }
@@ -205,7 +215,8 @@ impl CommandKind {
             Self::Deliver { .. }
             | Self::AckMessageRead { .. }
             | Self::AckGroupMessageRead { .. }
-            | Self::MarkMessageRead { .. } => None,
+            | Self::MarkMessageRead { .. }
+            | Self::RecallMessage { .. } => None,
         }
     }
 
@@ -215,7 +226,8 @@ impl CommandKind {
             Self::Deliver { message, .. }
             | Self::AckMessageRead { message, .. }
             | Self::AckGroupMessageRead { message, .. }
-            | Self::MarkMessageRead { message, .. } => Some(*message),
+            | Self::MarkMessageRead { message, .. }
+            | Self::RecallMessage { message, .. } => Some(*message),
             _ => None,
         }
     }

@@ -68,6 +68,9 @@ pub struct Policy {
     /// Most users one bulk membership command may name (create a group with its roster, add or
     /// remove members).
     pub max_members_per_command: u32,
+    /// How long after sending a sender may recall their message, in milliseconds (owners and
+    /// admins of a group may recall any message at any time).
+    pub recall_window_ms: u64,
 }
 
 impl Default for Policy {
@@ -83,6 +86,7 @@ impl Default for Policy {
             message_retention_ms: None,
             max_messages_per_ack: 50,
             max_members_per_command: 500,
+            recall_window_ms: 2 * 60 * 1000,
         }
     }
 }
@@ -172,6 +176,12 @@ impl Policy {
     /// With the most messages one batch read ack may name.
     pub fn with_max_messages_per_ack(mut self, max_messages_per_ack: u32) -> Self {
         self.max_messages_per_ack = max_messages_per_ack;
+        self
+    }
+
+    /// With how long a sender may recall their message, in milliseconds.
+    pub fn with_recall_window_ms(mut self, recall_window_ms: u64) -> Self {
+        self.recall_window_ms = recall_window_ms;
         self
     }
 

@@ -6,6 +6,7 @@ use crate::ids::{ConversationId, InvalidInput, MessageId, UserId};
 use crate::policy::{AckVisibility, Policy};
 use crate::state::{
     Conversation, MessageRecord, State, FLAG_DELIVERED, FLAG_GROUP_ACK, FLAG_READ_ACKED,
+    FLAG_RECALLED,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,9 @@ pub struct MessageStatus {
     /// viewer's own ack. `None` when there is none (and for a group message's sender: its
     /// readers' times are in `fetch_group_acks`).
     pub read_acked_at_ms: Option<u64>,
+    /// The message was recalled: it counts in nobody's unread any more, and its reader list
+    /// and ack count are gone.
+    pub recalled: bool,
 }
 
 /// Where the next page of readers starts. Stable: the reader list only ever grows at the end.
@@ -121,7 +125,7 @@ impl State {
             .iter()
             .map(|(&u, r)| ParticipantSummary {
                 user: self.user_id(u).clone(),
-                unread: r.unread(conv.len()),
+                unread: conv.unread_of(u, r),
                 current: r.is_current(),
                 role: r.role,
             })
@@ -142,7 +146,10 @@ impl State {
     /// Unread messages for `user` in `conversation` (0 if the user has nothing there).
     pub fn unread_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
         self.conversation(conversation)
-            .and_then(|c| Some(self.reader(c, user)?.unread(c.len())))
+            .and_then(|c| {
+                let u = self.user_idx(user)?;
+                Some(c.unread_of(u, c.readers.get(&u)?))
+            })
             .unwrap_or(0)
     }
 
@@ -171,7 +178,7 @@ impl State {
                     conv.messages.last().map_or(0, |m| m.sent_at_ms),
                     ConversationUnread {
                         conversation: conv.id.clone(),
-                        unread: r.unread(conv.len()),
+                        unread: conv.unread_of(u, r),
                     },
                 ))
             })
@@ -201,6 +208,7 @@ impl State {
             message: *message,
         };
         let is_sender = self.user_id(record.sender) == viewer;
+        let recalled = record.has(FLAG_RECALLED);
         if !conv.id.is_group() {
             let recipient = conv
                 .id
@@ -227,9 +235,10 @@ impl State {
                 has_read,
                 group_ack_count: None,
                 read_acked_at_ms,
+                recalled,
             });
         }
-        let count = record.has(FLAG_GROUP_ACK).then(|| record.group_ack_count());
+        let count = (record.has(FLAG_GROUP_ACK) && !recalled).then(|| record.group_ack_count());
         if is_sender {
             return Ok(MessageStatus {
                 has_deliver_ack: None,
@@ -237,6 +246,7 @@ impl State {
                 has_read: true,
                 group_ack_count: count,
                 read_acked_at_ms: None,
+                recalled,
             });
         }
         let r = self
@@ -254,6 +264,7 @@ impl State {
             has_read: r.has_read(seq),
             group_ack_count: count.filter(|_| self.may_see_acks(policy, conv, record, viewer)),
             read_acked_at_ms: acked_at_ms,
+            recalled,
         })
     }
 
@@ -317,6 +328,9 @@ impl State {
         let (conv, record, _) = self
             .message(message)
             .ok_or(QueryError::UnknownMessage(*message))?;
+        if record.has(FLAG_RECALLED) {
+            return Err(QueryError::MessageRecalled(*message));
+        }
         if !self.may_see_acks(policy, conv, record, viewer) {
             return Err(QueryError::Forbidden {
                 viewer: viewer.clone(),

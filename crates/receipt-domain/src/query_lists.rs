@@ -6,7 +6,7 @@ use crate::error::QueryError;
 use crate::ids::{ConversationId, InvalidInput, MessageId, UserId};
 use crate::policy::Policy;
 use crate::query::{MessageStatus, MAX_ACK_PAGE_SIZE};
-use crate::state::State;
+use crate::state::{State, FLAG_RECALLED};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
@@ -95,12 +95,14 @@ impl State {
         let conv = self.conversation(conversation)?;
         let u = self.user_idx(user)?;
         let r = conv.readers.get(&u)?;
-        if r.unread(conv.len()) == 0 {
+        if conv.unread_of(u, r) == 0 {
             return None;
         }
         (r.read_watermark..conv.len())
             .find(|&seq| {
-                conv.messages[seq as usize].sender != u
+                let m = &conv.messages[seq as usize];
+                m.sender != u
+                    && !m.has(FLAG_RECALLED)
                     && r.is_eligible(seq)
                     && !r.reads_above.contains(&seq)
             })

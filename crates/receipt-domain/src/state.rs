@@ -22,6 +22,7 @@ pub(crate) type Seq = u32;
 pub(crate) const FLAG_DELIVERED: u8 = 1;
 pub(crate) const FLAG_READ_ACKED: u8 = 2;
 pub(crate) const FLAG_GROUP_ACK: u8 = 4;
+pub(crate) const FLAG_RECALLED: u8 = 8;
 
 /// All projections, serializable so the storage layer can snapshot it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,6 +74,9 @@ pub(crate) struct Conversation {
     /// the reader's `ack_marks`.
     #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) read_ack_at_ms: FxHashMap<Seq, u64>,
+    /// Recalled messages, in the order they were recalled (src/recall.rs).
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
+    pub(crate) recalled: Vec<Seq>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +130,10 @@ pub(crate) struct ReaderState {
     /// below the watermark is one binary search away.
     #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) ack_marks: Vec<(Seq, u64)>,
+    /// The conversation's first `recalls_seen` recalls were read by this reader when they last
+    /// read everything; later ones are counted when asked (src/recall.rs), so a recall never
+    /// walks a group's members.
+    pub(crate) recalls_seen: u32,
 }
 
 impl ReaderState {

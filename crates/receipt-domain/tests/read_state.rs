@@ -171,6 +171,7 @@ fn status_table_for_direct_messages() {
         has_read: true,
         group_ack_count: None,
         read_acked_at_ms: None,
+        recalled: false,
     };
     assert_eq!(w.status("alice", 1), Ok(fresh));
     assert_eq!(
@@ -190,6 +191,7 @@ fn status_table_for_direct_messages() {
         has_read: true,
         group_ack_count: None,
         read_acked_at_ms: Some(w.now_ms),
+        recalled: false,
     };
     assert_eq!(w.status("alice", 1), Ok(acked));
     assert_eq!(w.status("bob", 1), Ok(acked));
@@ -218,6 +220,7 @@ fn status_table_for_group_messages() {
             has_read: true,
             group_ack_count: Some(0),
             read_acked_at_ms: None,
+            recalled: false,
         })
     );
     assert_eq!(
@@ -234,6 +237,7 @@ fn status_table_for_group_messages() {
             has_read: true,
             group_ack_count: None,
             read_acked_at_ms: None,
+            recalled: false,
         })
     );
     w.group_ack(1, "bob").unwrap();

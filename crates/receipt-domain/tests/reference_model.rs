@@ -62,6 +62,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(None), Just(Some(50u64)), Just(Some(100))],
         prop_oneof![Just(1u32), Just(2), Just(50)],
         prop_oneof![Just(2u32), Just(500)],
+        prop_oneof![Just(50u64), Just(3 * DAY_MS)],
     )
         .prop_map(
             |(
@@ -75,6 +76,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                 retention,
                 acks_max,
                 members_max,
+                recall_window,
             )| {
                 Policy::default()
                     .with_delivery_acks(delivery)
@@ -95,6 +97,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                     .with_message_retention_ms(retention)
                     .with_max_messages_per_ack(acks_max)
                     .with_max_members_per_command(members_max)
+                    .with_recall_window_ms(recall_window)
             },
         )
 }
@@ -132,6 +135,8 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             .prop_map(|(group, users, role)| CommandKind::AddMembers { group, users, role }),
         1 => (any_group(), prop::collection::vec(any_user(), 0..4))
             .prop_map(|(group, users)| CommandKind::RemoveMembers { group, users }),
+        2 => (any_message(), any_user())
+            .prop_map(|(message, by)| CommandKind::RecallMessage { message, by }),
     ]
 }
 
@@ -258,7 +263,8 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }
-        | CommandKind::MarkMessageRead { message, .. } => model.conversation_of(message),
+        | CommandKind::MarkMessageRead { message, .. }
+        | CommandKind::RecallMessage { message, .. } => model.conversation_of(message),
         CommandKind::JoinGroup { group, .. }
         | CommandKind::LeaveGroup { group, .. }
         | CommandKind::SetRole { group, .. }

@@ -1,8 +1,11 @@
 //! Schema version 1 of stored events: frozen copies of the domain's event types.
 //!
-//! The domain types may grow; these never change. Decoding reads these and converts (upcasts)
-//! them into the current domain types, re-validating every id, so a stored record that decodes
-//! is a valid event. A later schema adds `schema_v2.rs` and an upcast from v1; this file stays.
+//! The domain types may grow; what is here never changes: a new kind of event is a new variant
+//! appended at the end of `BodyV1` (bincode stores the variant's index, so every record written
+//! before still decodes to the same event), and nothing is ever reordered, changed or removed.
+//! Decoding reads these and converts (upcasts) them into the current domain types, re-validating
+//! every id, so a stored record that decodes is a valid event. A schema that must change an
+//! existing type adds `schema_v2.rs` and an upcast from v1; this file stays.
 
 use crate::error::StoreError;
 use receipt_domain::{
@@ -128,6 +131,12 @@ pub(crate) enum BodyV1 {
         user: Text,
         role: RoleV1,
     },
+    // Appended after the seed's events (the recall feature): never move it.
+    MessageRecalled {
+        conversation: ConversationV1,
+        message: Uuid,
+        by: Text,
+    },
 }
 
 // ---- domain -> stored (encoding: total over what this schema knows) -----------------------------
@@ -252,6 +261,15 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
             group: g(group),
             user: s(user),
             role: role_to_v1(*role)?,
+        },
+        EventBody::MessageRecalled {
+            conversation,
+            message,
+            by,
+        } => BodyV1::MessageRecalled {
+            conversation: c(conversation),
+            message: message.0,
+            by: s(by),
         },
         other => return Err(StoreError::UnsupportedEvent(other.kind_name())),
     };
@@ -399,6 +417,15 @@ pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
             group: group(g)?,
             user: user(u)?,
             role: role_from_v1(role),
+        },
+        BodyV1::MessageRecalled {
+            conversation,
+            message,
+            by,
+        } => EventBody::MessageRecalled {
+            conversation: c(conversation)?,
+            message: m(message),
+            by: user(by)?,
         },
     };
     Ok(Event {

@@ -318,6 +318,9 @@ impl Workload {
             };
             let reader = self.user(peer);
             let conversation = c.id.clone();
+            if roll == 95 {
+                return self.recall(ci, message, sender);
+            }
             return match roll {
                 45..65 => CommandKind::Deliver {
                     message,
@@ -360,8 +363,21 @@ impl Workload {
                 conversation,
                 reader: self.user(member),
             },
-            95..98 => self.join(ci),
+            95..97 => self.join(ci),
+            97 => self.recall(ci, message, sender),
             _ => self.leave(ci),
+        }
+    }
+
+    /// The sender recalls one of the recent messages (refused when it is past the window):
+    /// it leaves the recent list, so nothing acks it afterwards.
+    fn recall(&mut self, ci: usize, message: MessageId, sender: u32) -> CommandKind {
+        self.conversations[ci]
+            .recent
+            .retain(|r| r.message != message);
+        CommandKind::RecallMessage {
+            message,
+            by: self.user(sender),
         }
     }
 
@@ -507,6 +523,7 @@ mod tests {
         // Batch and bulk commands: groups are created with their rosters (the 3000-member one
         // needs members added in chunks too), and a share of the acks come a page at a time.
         assert!(kinds["AckMessagesRead"] > 100, "{kinds:?}");
+        assert!(kinds["RecallMessage"] > 50, "{kinds:?}");
         assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
         assert!(
             kinds["AddMembers"] >= 5,

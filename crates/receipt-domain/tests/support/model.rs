@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 mod batch;
 #[path = "model_lists.rs"]
 mod lists;
+#[path = "model_recall.rs"]
+mod recall;
 
 #[derive(Debug, Clone)]
 struct Msg {
@@ -19,6 +21,8 @@ struct Msg {
     /// Who may read/ack it: the peer (direct), or the members at send time but the sender (group).
     recipients: BTreeSet<UserId>,
     acks: Vec<(UserId, u64)>,
+    /// Recalled: in nobody's unread count, no longer readable or acknowledgeable.
+    recalled: bool,
 }
 
 /// What a command did, as far as the outside can tell.
@@ -97,6 +101,9 @@ impl Model {
         if let Some(r) = self.exec_bulk(policy, at_ms, cmd) {
             return r;
         }
+        if let CommandKind::RecallMessage { message, by } = cmd {
+            return self.recall(policy, at_ms, *message, by);
+        }
         match cmd.clone() {
             CommandKind::SendMessage {
                 conversation,
@@ -113,6 +120,9 @@ impl Model {
             ),
             CommandKind::Deliver { message, recipient } => {
                 let m = self.msg(message)?.clone();
+                if m.recalled {
+                    return Err(DomainError::MessageRecalled(message));
+                }
                 if m.conversation.is_group() {
                     return Err(DomainError::GroupDeliveryUnsupported);
                 }
@@ -135,6 +145,9 @@ impl Model {
             }
             CommandKind::AckMessageRead { message, reader } => {
                 let m = self.msg(message)?.clone();
+                if m.recalled {
+                    return Err(DomainError::MessageRecalled(message));
+                }
                 if m.conversation.is_group() {
                     return Err(DomainError::NotADirectMessage(message));
                 }
@@ -184,7 +197,11 @@ impl Model {
                     .copied()
                     .filter(|id| self.msgs[id].sender == peer)
                     .collect();
-                if from_peer.iter().all(|id| self.read_acked.contains(id)) {
+                // A recalled message waits for no ack (but the ack covers it, like the rest).
+                if from_peer
+                    .iter()
+                    .all(|id| self.read_acked.contains(id) || self.msgs[id].recalled)
+                {
                     return no_op();
                 }
                 for id in from_peer {
@@ -206,6 +223,9 @@ impl Model {
             }
             CommandKind::AckGroupMessageRead { message, reader } => {
                 let m = self.msg(message)?.clone();
+                if m.recalled {
+                    return Err(DomainError::MessageRecalled(message));
+                }
                 let ConversationId::Group(g) = &m.conversation else {
                     return Err(DomainError::NotAGroupMessage(message));
                 };
@@ -273,6 +293,9 @@ impl Model {
             }
             CommandKind::MarkMessageRead { message, reader } => {
                 let m = self.msg(message)?.clone();
+                if m.recalled {
+                    return Err(DomainError::MessageRecalled(message));
+                }
                 if m.sender == reader {
                     return no_op();
                 }
@@ -435,6 +458,7 @@ impl Model {
                 group_ack: decision == GroupAck::Enabled,
                 recipients,
                 acks: vec![],
+                recalled: false,
             },
         );
         Ok(Effect {
@@ -490,7 +514,8 @@ impl Model {
             .into_iter()
             .flatten()
             .filter(|id| {
-                self.msgs[*id].recipients.contains(u) && !self.read.contains(&(u.clone(), **id))
+                let m = &self.msgs[*id];
+                m.recipients.contains(u) && !m.recalled && !self.read.contains(&(u.clone(), **id))
             })
             .count() as u32
     }
@@ -556,9 +581,11 @@ impl Model {
                 has_read,
                 group_ack_count: None,
                 read_acked_at_ms: self.read_acked_at.get(id).copied(),
+                recalled: m.recalled,
             });
         }
-        let count = (m.group_ack && self.may_see(policy, m, viewer)).then_some(m.acks.len() as u32);
+        let count = (m.group_ack && !m.recalled && self.may_see(policy, m, viewer))
+            .then_some(m.acks.len() as u32);
         let own_ack = m.acks.iter().find(|(u, _)| u == viewer).map(|(_, at)| *at);
         Ok(MessageStatus {
             has_deliver_ack: None,
@@ -566,6 +593,7 @@ impl Model {
             has_read,
             group_ack_count: count,
             read_acked_at_ms: own_ack,
+            recalled: m.recalled,
         })
     }
 
@@ -577,6 +605,9 @@ impl Model {
         id: &MessageId,
     ) -> Result<Vec<GroupAckEntry>, QueryError> {
         let m = self.msgs.get(id).ok_or(QueryError::UnknownMessage(*id))?;
+        if m.recalled {
+            return Err(QueryError::MessageRecalled(*id));
+        }
         if !self.may_see(policy, m, viewer) {
             return Err(QueryError::Forbidden {
                 viewer: viewer.clone(),

@@ -32,7 +32,9 @@ impl Model {
             .get(c)?
             .iter()
             .find(|id| {
-                self.msgs[id].recipients.contains(user)
+                let m = &self.msgs[id];
+                m.recipients.contains(user)
+                    && !m.recalled
                     && !self.read.contains(&(user.clone(), **id))
             })
             .copied()

@@ -87,6 +87,8 @@ pub struct Workload {
     rng: Rng,
     next_id: u128,
     now_ms: u64,
+    /// Also recalls (golden fixture v5 on); off, the commands are those of earlier fixtures.
+    recalls: bool,
 }
 
 const USERS: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
@@ -99,6 +101,16 @@ impl Workload {
             rng: Rng(seed | 1),
             next_id: (seed as u128) << 64,
             now_ms: 1_000_000,
+            recalls: false,
+        }
+    }
+
+    /// The same workload with one command in ten a recall (a sender's, within the window, when
+    /// the message is recent enough).
+    pub fn with_recalls(seed: u64) -> Self {
+        Self {
+            recalls: true,
+            ..Self::new(seed)
         }
     }
 
@@ -110,6 +122,16 @@ impl Workload {
         let g = |r: &mut Rng| group(["g1", "g2"][r.below(2) as usize]);
         let m = |r: &mut Rng| MessageId(Uuid::from_u128(1 + r.below(40) as u128));
         let r = &mut self.rng;
+        if self.recalls && r.below(10) == 0 {
+            return Command {
+                id: CommandId(Uuid::from_u128(self.next_id)),
+                at_ms: self.now_ms,
+                kind: CommandKind::RecallMessage {
+                    message: m(r),
+                    by: u(r),
+                },
+            };
+        }
         let kind = match r.below(8) {
             0 | 1 => {
                 let conversation = if r.below(2) == 0 {
