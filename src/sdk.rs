@@ -5,8 +5,8 @@ mod lists;
 use crate::engine::{Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{
-    AckCursor, CommandKind, ConversationId, ConversationUnread, GroupAckPage, GroupId, MessageId,
-    MessageStatus, Role, UserId,
+    AckCursor, Badge, CommandKind, ConversationId, ConversationUnread, GroupAckPage, GroupId,
+    MessageId, MessageStatus, NotificationMode, Role, UserId,
 };
 use receipt_store::Backend;
 
@@ -352,11 +352,59 @@ impl<B: Backend> Engine<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn total_unread(&self, user: &UserId) -> Result<u64, EngineError> {
-        Ok(self
-            .conversations(user)?
-            .iter()
-            .map(|c| u64::from(c.unread))
-            .sum())
+        Ok(self.badge(user)?.unread)
+    }
+
+    /// The badge with unread messages and mentions apart, each conversation counted as its
+    /// notification mode says (a muted one not at all, one in mentions-only mode by its
+    /// mentions). O(the user's conversations), from summaries and headers.
+    pub fn badge(&self, user: &UserId) -> Result<Badge, EngineError> {
+        Ok(Badge::of(&self.conversations(user)?))
+    }
+
+    /// Unread messages that mention `user` in `conversation`.
+    pub fn mention_count(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<u32, EngineError> {
+        self.with_partition(conversation, |s, _| s.mention_count(user, conversation))
+    }
+
+    /// Sends a message that mentions `mentions` by name (each a recipient) and, with
+    /// `mention_all`, everyone: one decision, one append. Each mentioned user's mention count
+    /// in the conversation grows by one until they read it.
+    pub fn send_message_mentioning(
+        &self,
+        conversation: &ConversationId,
+        message: MessageId,
+        sender: &UserId,
+        mentions: &[UserId],
+        mention_all: bool,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::SendMessageMentioning {
+            conversation: conversation.clone(),
+            message,
+            sender: sender.clone(),
+            needs_group_ack: false,
+            mentions: mentions.to_vec(),
+            mention_all,
+        })
+    }
+
+    /// How `user` hears of `conversation`: every message, mentions only, or muted (it then adds
+    /// nothing to the badge but keeps its own unread count).
+    pub fn set_notification_mode(
+        &self,
+        conversation: &ConversationId,
+        user: &UserId,
+        mode: NotificationMode,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::SetNotificationMode {
+            conversation: conversation.clone(),
+            user: user.clone(),
+            mode,
+        })
     }
 
     /// The user's conversations with their unread counts, newest activity first (by the time

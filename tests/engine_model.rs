@@ -78,6 +78,8 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
         1 => (prop::collection::vec(u(), 0..4), prop_oneof![Just(Role::Admin), Just(Role::Member)]).prop_map(|(users, role)| CommandKind::AddMembers { group: group("g"), users, role }),
         1 => prop::collection::vec(u(), 0..4).prop_map(|users| CommandKind::RemoveMembers { group: group("g"), users }),
         2 => (m(), u()).prop_map(|(message, by)| CommandKind::RecallMessage { message, by }),
+        3 => (c(), m(), u(), prop::collection::vec(u(), 0..3), prop::bool::weighted(0.3)).prop_map(|(conversation, message, sender, mentions, mention_all)| CommandKind::SendMessageMentioning { conversation, message, sender, needs_group_ack: false, mentions, mention_all }),
+        2 => (c(), u(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)]).prop_map(|(conversation, user, mode)| CommandKind::SetNotificationMode { conversation, user, mode }),
     ]
 }
 
@@ -144,6 +146,10 @@ fn compare(engine: &Engine, model: &Model) -> Result<(), TestCaseError> {
             );
         }
         prop_assert_eq!(engine.total_unread(&u).map_err(e)?, model.total_unread(&u));
+        prop_assert_eq!(
+            engine.badge(&u).map_err(e)?,
+            Badge::of(&model.conversations(&u))
+        );
         prop_assert_eq!(
             engine.conversations(&u).map_err(e)?,
             model.conversations(&u)

@@ -1,8 +1,8 @@
 //! The storage crate's golden fixtures (one per storage format, never rewritten) opened by the
 //! Engine: every badge, conversation list and partition equals a cold fold of the fixture's
-//! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's and v4's
-//! checkpoints are of layouts 1 and 2, which this build rebuilds from the log; v5's, of layout 3,
-//! 50 events before its end, is used as it is.
+//! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's to v5's
+//! checkpoints are of layouts 1 to 3, which this build rebuilds from the log; v6's, of layout
+//! 4, 50 events before its end, is used as it is.
 
 mod support;
 
@@ -23,17 +23,20 @@ fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
 
 #[test]
 fn every_fixture_answers_like_a_cold_fold_of_its_log() {
-    for version in ["v1", "v2", "v3", "v4", "v5"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let (_dir, engine) = open_fixture(version);
         let mut events = Vec::new();
         engine.log().replay(0, |e| events.push(e.event)).unwrap();
-        assert_eq!(events.len(), 200, "{version}");
+        // 200 appends each; v6's mentions append two events in one decision.
+        let want = if version == "v6" { 206 } else { 200 };
+        assert_eq!(events.len(), want, "{version}");
         support::assert_equals_cold_fold(&engine, &events, version);
         // A marker of another layout is counted once, and every entry rebuilt.
         let layout = match version {
             "v3" => Some(1),
             "v4" => Some(2),
             "v5" => Some(3),
+            "v6" => Some(4),
             _ => None,
         };
         let older = layout.is_some_and(|l| l != CHECKPOINT_LAYOUT_VERSION);
@@ -47,20 +50,21 @@ fn every_fixture_answers_like_a_cold_fold_of_its_log() {
 
 #[test]
 fn the_checkpoint_of_this_layout_is_used_and_only_its_tail_is_folded() {
-    let current = match CHECKPOINT_LAYOUT_VERSION {
-        1 => "v3",
-        2 => "v4",
-        _ => "v5",
+    let (current, marker) = match CHECKPOINT_LAYOUT_VERSION {
+        1 => ("v3", 150),
+        2 => ("v4", 150),
+        3 => ("v5", 150),
+        _ => ("v6", 156),
     };
     let (_dir, engine) = open_fixture(current);
     let stats = engine.cache_stats();
     {
-        // The tail (positions 150..200) was folded into the partitions it touches, each
+        // The tail (the last 50 events) was folded into the partitions it touches, each
         // loaded from its checkpoint: fewer loads than conversations, no entry rebuilt.
         assert!(stats.loads > 0, "{stats:?}");
         assert_eq!(stats.unusable_entries, 0, "{stats:?}");
         let report = engine.log().verify().unwrap();
-        assert_eq!(report.checkpoint.marker, Some(150));
+        assert_eq!(report.checkpoint.marker, Some(marker));
         assert!(
             stats.loads < report.streams,
             "{stats:?} vs {} streams",

@@ -66,6 +66,11 @@ impl<B: Backend> Engine<B> {
             conversation,
             message,
             ..
+        }
+        | CommandKind::SendMessageMentioning {
+            conversation,
+            message,
+            ..
         } = &command.kind
         {
             match self

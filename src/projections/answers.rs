@@ -115,11 +115,11 @@ impl Projections {
             .unread(header.len))
     }
 
-    /// `summary`, unless a recall since makes it stale (`recalls_seen` behind the header's
-    /// `recalls`: a recall in a group refreshes no member's summary, see
-    /// `receipt_domain::ReaderSummary`): then the one the partition gives, kept for the next
-    /// checkpoint. The lazy half of a recall's O(1) fold: one partition load per reader, on
-    /// their next question.
+    /// `summary`, unless a recall or an `@all` message since makes it stale (a summary behind
+    /// the header's `recalls` or `mention_alls`: neither refreshes a group member's summary, see
+    /// `receipt_domain::ReaderSummary::is_behind`): then the one the partition gives, kept for
+    /// the next checkpoint. The lazy half of their O(1) folds: one partition load per reader,
+    /// on their next question.
     fn current<B: Backend>(
         &mut self,
         log: &EventLog<B>,
@@ -128,7 +128,7 @@ impl Projections {
         summary: ReaderSummary,
         header: ConversationHeader,
     ) -> Result<ReaderSummary, StoreError> {
-        if summary.recalls_seen >= header.recalls {
+        if !summary.is_behind(&header) {
             return Ok(summary);
         }
         let fresh = self
@@ -164,6 +164,8 @@ impl Projections {
                 header.last_message_at_ms,
                 ConversationUnread {
                     unread: summary.unread(header.len),
+                    mentions: summary.mentions,
+                    mode: summary.mode,
                     conversation,
                 },
             ));

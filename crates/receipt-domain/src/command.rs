@@ -143,4 +143,29 @@ pub enum CommandKind {
         /// The user recalling it.
         by: UserId,
     },
+    /// Sends a message that mentions users by name and/or everyone (`@all`): a send, then the
+    /// mentions, in one decision.
+    SendMessageMentioning {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The user who sent it.
+        sender: UserId,
+        /// Whether the sender asks for group read receipts (groups only).
+        needs_group_ack: bool,
+        /// Users mentioned by name, each a recipient (up to `Policy::max_members_per_command`).
+        mentions: Vec<UserId>,
+        /// `@all`: every recipient.
+        mention_all: bool,
+    },
+    /// Sets how `user` hears of `conversation`: all messages, mentions only, or muted.
+    SetNotificationMode {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user: a participant of the conversation.
+        user: UserId,
+        /// The mode.
+        mode: crate::event::NotificationMode,
+    },
 }

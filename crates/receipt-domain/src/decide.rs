@@ -16,6 +16,7 @@ use crate::state::{
 
 mod bulk;
 mod membership;
+mod mention;
 mod recall;
 use membership::{join, leave, set_role};
 
@@ -74,8 +75,8 @@ impl Decision {
 
 enum Outcome {
     Emit(EventBody, Option<Note>),
-    /// Several events, one atomic append (batch and bulk commands).
-    EmitMany(Vec<EventBody>),
+    /// Several events, one atomic append (batch and bulk commands, a send with mentions).
+    EmitMany(Vec<EventBody>, Option<Note>),
     NoOp,
 }
 
@@ -143,6 +144,30 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
         CommandKind::RecallMessage { message, by } => {
             recall::recall(state, policy, *message, by, at_ms)
         }
+        CommandKind::SendMessageMentioning {
+            conversation,
+            message,
+            sender,
+            needs_group_ack,
+            mentions,
+            mention_all,
+        } => mention::send_mentioning(
+            state,
+            policy,
+            mention::Mentioning {
+                conversation,
+                message: *message,
+                sender,
+                needs_group_ack: *needs_group_ack,
+                mentions,
+                mention_all: *mention_all,
+            },
+        ),
+        CommandKind::SetNotificationMode {
+            conversation,
+            user,
+            mode,
+        } => mention::set_mode(state, conversation, user, *mode),
     }?;
     Ok(match outcome {
         NoOp => Decision::no_op(),
@@ -154,7 +179,7 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
             }],
             note,
         },
-        EmitMany(bodies) => Decision {
+        EmitMany(bodies, note) => Decision {
             events: bodies
                 .into_iter()
                 .zip(0u32..)
@@ -164,7 +189,7 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
                     body,
                 })
                 .collect(),
-            note: None,
+            note,
         },
     })
 }

@@ -18,6 +18,20 @@ pub enum Role {
     Member,
 }
 
+/// How a user wants to hear of a conversation: what it adds to their badge. Persisted:
+/// append-only, variants are never reordered or removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum NotificationMode {
+    /// Every unread message counts in the badge (the default).
+    #[default]
+    All,
+    /// Only unread messages that mention the user count in the badge.
+    MentionsOnly,
+    /// Nothing counts in the badge; the conversation keeps its own unread count.
+    Muted,
+}
+
 /// Why a group message was sent without read receipts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -193,6 +207,26 @@ pub enum EventBody {
         /// The user who recalled it (its sender, or an owner or admin of the group).
         by: UserId,
     },
+    /// A message just sent mentions users, or everyone: always right after its `MessageSent`.
+    UsersMentioned {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The users mentioned by name (each a recipient of the message).
+        users: Vec<UserId>,
+        /// `@all`: every recipient is mentioned.
+        everyone: bool,
+    },
+    /// A user changed how they hear of a conversation (mute, mentions only).
+    NotificationModeChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user.
+        user: UserId,
+        /// The new mode.
+        mode: NotificationMode,
+    },
 }
 
 impl EventBody {
@@ -209,7 +243,9 @@ impl EventBody {
             | Self::MemberJoined { group, .. }
             | Self::MemberLeft { group, .. }
             | Self::MemberRoleChanged { group, .. } => ConversationId::Group(group.clone()),
-            Self::MessageRecalled { conversation, .. } => conversation.clone(),
+            Self::MessageRecalled { conversation, .. }
+            | Self::UsersMentioned { conversation, .. }
+            | Self::NotificationModeChanged { conversation, .. } => conversation.clone(),
         }
     }
 
@@ -227,6 +263,8 @@ impl EventBody {
             Self::MemberLeft { .. } => "MemberLeft",
             Self::MemberRoleChanged { .. } => "MemberRoleChanged",
             Self::MessageRecalled { .. } => "MessageRecalled",
+            Self::UsersMentioned { .. } => "UsersMentioned",
+            Self::NotificationModeChanged { .. } => "NotificationModeChanged",
         }
     }
 }

@@ -41,7 +41,8 @@ impl State {
                     }
                     slot.reader.ack_watermark = slot.len;
                     slot.reader.unacked_from_peer = 0;
-                    mark_all_read(slot.reader, slot.len, slot.recalls);
+                    let at = slot.counts();
+                    mark_all_read(slot.reader, &at);
                 }
             }
             EventBody::GroupReadAcked {
@@ -64,7 +65,8 @@ impl State {
                 reader,
             } => {
                 if let Some(slot) = self.reader_mut(conversation, reader) {
-                    mark_all_read(slot.reader, slot.len, slot.recalls);
+                    let at = slot.counts();
+                    mark_all_read(slot.reader, &at);
                 }
             }
             EventBody::MemberJoined { group, user, role } => {
@@ -104,6 +106,21 @@ impl State {
             EventBody::MessageRecalled { message, .. } => {
                 if let Some(r) = self.messages.get(message).copied() {
                     self.fold_recall(r.conversation as usize, r.seq);
+                }
+            }
+            EventBody::UsersMentioned {
+                message,
+                users,
+                everyone,
+                ..
+            } => self.on_mentioned(*message, users, *everyone),
+            EventBody::NotificationModeChanged {
+                conversation,
+                user,
+                mode,
+            } => {
+                if let Some(slot) = self.reader_mut(conversation, user) {
+                    slot.reader.mode = *mode;
                 }
             }
         }
@@ -163,6 +180,24 @@ impl State {
                 seq,
             },
         );
+    }
+
+    fn on_mentioned(&mut self, message: MessageId, users: &[UserId], everyone: bool) {
+        let Some(r) = self.messages.get(&message).copied() else {
+            return;
+        };
+        let named: Vec<UserIdx> = users.iter().filter_map(|u| self.user_idx(u)).collect();
+        let c = &mut self.conversations[r.conversation as usize];
+        for u in named {
+            if let Some(reader) = c.readers.get_mut(&u) {
+                if reader.mentions.last() != Some(&r.seq) {
+                    reader.mentions.push(r.seq);
+                }
+            }
+        }
+        if everyone && c.mention_all.last() != Some(&r.seq) {
+            c.mention_all.push(r.seq);
+        }
     }
 
     fn on_read_acked(&mut self, message: MessageId, reader: &UserId, at_ms: u64) {
@@ -226,10 +261,12 @@ impl State {
         let c = &mut self.conversations[conv as usize];
         let len = c.len();
         let recalls = c.recalls();
+        let mention_alls = c.mention_alls();
         let reader = c.readers.get_mut(&u)?;
         Some(ReaderSlot {
             len,
             recalls,
+            mention_alls,
             member_count: &mut c.member_count,
             reader,
         })
@@ -259,6 +296,7 @@ impl State {
             member_count: 0,
             read_ack_at_ms: Default::default(),
             recalled: Vec::new(),
+            mention_all: Vec::new(),
         });
         c
     }
@@ -298,8 +336,26 @@ impl State {
 struct ReaderSlot<'a> {
     len: u32,
     recalls: u32,
+    mention_alls: u32,
     member_count: &'a mut u32,
     reader: &'a mut ReaderState,
+}
+
+/// A conversation's counts a read of everything settles against.
+struct Counts {
+    len: u32,
+    recalls: u32,
+    mention_alls: u32,
+}
+
+impl ReaderSlot<'_> {
+    fn counts(&self) -> Counts {
+        Counts {
+            len: self.len,
+            recalls: self.recalls,
+            mention_alls: self.mention_alls,
+        }
+    }
 }
 
 /// Marks one message read for a reader, if it counts for them and is not read yet.
@@ -313,9 +369,10 @@ fn mark_read(r: &mut ReaderState, seq: Seq, own: bool) {
 
 /// Marks every message so far read: the watermark moves to the end and the sparse set empties.
 /// Amortized O(1): each entry cleared here was paid for when it was inserted.
-fn mark_all_read(r: &mut ReaderState, len: u32, recalls: u32) {
-    r.read_watermark = len;
+fn mark_all_read(r: &mut ReaderState, at: &Counts) {
+    r.read_watermark = at.len;
     r.reads_above.clear();
-    r.read_count = r.eligible(len).saturating_sub(r.own_sent);
-    crate::recall::settle_all_read(r, recalls);
+    r.read_count = r.eligible(at.len).saturating_sub(r.own_sent);
+    crate::recall::settle_all_read(r, at.recalls);
+    crate::mention::settle_mentions(r, at.mention_alls);
 }

@@ -145,6 +145,18 @@ impl State {
                 "recalled messages of {}",
                 c.id
             );
+            // Mentions: rising message positions inside the conversation.
+            let rising =
+                |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]) && v.iter().all(|&s| s < len);
+            ensure!(rising(&c.mention_all), "@all messages of {}", c.id);
+            ensure!(
+                c.readers
+                    .values()
+                    .all(|r| rising(&r.mentions)
+                        && r.mention_alls_seen as usize <= c.mention_all.len()),
+                "mentions in {}",
+                c.id
+            );
             ensure!(
                 c.readers
                     .values()

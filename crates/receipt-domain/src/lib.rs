@@ -38,6 +38,7 @@ mod event;
 mod fold;
 mod ids;
 mod invariants;
+mod mention;
 mod notify;
 mod partition;
 mod policy;
@@ -49,7 +50,7 @@ mod state;
 pub use command::{Command, CommandKind};
 pub use decide::{decide, Decision, Note};
 pub use error::{DomainError, QueryError};
-pub use event::{Event, EventBody, GroupAck, GroupAckDeclined, Role};
+pub use event::{Event, EventBody, GroupAck, GroupAckDeclined, NotificationMode, Role};
 pub use ids::{
     CommandId, ConversationId, EventId, GroupId, InvalidInput, MessageId, UserId, MAX_ID_BYTES,
 };
@@ -58,8 +59,8 @@ pub use notify::{Notification, NotificationKind};
 pub use partition::{ConversationHeader, ReaderSummary};
 pub use policy::{AckVisibility, GroupAckRequesters, Policy, DAY_MS};
 pub use query::{
-    order_conversation_list, AckCursor, ConversationSummary, ConversationUnread, GroupAckEntry,
-    GroupAckPage, MessageStatus, ParticipantSummary, MAX_ACK_PAGE_SIZE,
+    order_conversation_list, AckCursor, Badge, ConversationSummary, ConversationUnread,
+    GroupAckEntry, GroupAckPage, MessageStatus, ParticipantSummary, MAX_ACK_PAGE_SIZE,
 };
 pub use query_lists::{MemberCursor, UnreadMembersPage};
 pub use state::State;

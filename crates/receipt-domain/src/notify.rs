@@ -67,6 +67,23 @@ pub enum NotificationKind {
         /// The user who recalled it.
         by: UserId,
     },
+    /// To a user mentioned by name: the message mentions them (`@all` addresses nobody one by
+    /// one: the service broadcasts the message).
+    Mentioned {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// Its sender.
+        by: UserId,
+    },
+    /// To the user (their other devices): how they hear of the conversation changed.
+    NotificationModeChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The new mode.
+        mode: crate::event::NotificationMode,
+    },
     /// To the reader (their other devices): their read state in the conversation changed.
     ReadStateChanged {
         /// The conversation.
@@ -184,6 +201,34 @@ impl State {
                     },
                 }));
             }
+            EventBody::UsersMentioned {
+                conversation,
+                message,
+                users,
+                ..
+            } => {
+                if let Some(by) = sender_of(message) {
+                    out.extend(users.iter().map(|to| Notification {
+                        to: to.clone(),
+                        kind: NotificationKind::Mentioned {
+                            conversation: conversation.clone(),
+                            message: *message,
+                            by: by.clone(),
+                        },
+                    }));
+                }
+            }
+            EventBody::NotificationModeChanged {
+                conversation,
+                user,
+                mode,
+            } => out.push(Notification {
+                to: user.clone(),
+                kind: NotificationKind::NotificationModeChanged {
+                    conversation: conversation.clone(),
+                    mode: *mode,
+                },
+            }),
             EventBody::MessageSent { .. }
             | EventBody::MemberJoined { .. }
             | EventBody::MemberLeft { .. }

@@ -32,6 +32,13 @@ pub struct ReaderSummary {
     /// How many of the conversation's recalls `recalled_unread` accounts for. Behind the
     /// header's `recalls`, the summary is stale and must be refreshed from the partition.
     pub recalls_seen: u32,
+    /// Unread messages that mention the user (by name or as everyone).
+    pub mentions: u32,
+    /// How many of the conversation's `@all` messages `mentions` accounts for. Behind the
+    /// header's `mention_alls`, the summary is stale, like a summary behind on recalls.
+    pub mention_alls_seen: u32,
+    /// How the user hears of the conversation.
+    pub mode: crate::event::NotificationMode,
 }
 
 impl ReaderSummary {
@@ -45,6 +52,20 @@ impl ReaderSummary {
             .saturating_sub(self.own_sent)
             .saturating_sub(self.read_count)
             .saturating_sub(self.recalled_unread)
+    }
+
+    /// Whether a recall or an `@all` message since makes this summary stale.
+    pub fn is_behind(&self, header: &ConversationHeader) -> bool {
+        self.recalls_seen < header.recalls || self.mention_alls_seen < header.mention_alls
+    }
+
+    /// What the conversation adds to the user's badge under their notification mode.
+    pub fn badge(&self, len: u32) -> u32 {
+        match self.mode {
+            crate::event::NotificationMode::All => self.unread(len),
+            crate::event::NotificationMode::MentionsOnly => self.mentions,
+            crate::event::NotificationMode::Muted => 0,
+        }
     }
 }
 
@@ -60,6 +81,8 @@ pub struct ConversationHeader {
     pub last_message_at_ms: u64,
     /// Messages recalled in it: a summary that has seen fewer is stale.
     pub recalls: u32,
+    /// Messages mentioning everyone in it: a summary that has seen fewer is stale.
+    pub mention_alls: u32,
 }
 
 impl State {
@@ -76,6 +99,7 @@ impl State {
             member_count: c.member_count,
             last_message_at_ms: c.messages.last().map_or(0, |m| m.sent_at_ms),
             recalls: c.recalls(),
+            mention_alls: c.mention_alls(),
         })
     }
 
@@ -139,6 +163,7 @@ impl State {
                         r.past.capacity() * size_of::<(u32, u32)>()
                             + r.reads_above.capacity() * (size_of::<u32>() + 1)
                             + r.ack_marks.capacity() * size_of::<(u32, u64)>()
+                            + r.mentions.capacity() * size_of::<u32>()
                     })
                     .sum();
                 c.messages.capacity() * size_of::<crate::state::MessageRecord>()
@@ -146,6 +171,7 @@ impl State {
                     + map_bytes::<u32, ReaderState>(c.readers.capacity())
                     + map_bytes::<u32, u64>(c.read_ack_at_ms.capacity())
                     + c.recalled.capacity() * size_of::<u32>()
+                    + c.mention_all.capacity() * size_of::<u32>()
                     + readers
                     + match &c.id {
                         ConversationId::Group(g) => g.as_str().len(),
@@ -193,6 +219,9 @@ impl EventBody {
                 ..
             } => vec![low, high],
             Self::MessageRecalled { .. } => Vec::new(),
+            // Users mentioned by name are refreshed at once; `@all` lazily, like a recall.
+            Self::UsersMentioned { users, .. } => users.iter().collect(),
+            Self::NotificationModeChanged { user, .. } => vec![user],
         }
     }
 }
@@ -205,7 +234,9 @@ impl CommandKind {
             Self::SendMessage { conversation, .. }
             | Self::AckConversationRead { conversation, .. }
             | Self::MarkConversationRead { conversation, .. }
-            | Self::AckMessagesRead { conversation, .. } => Some(conversation.clone()),
+            | Self::AckMessagesRead { conversation, .. }
+            | Self::SendMessageMentioning { conversation, .. }
+            | Self::SetNotificationMode { conversation, .. } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
             | Self::SetRole { group, .. }

@@ -2,6 +2,7 @@
 //! the paged reader list. Unread and ack count are O(1); the badge is O(conversations of the user).
 
 use crate::error::QueryError;
+use crate::event::NotificationMode;
 use crate::ids::{ConversationId, InvalidInput, MessageId, UserId};
 use crate::policy::{AckVisibility, Policy};
 use crate::state::{
@@ -18,8 +19,47 @@ pub const MAX_ACK_PAGE_SIZE: u32 = 1000;
 pub struct ConversationUnread {
     /// The conversation.
     pub conversation: ConversationId,
-    /// The user's unread count in it.
+    /// The user's unread count in it (whatever the notification mode).
     pub unread: u32,
+    /// Of those, the messages that mention the user (by name or as everyone).
+    pub mentions: u32,
+    /// How the user hears of it: what it adds to the badge.
+    pub mode: NotificationMode,
+}
+
+impl ConversationUnread {
+    /// What this conversation adds to the user's badge under their notification mode.
+    pub fn badge(&self) -> u32 {
+        match self.mode {
+            NotificationMode::All => self.unread,
+            NotificationMode::MentionsOnly => self.mentions,
+            NotificationMode::Muted => 0,
+        }
+    }
+}
+
+/// A user's badge: unread messages and mentions over their conversations, each conversation
+/// counted as its notification mode says (a muted one not at all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Badge {
+    /// Unread messages (only mentions, for conversations in `MentionsOnly` mode).
+    pub unread: u64,
+    /// Unread messages that mention the user, in conversations not muted.
+    pub mentions: u64,
+}
+
+impl Badge {
+    /// The badge of a conversation list.
+    pub fn of(list: &[ConversationUnread]) -> Self {
+        let mut badge = Self::default();
+        for c in list {
+            badge.unread += u64::from(c.badge());
+            if c.mode != NotificationMode::Muted {
+                badge.mentions += u64::from(c.mentions);
+            }
+        }
+        badge
+    }
 }
 
 /// The SDK's per-message local fields, as seen by one viewer (spec §4.11).
@@ -153,12 +193,26 @@ impl State {
             .unwrap_or(0)
     }
 
-    /// The badge: unread messages over all the user's conversations.
+    /// The badge: unread messages over all the user's conversations, each as its
+    /// notification mode says (a muted conversation adds nothing, one in mentions-only mode
+    /// its mentions).
     pub fn total_unread(&self, user: &UserId) -> u64 {
-        self.conversations(user)
-            .iter()
-            .map(|c| u64::from(c.unread))
-            .sum()
+        self.badge(user).unread
+    }
+
+    /// The badge with unread messages and mentions apart.
+    pub fn badge(&self, user: &UserId) -> Badge {
+        Badge::of(&self.conversations(user))
+    }
+
+    /// Unread messages that mention `user` in `conversation` (0 if the user has nothing there).
+    pub fn mention_count(&self, user: &UserId, conversation: &ConversationId) -> u32 {
+        self.conversation(conversation)
+            .and_then(|c| {
+                let u = self.user_idx(user)?;
+                Some(c.mentions_of(u, c.readers.get(&u)?))
+            })
+            .unwrap_or(0)
     }
 
     /// Every conversation the user has taken part in (including groups since left), with the
@@ -179,6 +233,8 @@ impl State {
                     ConversationUnread {
                         conversation: conv.id.clone(),
                         unread: conv.unread_of(u, r),
+                        mentions: conv.mentions_of(u, r),
+                        mode: r.mode,
                     },
                 ))
             })

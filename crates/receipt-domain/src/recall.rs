@@ -61,6 +61,9 @@ impl State {
             read_count: r.read_count,
             recalled_unread: c.unsettled_recalled_unread(u, r),
             recalls_seen: c.recalls(),
+            mentions: c.mentions_of(u, r),
+            mention_alls_seen: c.mention_alls(),
+            mode: r.mode,
         }
     }
 

@@ -77,6 +77,9 @@ pub(crate) struct Conversation {
     /// Recalled messages, in the order they were recalled (src/recall.rs).
     #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) recalled: Vec<Seq>,
+    /// Messages that mention everyone (`@all`), oldest first (src/mention.rs).
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
+    pub(crate) mention_all: Vec<Seq>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +137,15 @@ pub(crate) struct ReaderState {
     /// read everything; later ones are counted when asked (src/recall.rs), so a recall never
     /// walks a group's members.
     pub(crate) recalls_seen: u32,
+    /// Messages that mention this reader by name since they last read everything, oldest
+    /// first (src/mention.rs).
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
+    pub(crate) mentions: Vec<Seq>,
+    /// The conversation's first `mention_alls_seen` `@all` messages were read when this reader
+    /// last read everything.
+    pub(crate) mention_alls_seen: u32,
+    /// How the reader hears of the conversation (what it adds to their badge).
+    pub(crate) mode: crate::event::NotificationMode,
 }
 
 impl ReaderState {

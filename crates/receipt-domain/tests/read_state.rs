@@ -120,7 +120,9 @@ fn former_member_keeps_the_conversation_and_may_clear_it() {
         w.state.conversations(&user("bob")),
         vec![ConversationUnread {
             conversation: gconv("team"),
-            unread: 1
+            unread: 1,
+            mentions: 0,
+            mode: NotificationMode::All,
         }]
     );
     w.mark_all(gconv("team"), "bob").unwrap();
@@ -146,15 +148,21 @@ fn badge_and_conversation_list_add_up_every_conversation() {
         vec![
             ConversationUnread {
                 conversation: chat(),
-                unread: 1
+                unread: 1,
+                mentions: 0,
+                mode: NotificationMode::All,
             },
             ConversationUnread {
                 conversation: direct("bob", "carol"),
-                unread: 2
+                unread: 2,
+                mentions: 0,
+                mode: NotificationMode::All,
             },
             ConversationUnread {
                 conversation: gconv("team"),
-                unread: 1
+                unread: 1,
+                mentions: 0,
+                mode: NotificationMode::All,
             },
         ]
     );

@@ -137,6 +137,12 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             .prop_map(|(group, users)| CommandKind::RemoveMembers { group, users }),
         2 => (any_message(), any_user())
             .prop_map(|(message, by)| CommandKind::RecallMessage { message, by }),
+        3 => (any_conversation(), any_message(), any_user(), prop::collection::vec(any_user(), 0..3), prop::bool::weighted(0.3))
+            .prop_map(|(conversation, message, sender, mentions, mention_all)| CommandKind::SendMessageMentioning {
+                conversation, message, sender, needs_group_ack: false, mentions, mention_all
+            }),
+        2 => (any_conversation(), any_user(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)])
+            .prop_map(|(conversation, user, mode)| CommandKind::SetNotificationMode { conversation, user, mode }),
     ]
 }
 
@@ -240,7 +246,15 @@ fn compare_queries(world: &World, model: &Model, page_size: u32) -> Result<(), T
             let expected = model.unread_members(p, &u, &id).map(|set| (set.len(), set));
             prop_assert_eq!(walked, expected, "unread members of {} for {}", m, name);
         }
+        prop_assert_eq!(s.badge(&u), Badge::of(&model.conversations(&u)));
         for c in &conversations {
+            prop_assert_eq!(
+                s.mention_count(&u, c),
+                model.mentions(&u, c),
+                "mentions of {} in {}",
+                name,
+                c
+            );
             prop_assert_eq!(
                 s.first_unread_message(&u, c),
                 model.first_unread(&u, c),
@@ -259,7 +273,9 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         CommandKind::SendMessage { conversation, .. }
         | CommandKind::AckConversationRead { conversation, .. }
         | CommandKind::MarkConversationRead { conversation, .. }
-        | CommandKind::AckMessagesRead { conversation, .. } => Some(conversation.clone()),
+        | CommandKind::AckMessagesRead { conversation, .. }
+        | CommandKind::SendMessageMentioning { conversation, .. }
+        | CommandKind::SetNotificationMode { conversation, .. } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }

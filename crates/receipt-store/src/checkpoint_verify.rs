@@ -125,24 +125,24 @@ impl<B: Backend> EventLog<B> {
     }
 }
 
-/// Whether a stored summary says what the fold says: the same, or behind only by recalls (a
-/// recall in a group refreshes no member's summary; an engine refreshes a stale one when it is
-/// next asked), with every other counter the same.
+/// Whether a stored summary says what the fold says: the same, or behind only by recalls or
+/// `@all` messages (neither refreshes a group member's summary; an engine refreshes a stale one
+/// when it is next asked), with every other counter the same.
 fn summary_agrees(folded: Option<ReaderSummary>, stored: ReaderSummary) -> bool {
     let Some(folded) = folded else {
         return false;
     };
-    folded == stored
-        || (stored.recalls_seen < folded.recalls_seen
-            && ReaderSummary {
-                recalled_unread: 0,
-                recalls_seen: 0,
-                ..stored
-            } == ReaderSummary {
-                recalled_unread: 0,
-                recalls_seen: 0,
-                ..folded
-            })
+    let behind = stored.recalls_seen < folded.recalls_seen
+        || stored.mention_alls_seen < folded.mention_alls_seen;
+    // What a recall or an `@all` message changes without refreshing the summary.
+    let settled = |s: ReaderSummary| ReaderSummary {
+        recalled_unread: 0,
+        recalls_seen: 0,
+        mentions: 0,
+        mention_alls_seen: 0,
+        ..s
+    };
+    folded == stored || (behind && settled(stored) == settled(folded))
 }
 
 /// The user and the stream key of a summary entry's key.

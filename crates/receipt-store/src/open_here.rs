@@ -1,8 +1,9 @@
 //! Who holds a store. sled locks its `db` file (`flock`) for as long as a handle is open, and its
-//! background threads can keep that lock a moment after the last handle of this process is
-//! dropped. So opening waits for the lock only in that one case, a store this process closed
-//! less than [`LOCK_WAIT`] ago; a store open elsewhere in this process, or in another process,
-//! is reported [`StoreError::Locked`] at once.
+//! background threads can keep that lock a moment after the last handle is dropped. So closing
+//! waits (at most [`LOCK_WAIT`]) until the lock is free, and a store closed by one process opens
+//! in another at once; opening also waits for the lock of a store this process closed less than
+//! [`LOCK_WAIT`] ago. A store open elsewhere in this process, or in another process, is reported
+//! [`StoreError::Locked`] at once.
 
 use crate::error::StoreError;
 use std::collections::HashMap;
@@ -51,6 +52,8 @@ fn locked(dir: &Path, by: &str) -> StoreError {
 #[derive(Debug)]
 pub(crate) struct Claim {
     key: PathBuf,
+    /// sled's data file, whose lock a close waits for.
+    db_file: PathBuf,
     /// Opened successfully: dropping marks the store as closed a moment ago (sled may still
     /// hold its lock). A failed open just forgets the claim.
     pub(crate) opened: bool,
@@ -58,11 +61,36 @@ pub(crate) struct Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
+        if self.opened {
+            wait_for_release(&self.db_file);
+        }
         let mut registry = registry();
         if self.opened {
             registry.insert(self.key.clone(), Held::ClosedAt(Instant::now()));
         } else {
             registry.remove(&self.key);
+        }
+    }
+}
+
+/// Waits, at most [`LOCK_WAIT`], until nothing holds the lock of `db_file`: sled's handles are
+/// dropped, but its background threads may still hold the file a moment.
+fn wait_for_release(db_file: &Path) {
+    let Ok(file) = File::open(db_file) else {
+        return;
+    };
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return;
+            }
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // Still held after the wait, or the file cannot be probed: the next open reports it.
+            Err(_) => return,
         }
     }
 }
@@ -84,7 +112,11 @@ pub(crate) fn claim(dir: &Path, db_file: &Path) -> Result<Claim, StoreError> {
         registry.insert(key.clone(), Held::Open);
         closed_at
     };
-    let claim = Claim { key, opened: false };
+    let claim = Claim {
+        key,
+        db_file: db_file.to_path_buf(),
+        opened: false,
+    };
     let Ok(file) = File::open(db_file) else {
         // No data file yet: nobody holds it (sled's own lock settles a race from here on).
         return Ok(claim);

@@ -10,7 +10,7 @@
 use crate::error::StoreError;
 use receipt_domain::{
     ConversationId, Event, EventBody, EventId, GroupAck, GroupAckDeclined, GroupId, MessageId,
-    Role, UserId,
+    NotificationMode, Role, UserId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -137,6 +137,27 @@ pub(crate) enum BodyV1 {
         message: Uuid,
         by: Text,
     },
+    // Appended next (mentions, notification modes).
+    UsersMentioned {
+        conversation: ConversationV1,
+        message: Uuid,
+        // Allocated as decoded, never by the stored length.
+        #[serde(deserialize_with = "receipt_domain::bounded_serde::vec")]
+        users: Vec<Text>,
+        everyone: bool,
+    },
+    NotificationModeChanged {
+        conversation: ConversationV1,
+        user: Text,
+        mode: NotificationModeV1,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum NotificationModeV1 {
+    All,
+    MentionsOnly,
+    Muted,
 }
 
 // ---- domain -> stored (encoding: total over what this schema knows) -----------------------------
@@ -270,6 +291,31 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
             conversation: c(conversation),
             message: message.0,
             by: s(by),
+        },
+        EventBody::UsersMentioned {
+            conversation,
+            message,
+            users,
+            everyone,
+        } => BodyV1::UsersMentioned {
+            conversation: c(conversation),
+            message: message.0,
+            users: users.iter().map(s).collect(),
+            everyone: *everyone,
+        },
+        EventBody::NotificationModeChanged {
+            conversation,
+            user,
+            mode,
+        } => BodyV1::NotificationModeChanged {
+            conversation: c(conversation),
+            user: s(user),
+            mode: match mode {
+                NotificationMode::All => NotificationModeV1::All,
+                NotificationMode::MentionsOnly => NotificationModeV1::MentionsOnly,
+                NotificationMode::Muted => NotificationModeV1::Muted,
+                _ => return Err(StoreError::UnsupportedEvent("NotificationMode")),
+            },
         },
         other => return Err(StoreError::UnsupportedEvent(other.kind_name())),
     };
@@ -426,6 +472,30 @@ pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
             conversation: c(conversation)?,
             message: m(message),
             by: user(by)?,
+        },
+        BodyV1::UsersMentioned {
+            conversation,
+            message,
+            users,
+            everyone,
+        } => EventBody::UsersMentioned {
+            conversation: c(conversation)?,
+            message: m(message),
+            users: users.into_iter().map(user).collect::<Result<_, _>>()?,
+            everyone,
+        },
+        BodyV1::NotificationModeChanged {
+            conversation,
+            user: u,
+            mode,
+        } => EventBody::NotificationModeChanged {
+            conversation: c(conversation)?,
+            user: user(u)?,
+            mode: match mode {
+                NotificationModeV1::All => NotificationMode::All,
+                NotificationModeV1::MentionsOnly => NotificationMode::MentionsOnly,
+                NotificationModeV1::Muted => NotificationMode::Muted,
+            },
         },
     };
     Ok(Event {

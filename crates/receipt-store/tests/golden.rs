@@ -5,7 +5,8 @@
 //! the message index, and checkpoint entries of layout 1 in place of the whole-state snapshot)
 //! `tests/fixtures/v4` (checkpoint entries of layout 2: message ids in the partitions' message
 //! records, read-ack times; and the clean-close marker) and `tests/fixtures/v5` (checkpoint
-//! layout 3: recalls; and `MessageRecalled` events, the first event appended to the schema).
+//! layout 3: recalls; and `MessageRecalled` events, the first event appended to the schema) and
+//! `tests/fixtures/v6` (checkpoint layout 4: mentions, notification modes; and their events).
 //! Every later version must read each of them and give the same answers to the same queries.
 
 mod support;
@@ -81,14 +82,24 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Events in a fixture: 200 appends each (v6's mentions append two events with one decision).
+fn events_in(version: &str) -> u64 {
+    if version == "v6" {
+        206
+    } else {
+        200
+    }
+}
+
 fn check<B: Backend>(log: &EventLog<B>, version: &str) {
     let policy = Policy::all_receipts_on();
+    let events = events_in(version);
     let (end, full) = log.rebuild().unwrap();
-    assert_eq!(end, 200);
+    assert_eq!(end, events);
     // Written before the event-id index existed: opening built it, so the store verifies and a
     // retry of one of its appends is recognised as the stored decision.
     let report = log.verify().unwrap();
-    assert_eq!((report.events, report.acknowledged), (200, 200));
+    assert_eq!((report.events, report.acknowledged), (events, events));
     let first = log.read_from(0, 1).unwrap().remove(0);
     let stale_retry = AppendRequest {
         conversation: first.event.body.conversation(),
@@ -97,7 +108,7 @@ fn check<B: Backend>(log: &EventLog<B>, version: &str) {
     };
     let again = log.append(stale_retry).unwrap();
     assert!(again.duplicate && again.first_position == 0);
-    assert_eq!(log.head(), 200);
+    assert_eq!(log.head(), events);
     // The conversation list's order changed with the partitioned projections (newest activity
     // first, not first appearance: no answer may need an order across conversations): the fixtures'
     // answers are compared with each user's list as a set; the badge and every count as is.
@@ -108,7 +119,7 @@ fn check<B: Backend>(log: &EventLog<B>, version: &str) {
     // The fixture's snapshot is used when this build still understands it; either way the
     // recovered projections are the same.
     let (end, recovered) = log.recover().unwrap();
-    assert_eq!(end, 200);
+    assert_eq!(end, events);
     assert_eq!(recovered, full);
 }
 
@@ -127,7 +138,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
@@ -137,10 +148,10 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5"].contains(&version) {
+        if ["v3", "v4", "v5", "v6"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -177,7 +188,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -271,10 +282,40 @@ fn the_v5_fixture_holds_recalls_and_its_checkpoint_is_used_while_the_layout_is_3
         })
         .count();
     assert!(recalls > 0, "the fixture uses the recall event");
+    if CHECKPOINT_LAYOUT_VERSION != 3 {
+        assert_eq!(log.verify().unwrap().checkpoint.other_layout, Some(3));
+    }
     if CHECKPOINT_LAYOUT_VERSION == 3 {
         assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(150)));
         let report = log.verify().unwrap();
         assert_eq!(report.checkpoint.marker, Some(150));
+        assert_eq!(report.checkpoint.other_layout, None);
+        assert!(report.checkpoint.partitions >= 10);
+    }
+}
+
+#[test]
+fn the_v6_fixture_holds_mentions_and_modes_and_its_checkpoint_is_used_while_the_layout_is_4() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("v6").join("sled"), dir.path());
+    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = log
+        .read_from(0, 206)
+        .unwrap()
+        .iter()
+        .map(|e| e.event.body.kind_name())
+        .collect();
+    for kind in [
+        "UsersMentioned",
+        "NotificationModeChanged",
+        "MessageRecalled",
+    ] {
+        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
+    }
+    if CHECKPOINT_LAYOUT_VERSION == 4 {
+        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(156)));
+        let report = log.verify().unwrap();
+        assert_eq!(report.checkpoint.marker, Some(156));
         assert_eq!(report.checkpoint.other_layout, None);
         assert!(report.checkpoint.partitions >= 10);
     }

@@ -89,3 +89,48 @@ fn the_same_store_through_a_symbolic_link_is_the_same_store() {
     // Closed a moment ago through the link: the real path waits out sled's release.
     assert!(open(&real.join("store")).is_ok());
 }
+
+/// sled's background threads may hold its lock a moment after its last handle is dropped; a
+/// close waits for them, so another process (here: a lock probe on a handle of our own, which
+/// conflicts with sled's exactly as another process's would) finds the store free at once.
+#[test]
+fn a_closed_store_is_free_for_another_process_as_soon_as_the_close_returns() {
+    for round in 0..30u128 {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // Buffered: sled's flusher and IO threads have work in flight when the log drops.
+            let log = SledLog::open_dir(dir.path(), Durability::Buffered).unwrap();
+            let ann = receipt_domain::UserId::new("ann").unwrap();
+            let chat = receipt_domain::ConversationId::direct(
+                ann.clone(),
+                receipt_domain::UserId::new("bob").unwrap(),
+            )
+            .unwrap();
+            for n in 0..300u128 {
+                let id = round << 32 | n;
+                let event = receipt_domain::Event {
+                    id: receipt_domain::EventId(uuid::Uuid::from_u128(id + 1)),
+                    at_ms: 1,
+                    body: receipt_domain::EventBody::MessageSent {
+                        conversation: chat.clone(),
+                        message: receipt_domain::MessageId(uuid::Uuid::from_u128(id + 1)),
+                        sender: ann.clone(),
+                        group_ack: receipt_domain::GroupAck::NotRequested,
+                    },
+                };
+                log.append(receipt_store::AppendRequest {
+                    conversation: chat.clone(),
+                    expected_version: n as u64,
+                    events: vec![event],
+                })
+                .unwrap();
+            }
+        }
+        let db = std::fs::File::open(dir.path().join("db")).unwrap();
+        assert!(
+            db.try_lock().is_ok(),
+            "round {round}: sled still held its lock after the close returned"
+        );
+        db.unlock().unwrap();
+    }
+}

@@ -15,7 +15,8 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use receipt_domain::{
-    Command, CommandId, CommandKind, ConversationId, GroupId, MessageId, Policy, Role, UserId,
+    Command, CommandId, CommandKind, ConversationId, GroupId, MessageId, NotificationMode, Policy,
+    Role, UserId,
 };
 use rustc_hash::FxHashSet;
 use uuid::Uuid;
@@ -300,6 +301,23 @@ impl Workload {
                 sender,
                 acks,
             });
+            // One group message in ten mentions members by name, one in fifty everyone.
+            if group && self.rng.random_bool(0.12) {
+                let c = &self.conversations[ci];
+                let named: Vec<u32> = (0..2)
+                    .map(|_| c.members[self.rng.random_range(0..c.members.len())])
+                    .filter(|&m| m != sender)
+                    .collect();
+                let mention_all = self.rng.random_bool(1.0 / 6.0);
+                return CommandKind::SendMessageMentioning {
+                    conversation,
+                    message,
+                    sender: self.user(sender),
+                    needs_group_ack,
+                    mentions: named.into_iter().map(|m| self.user(m)).collect(),
+                    mention_all,
+                };
+            }
             return CommandKind::SendMessage {
                 conversation,
                 message,
@@ -365,6 +383,15 @@ impl Workload {
             },
             95..97 => self.join(ci),
             97 => self.recall(ci, message, sender),
+            98 => CommandKind::SetNotificationMode {
+                conversation,
+                user: self.user(member),
+                mode: match self.rng.random_range(0..3) {
+                    0 => NotificationMode::All,
+                    1 => NotificationMode::MentionsOnly,
+                    _ => NotificationMode::Muted,
+                },
+            },
             _ => self.leave(ci),
         }
     }
@@ -524,6 +551,8 @@ mod tests {
         // needs members added in chunks too), and a share of the acks come a page at a time.
         assert!(kinds["AckMessagesRead"] > 100, "{kinds:?}");
         assert!(kinds["RecallMessage"] > 50, "{kinds:?}");
+        assert!(kinds["SendMessageMentioning"] > 200, "{kinds:?}");
+        assert!(kinds["SetNotificationMode"] > 50, "{kinds:?}");
         assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
         assert!(
             kinds["AddMembers"] >= 5,

@@ -16,7 +16,7 @@ use rustc_hash::FxHashSet;
 use std::hash::Hash;
 
 /// Checks the number of items named (duplicates included) against `max`.
-fn check_size<T>(items: &[T], min: usize, max: u32) -> Result<(), DomainError> {
+pub(super) fn check_size<T>(items: &[T], min: usize, max: u32) -> Result<(), DomainError> {
     let count = items.len();
     if count < min || u32::try_from(count).map_or(true, |n| n > max) {
         return Err(DomainError::BatchSize { count, max });
@@ -25,7 +25,7 @@ fn check_size<T>(items: &[T], min: usize, max: u32) -> Result<(), DomainError> {
 }
 
 /// The items in order, each named once.
-fn distinct<T: Eq + Hash + Clone>(items: &[T]) -> Vec<T> {
+pub(super) fn distinct<T: Eq + Hash + Clone>(items: &[T]) -> Vec<T> {
     let mut seen = FxHashSet::default();
     items
         .iter()
@@ -40,14 +40,14 @@ fn gather(outcomes: Vec<Outcome>) -> Outcome {
         .into_iter()
         .flat_map(|o| match o {
             Outcome::Emit(body, _) => vec![body],
-            Outcome::EmitMany(bodies) => bodies,
+            Outcome::EmitMany(bodies, _) => bodies,
             Outcome::NoOp => Vec::new(),
         })
         .collect();
     if bodies.is_empty() {
         Outcome::NoOp
     } else {
-        Outcome::EmitMany(bodies)
+        Outcome::EmitMany(bodies, None)
     }
 }
 

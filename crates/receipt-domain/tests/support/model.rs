@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 mod batch;
 #[path = "model_lists.rs"]
 mod lists;
+#[path = "model_mention.rs"]
+mod mention;
 #[path = "model_recall.rs"]
 mod recall;
 
@@ -23,6 +25,9 @@ struct Msg {
     acks: Vec<(UserId, u64)>,
     /// Recalled: in nobody's unread count, no longer readable or acknowledgeable.
     recalled: bool,
+    /// Users mentioned by name, and whether everyone is.
+    mentions: BTreeSet<UserId>,
+    mention_all: bool,
 }
 
 /// What a command did, as far as the outside can tell.
@@ -45,6 +50,8 @@ pub struct Model {
     read_acked_at: BTreeMap<MessageId, u64>,
     delivered: BTreeSet<MessageId>,
     conv_list: BTreeMap<UserId, Vec<ConversationId>>,
+    /// Notification modes set (the default is `All`).
+    modes: BTreeMap<(UserId, ConversationId), NotificationMode>,
 }
 
 type R = Result<Effect, DomainError>;
@@ -103,6 +110,9 @@ impl Model {
         }
         if let CommandKind::RecallMessage { message, by } = cmd {
             return self.recall(policy, at_ms, *message, by);
+        }
+        if let Some(r) = self.exec_mention(policy, at_ms, cmd) {
+            return r;
         }
         match cmd.clone() {
             CommandKind::SendMessage {
@@ -459,6 +469,8 @@ impl Model {
                 recipients,
                 acks: vec![],
                 recalled: false,
+                mentions: BTreeSet::new(),
+                mention_all: false,
             },
         );
         Ok(Effect {
@@ -534,15 +546,14 @@ impl Model {
             .map(|c| ConversationUnread {
                 conversation: c.clone(),
                 unread: self.unread(u, c),
+                mentions: self.mentions(u, c),
+                mode: self.mode(u, c),
             })
             .collect()
     }
 
     pub fn total_unread(&self, u: &UserId) -> u64 {
-        self.conversations(u)
-            .iter()
-            .map(|c| u64::from(c.unread))
-            .sum()
+        Badge::of(&self.conversations(u)).unread
     }
 
     pub fn member_count(&self, g: &GroupId) -> u32 {

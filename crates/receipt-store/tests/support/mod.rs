@@ -89,6 +89,8 @@ pub struct Workload {
     now_ms: u64,
     /// Also recalls (golden fixture v5 on); off, the commands are those of earlier fixtures.
     recalls: bool,
+    /// Also sends with mentions and notification modes (golden fixture v6 on).
+    mentions: bool,
 }
 
 const USERS: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
@@ -102,6 +104,16 @@ impl Workload {
             next_id: (seed as u128) << 64,
             now_ms: 1_000_000,
             recalls: false,
+            mentions: false,
+        }
+    }
+
+    /// The workload of [`Workload::with_recalls`], with one command in ten (of the rest) a send
+    /// with mentions or a notification-mode change.
+    pub fn with_mentions(seed: u64) -> Self {
+        Self {
+            mentions: true,
+            ..Self::with_recalls(seed)
         }
     }
 
@@ -130,6 +142,33 @@ impl Workload {
                     message: m(r),
                     by: u(r),
                 },
+            };
+        }
+        if self.mentions && r.below(10) == 0 {
+            let kind = if r.below(2) == 0 {
+                CommandKind::SendMessageMentioning {
+                    conversation: ConversationId::Group(g(r)),
+                    message: m(r),
+                    sender: u(r),
+                    needs_group_ack: false,
+                    mentions: vec![u(r)],
+                    mention_all: r.below(3) == 0,
+                }
+            } else {
+                CommandKind::SetNotificationMode {
+                    conversation: ConversationId::Group(g(r)),
+                    user: u(r),
+                    mode: match r.below(3) {
+                        0 => NotificationMode::All,
+                        1 => NotificationMode::MentionsOnly,
+                        _ => NotificationMode::Muted,
+                    },
+                }
+            };
+            return Command {
+                id: CommandId(Uuid::from_u128(self.next_id)),
+                at_ms: self.now_ms,
+                kind,
             };
         }
         let kind = match r.below(8) {
