@@ -235,6 +235,37 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// `sendConversationReadAck` up to a position: read receipts for every message of the peer
+    /// up to and including `up_to` (a message of this direct conversation), which the reader
+    /// has then read too. A no-op when nothing up to it waits for a receipt.
+    pub fn ack_conversation_read_up_to(
+        &self,
+        conversation: &ConversationId,
+        reader: &UserId,
+        up_to: MessageId,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::AckConversationReadUpTo {
+            conversation: conversation.clone(),
+            reader: reader.clone(),
+            up_to,
+        })
+    }
+
+    /// Marks every message up to and including `up_to` read, privately (a client that shows
+    /// a conversation's first screen). A no-op when nothing up to it is unread.
+    pub fn mark_conversation_read_up_to(
+        &self,
+        conversation: &ConversationId,
+        reader: &UserId,
+        up_to: MessageId,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::MarkConversationReadUpTo {
+            conversation: conversation.clone(),
+            reader: reader.clone(),
+            up_to,
+        })
+    }
+
     /// Recalls (deletes for everyone) a message: its sender within `Policy::recall_window_ms`,
     /// an owner or admin of its group at any time. It leaves every unread count that still held
     /// it, the reader list and the ack count; a repeated recall is a no-op.

@@ -98,7 +98,9 @@ impl<B: Backend> Engine<B> {
         // unknown may be another conversation's, which a whole-store fold reports as such.
         let decided = match (&command.kind, decided) {
             (
-                CommandKind::AckMessagesRead { conversation, .. },
+                CommandKind::AckMessagesRead { conversation, .. }
+                | CommandKind::AckConversationReadUpTo { conversation, .. }
+                | CommandKind::MarkConversationReadUpTo { conversation, .. },
                 Err(DomainError::UnknownMessage(m)),
             ) => match self.message_route(m, pending)? {
                 Some(c) if &c != conversation => Err(DomainError::MessageNotInConversation {

@@ -184,6 +184,49 @@ fn apply(tx: &Connection, counters: bool, e: &Event) -> Result {
                     .execute(params![reader.as_str(), conv])?;
             }
         }
+        EventBody::ConversationAckedUpTo {
+            conversation,
+            reader,
+            up_to,
+        }
+        | EventBody::ConversationMarkedReadUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => {
+            let conv = conversation.to_string();
+            let last: i64 = tx
+                .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
+                .query_row([bytes(up_to)], |r| r.get(0))?;
+            let old: i64 = tx
+                .prepare_cached("SELECT seq FROM watermarks WHERE user = ?1 AND conv = ?2")?
+                .query_row(params![reader.as_str(), conv], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            if last + 1 > old {
+                if counters {
+                    // The counter drops by what was unread between the watermark and the position.
+                    let newly: i64 = tx
+                        .prepare_cached(
+                            "SELECT COUNT(*) FROM messages m WHERE m.conv = ?2 AND m.sender != ?1
+                             AND m.seq >= ?3 AND m.seq <= ?4
+                             AND EXISTS (SELECT 1 FROM membership p WHERE p.conv = ?2 AND p.user = ?1
+                                         AND m.seq >= p.start AND (p.stop IS NULL OR m.seq < p.stop))
+                             AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.user = ?1 AND r.msg = m.id)
+                             AND NOT EXISTS (SELECT 1 FROM recalled x WHERE x.msg = m.id)",
+                        )?
+                        .query_row(params![reader.as_str(), conv, old, last], |r| r.get(0))?;
+                    tx.prepare_cached(
+                        "UPDATE unread SET n = n - ?3 WHERE user = ?1 AND conv = ?2",
+                    )?
+                    .execute(params![reader.as_str(), conv, newly])?;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO watermarks(user, conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT(user, conv) DO UPDATE SET seq = ?3",
+                )?
+                .execute(params![reader.as_str(), conv, last + 1])?;
+            }
+        }
         EventBody::MessageRecalled { message, .. } => {
             tx.prepare_cached("INSERT OR IGNORE INTO recalled(msg) VALUES (?1)")?
                 .execute([bytes(message)])?;

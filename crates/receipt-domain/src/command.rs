@@ -168,4 +168,23 @@ pub enum CommandKind {
         /// The mode.
         mode: crate::event::NotificationMode,
     },
+    /// `sendConversationReadAck` up to a position: read receipts for every message of the
+    /// peer up to and including `up_to` (direct chats).
+    AckConversationReadUpTo {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user who read.
+        reader: UserId,
+        /// The last message covered (of this conversation).
+        up_to: MessageId,
+    },
+    /// Marks every message up to and including `up_to` read, privately.
+    MarkConversationReadUpTo {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user who read.
+        reader: UserId,
+        /// The last message covered (of this conversation).
+        up_to: MessageId,
+    },
 }

@@ -11,13 +11,15 @@ use crate::event::{Event, EventBody, GroupAck, GroupAckDeclined, Role};
 use crate::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::policy::{GroupAckRequesters, Policy};
 use crate::state::{
-    Conversation, MessageRecord, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED, FLAG_RECALLED,
+    Conversation, MessageRecord, ReaderState, Seq, State, FLAG_DELIVERED, FLAG_READ_ACKED,
+    FLAG_RECALLED,
 };
 
 mod bulk;
 mod membership;
 mod mention;
 mod recall;
+mod up_to;
 use membership::{join, leave, set_role};
 
 /// What a decided command amounts to.
@@ -168,6 +170,16 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
             user,
             mode,
         } => mention::set_mode(state, conversation, user, *mode),
+        CommandKind::AckConversationReadUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => up_to::ack_up_to(state, policy, conversation, reader, *up_to),
+        CommandKind::MarkConversationReadUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => up_to::mark_up_to(state, conversation, reader, *up_to),
     }?;
     Ok(match outcome {
         NoOp => Decision::no_op(),
@@ -525,11 +537,12 @@ fn mark_message(
     })
 }
 
-fn mark_conversation(
-    state: &State,
+/// The checks of a conversation-wide read: the conversation and the reader's read state there.
+fn mark_conversation_checks<'s>(
+    state: &'s State,
     conversation: &ConversationId,
     reader: &UserId,
-) -> Result<Outcome, DomainError> {
+) -> Result<(&'s Conversation, Option<&'s ReaderState>), DomainError> {
     if !conversation.is_group() && conversation.peer_of(reader).is_none() {
         return Err(DomainError::NotAParticipant {
             user: reader.clone(),
@@ -538,25 +551,31 @@ fn mark_conversation(
     let Some(c) = state.conversation(conversation) else {
         return Err(DomainError::UnknownConversation(conversation.clone()));
     };
-    let conv = Some(c);
     let r = state.reader(c, reader);
-    match (conversation, r) {
-        (ConversationId::Group(group), None) => Err(DomainError::NotAMember {
+    if let (ConversationId::Group(group), None) = (conversation, r) {
+        return Err(DomainError::NotAMember {
             user: reader.clone(),
             group: group.clone(),
-        }),
-        (_, Some(r))
-            if conv.is_some_and(|c| {
-                state
-                    .user_idx(reader)
-                    .is_some_and(|u| c.unread_of(u, r) > 0)
-            }) =>
-        {
-            emit(EventBody::ConversationMarkedRead {
-                conversation: conversation.clone(),
-                reader: reader.clone(),
-            })
-        }
-        _ => Ok(NoOp),
+        });
     }
+    Ok((c, r))
+}
+
+fn mark_conversation(
+    state: &State,
+    conversation: &ConversationId,
+    reader: &UserId,
+) -> Result<Outcome, DomainError> {
+    let (c, r) = mark_conversation_checks(state, conversation, reader)?;
+    let unread = match (state.user_idx(reader), r) {
+        (Some(u), Some(r)) => c.unread_of(u, r) > 0,
+        _ => false,
+    };
+    if !unread {
+        return Ok(NoOp);
+    }
+    emit(EventBody::ConversationMarkedRead {
+        conversation: conversation.clone(),
+        reader: reader.clone(),
+    })
 }

@@ -227,6 +227,25 @@ pub enum EventBody {
         /// The new mode.
         mode: NotificationMode,
     },
+    /// The direct-chat reader acknowledged every message of the peer up to and including
+    /// `up_to` (and read every message up to it).
+    ConversationAckedUpTo {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user who read.
+        reader: UserId,
+        /// The last message covered.
+        up_to: MessageId,
+    },
+    /// The reader read every message up to and including `up_to`, privately.
+    ConversationMarkedReadUpTo {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user who read.
+        reader: UserId,
+        /// The last message covered.
+        up_to: MessageId,
+    },
 }
 
 impl EventBody {
@@ -245,7 +264,9 @@ impl EventBody {
             | Self::MemberRoleChanged { group, .. } => ConversationId::Group(group.clone()),
             Self::MessageRecalled { conversation, .. }
             | Self::UsersMentioned { conversation, .. }
-            | Self::NotificationModeChanged { conversation, .. } => conversation.clone(),
+            | Self::NotificationModeChanged { conversation, .. }
+            | Self::ConversationAckedUpTo { conversation, .. }
+            | Self::ConversationMarkedReadUpTo { conversation, .. } => conversation.clone(),
         }
     }
 
@@ -265,6 +286,8 @@ impl EventBody {
             Self::MessageRecalled { .. } => "MessageRecalled",
             Self::UsersMentioned { .. } => "UsersMentioned",
             Self::NotificationModeChanged { .. } => "NotificationModeChanged",
+            Self::ConversationAckedUpTo { .. } => "ConversationAckedUpTo",
+            Self::ConversationMarkedReadUpTo { .. } => "ConversationMarkedReadUpTo",
         }
     }
 }

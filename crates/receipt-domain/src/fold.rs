@@ -114,6 +114,12 @@ impl State {
                 everyone,
                 ..
             } => self.on_mentioned(*message, users, *everyone),
+            EventBody::ConversationAckedUpTo { reader, up_to, .. } => {
+                self.on_up_to(*up_to, reader, Some(event.at_ms));
+            }
+            EventBody::ConversationMarkedReadUpTo { reader, up_to, .. } => {
+                self.on_up_to(*up_to, reader, None);
+            }
             EventBody::NotificationModeChanged {
                 conversation,
                 user,
@@ -180,6 +186,12 @@ impl State {
                 seq,
             },
         );
+    }
+
+    fn on_up_to(&mut self, up_to: MessageId, reader: &UserId, ack_at_ms: Option<u64>) {
+        if let (Some(r), Some(u)) = (self.messages.get(&up_to).copied(), self.user_idx(reader)) {
+            self.fold_up_to(r.conversation as usize, u, r.seq, ack_at_ms);
+        }
     }
 
     fn on_mentioned(&mut self, message: MessageId, users: &[UserId], everyone: bool) {

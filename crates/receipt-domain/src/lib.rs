@@ -44,6 +44,7 @@ mod partition;
 mod policy;
 mod query;
 mod query_lists;
+mod read_up_to;
 mod recall;
 mod state;
 

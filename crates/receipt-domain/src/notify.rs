@@ -67,6 +67,16 @@ pub enum NotificationKind {
         /// The user who recalled it.
         by: UserId,
     },
+    /// To the peer: the reader acknowledged the direct conversation up to and including
+    /// `up_to`.
+    ConversationReadUpTo {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user who acted.
+        by: UserId,
+        /// The last message covered.
+        up_to: MessageId,
+    },
     /// To a user mentioned by name: the message mentions them (`@all` addresses nobody one by
     /// one: the service broadcasts the message).
     Mentioned {
@@ -201,6 +211,26 @@ impl State {
                     },
                 }));
             }
+            EventBody::ConversationAckedUpTo {
+                conversation,
+                reader,
+                up_to,
+            } => {
+                out.extend(conversation.peer_of(reader).map(|peer| Notification {
+                    to: peer.clone(),
+                    kind: NotificationKind::ConversationReadUpTo {
+                        conversation: conversation.clone(),
+                        by: reader.clone(),
+                        up_to: *up_to,
+                    },
+                }));
+                out.push(read_sync(conversation, reader));
+            }
+            EventBody::ConversationMarkedReadUpTo {
+                conversation,
+                reader,
+                ..
+            } => out.push(read_sync(conversation, reader)),
             EventBody::UsersMentioned {
                 conversation,
                 message,

@@ -222,6 +222,8 @@ impl EventBody {
             // Users mentioned by name are refreshed at once; `@all` lazily, like a recall.
             Self::UsersMentioned { users, .. } => users.iter().collect(),
             Self::NotificationModeChanged { user, .. } => vec![user],
+            Self::ConversationAckedUpTo { reader, .. }
+            | Self::ConversationMarkedReadUpTo { reader, .. } => vec![reader],
         }
     }
 }
@@ -236,7 +238,9 @@ impl CommandKind {
             | Self::MarkConversationRead { conversation, .. }
             | Self::AckMessagesRead { conversation, .. }
             | Self::SendMessageMentioning { conversation, .. }
-            | Self::SetNotificationMode { conversation, .. } => Some(conversation.clone()),
+            | Self::SetNotificationMode { conversation, .. }
+            | Self::AckConversationReadUpTo { conversation, .. }
+            | Self::MarkConversationReadUpTo { conversation, .. } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
             | Self::SetRole { group, .. }

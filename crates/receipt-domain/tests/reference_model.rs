@@ -141,6 +141,10 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             .prop_map(|(conversation, message, sender, mentions, mention_all)| CommandKind::SendMessageMentioning {
                 conversation, message, sender, needs_group_ack: false, mentions, mention_all
             }),
+        2 => (any_conversation(), any_user(), any_message())
+            .prop_map(|(conversation, reader, up_to)| CommandKind::AckConversationReadUpTo { conversation, reader, up_to }),
+        2 => (any_conversation(), any_user(), any_message())
+            .prop_map(|(conversation, reader, up_to)| CommandKind::MarkConversationReadUpTo { conversation, reader, up_to }),
         2 => (any_conversation(), any_user(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)])
             .prop_map(|(conversation, user, mode)| CommandKind::SetNotificationMode { conversation, user, mode }),
     ]
@@ -275,7 +279,9 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         | CommandKind::MarkConversationRead { conversation, .. }
         | CommandKind::AckMessagesRead { conversation, .. }
         | CommandKind::SendMessageMentioning { conversation, .. }
-        | CommandKind::SetNotificationMode { conversation, .. } => Some(conversation.clone()),
+        | CommandKind::SetNotificationMode { conversation, .. }
+        | CommandKind::AckConversationReadUpTo { conversation, .. }
+        | CommandKind::MarkConversationReadUpTo { conversation, .. } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }

@@ -151,6 +151,17 @@ pub(crate) enum BodyV1 {
         user: Text,
         mode: NotificationModeV1,
     },
+    // Appended next (read up to a position).
+    ConversationAckedUpTo {
+        conversation: ConversationV1,
+        reader: Text,
+        up_to: Uuid,
+    },
+    ConversationMarkedReadUpTo {
+        conversation: ConversationV1,
+        reader: Text,
+        up_to: Uuid,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,6 +327,24 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
                 NotificationMode::Muted => NotificationModeV1::Muted,
                 _ => return Err(StoreError::UnsupportedEvent("NotificationMode")),
             },
+        },
+        EventBody::ConversationAckedUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => BodyV1::ConversationAckedUpTo {
+            conversation: c(conversation),
+            reader: s(reader),
+            up_to: up_to.0,
+        },
+        EventBody::ConversationMarkedReadUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => BodyV1::ConversationMarkedReadUpTo {
+            conversation: c(conversation),
+            reader: s(reader),
+            up_to: up_to.0,
         },
         other => return Err(StoreError::UnsupportedEvent(other.kind_name())),
     };
@@ -483,6 +512,24 @@ pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
             message: m(message),
             users: users.into_iter().map(user).collect::<Result<_, _>>()?,
             everyone,
+        },
+        BodyV1::ConversationAckedUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => EventBody::ConversationAckedUpTo {
+            conversation: c(conversation)?,
+            reader: user(reader)?,
+            up_to: m(up_to),
+        },
+        BodyV1::ConversationMarkedReadUpTo {
+            conversation,
+            reader,
+            up_to,
+        } => EventBody::ConversationMarkedReadUpTo {
+            conversation: c(conversation)?,
+            reader: user(reader)?,
+            up_to: m(up_to),
         },
         BodyV1::NotificationModeChanged {
             conversation,

@@ -6,7 +6,8 @@
 //! `tests/fixtures/v4` (checkpoint entries of layout 2: message ids in the partitions' message
 //! records, read-ack times; and the clean-close marker) and `tests/fixtures/v5` (checkpoint
 //! layout 3: recalls; and `MessageRecalled` events, the first event appended to the schema) and
-//! `tests/fixtures/v6` (checkpoint layout 4: mentions, notification modes; and their events).
+//! `tests/fixtures/v6` (checkpoint layout 4: mentions, notification modes; and their events) and
+//! `tests/fixtures/v7` (the same layout, and the events of reads and acks up to a position).
 //! Every later version must read each of them and give the same answers to the same queries.
 
 mod support;
@@ -82,12 +83,13 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Events in a fixture: 200 appends each (v6's mentions append two events with one decision).
+/// Events in a fixture: 200 appends each (since v6, a send with mentions appends two events
+/// with one decision).
 fn events_in(version: &str) -> u64 {
-    if version == "v6" {
-        206
-    } else {
-        200
+    match version {
+        "v6" => 206,
+        "v7" => 204,
+        _ => 200,
     }
 }
 
@@ -138,7 +140,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
@@ -148,10 +150,10 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6"].contains(&version) {
+        if ["v3", "v4", "v5", "v6", "v7"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -188,7 +190,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -318,5 +320,25 @@ fn the_v6_fixture_holds_mentions_and_modes_and_its_checkpoint_is_used_while_the_
         assert_eq!(report.checkpoint.marker, Some(156));
         assert_eq!(report.checkpoint.other_layout, None);
         assert!(report.checkpoint.partitions >= 10);
+    }
+}
+
+#[test]
+fn the_v7_fixture_holds_reads_and_acks_up_to_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("v7").join("sled"), dir.path());
+    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = log
+        .read_from(0, 204)
+        .unwrap()
+        .iter()
+        .map(|e| e.event.body.kind_name())
+        .collect();
+    for kind in ["ConversationAckedUpTo", "ConversationMarkedReadUpTo"] {
+        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
+    }
+    if CHECKPOINT_LAYOUT_VERSION == 4 {
+        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(154)));
+        assert_eq!(log.verify().unwrap().checkpoint.marker, Some(154));
     }
 }

@@ -350,9 +350,14 @@ impl Workload {
                     conversation,
                     reader,
                 },
-                80..88 => CommandKind::AckConversationRead {
+                80..85 => CommandKind::AckConversationRead {
                     conversation,
                     reader,
+                },
+                85..88 => CommandKind::AckConversationReadUpTo {
+                    conversation,
+                    reader,
+                    up_to: message,
                 },
                 88..95 => CommandKind::MarkMessageRead { message, reader },
                 _ => CommandKind::MarkConversationRead {
@@ -377,9 +382,14 @@ impl Workload {
                 message,
                 reader: self.user(member),
             },
-            88..95 => CommandKind::MarkConversationRead {
+            88..92 => CommandKind::MarkConversationRead {
                 conversation,
                 reader: self.user(member),
+            },
+            92..95 => CommandKind::MarkConversationReadUpTo {
+                conversation,
+                reader: self.user(member),
+                up_to: message,
             },
             95..97 => self.join(ci),
             97 => self.recall(ci, message, sender),
@@ -553,6 +563,8 @@ mod tests {
         assert!(kinds["RecallMessage"] > 50, "{kinds:?}");
         assert!(kinds["SendMessageMentioning"] > 200, "{kinds:?}");
         assert!(kinds["SetNotificationMode"] > 50, "{kinds:?}");
+        assert!(kinds["AckConversationReadUpTo"] > 100, "{kinds:?}");
+        assert!(kinds["MarkConversationReadUpTo"] > 100, "{kinds:?}");
         assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
         assert!(
             kinds["AddMembers"] >= 5,

@@ -13,6 +13,8 @@ mod lists;
 mod mention;
 #[path = "model_recall.rs"]
 mod recall;
+#[path = "model_up_to.rs"]
+mod up_to;
 
 #[derive(Debug, Clone)]
 struct Msg {
@@ -112,6 +114,9 @@ impl Model {
             return self.recall(policy, at_ms, *message, by);
         }
         if let Some(r) = self.exec_mention(policy, at_ms, cmd) {
+            return r;
+        }
+        if let Some(r) = self.exec_up_to(policy, at_ms, cmd) {
             return r;
         }
         match cmd.clone() {

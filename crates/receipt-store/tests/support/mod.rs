@@ -91,6 +91,11 @@ pub struct Workload {
     recalls: bool,
     /// Also sends with mentions and notification modes (golden fixture v6 on).
     mentions: bool,
+    /// Also reads and acknowledgements up to a position (golden fixture v7 on).
+    up_to: bool,
+    /// Direct messages applied so far, with their conversation and the peer who received them
+    /// (the positions an up-to command names).
+    direct_sent: Vec<(ConversationId, MessageId, UserId)>,
 }
 
 const USERS: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
@@ -105,6 +110,17 @@ impl Workload {
             now_ms: 1_000_000,
             recalls: false,
             mentions: false,
+            up_to: false,
+            direct_sent: Vec::new(),
+        }
+    }
+
+    /// The workload of [`Workload::with_mentions`], with one command in ten (of the rest) a read
+    /// or an acknowledgement up to a message.
+    pub fn with_up_to(seed: u64) -> Self {
+        Self {
+            up_to: true,
+            ..Self::with_mentions(seed)
         }
     }
 
@@ -163,6 +179,28 @@ impl Workload {
                         1 => NotificationMode::MentionsOnly,
                         _ => NotificationMode::Muted,
                     },
+                }
+            };
+            return Command {
+                id: CommandId(Uuid::from_u128(self.next_id)),
+                at_ms: self.now_ms,
+                kind,
+            };
+        }
+        if self.up_to && !self.direct_sent.is_empty() && r.below(10) == 0 {
+            let i = r.below(self.direct_sent.len() as u64) as usize;
+            let (conversation, up_to, reader) = self.direct_sent[i].clone();
+            let kind = if r.below(2) == 0 {
+                CommandKind::AckConversationReadUpTo {
+                    conversation,
+                    reader,
+                    up_to,
+                }
+            } else {
+                CommandKind::MarkConversationReadUpTo {
+                    conversation,
+                    reader,
+                    up_to,
                 }
             };
             return Command {
@@ -244,6 +282,17 @@ impl Workload {
     pub fn apply(&mut self, r: &AppendRequest) {
         for e in &r.events {
             self.state.apply(e);
+            if let EventBody::MessageSent {
+                conversation: c @ ConversationId::Direct { .. },
+                message,
+                sender,
+                ..
+            } = &e.body
+            {
+                if let Some(peer) = c.peer_of(sender) {
+                    self.direct_sent.push((c.clone(), *message, peer.clone()));
+                }
+            }
         }
     }
 }
