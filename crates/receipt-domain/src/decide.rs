@@ -413,26 +413,37 @@ fn ack_message(
     })
 }
 
-fn ack_conversation(
-    state: &State,
+/// The checks of a direct chat's conversation ack: the conversation and the reader's peer.
+fn ack_conversation_checks<'s>(
+    state: &'s State,
     policy: &Policy,
-    conversation: &ConversationId,
+    conversation: &'s ConversationId,
     reader: &UserId,
-) -> Result<Outcome, DomainError> {
+) -> Result<(&'s Conversation, &'s UserId), DomainError> {
     if conversation.is_group() {
         return Err(DomainError::ConversationAckDirectOnly);
     }
     if !policy.require_read_ack {
         return Err(DomainError::ReadAcksDisabled);
     }
-    if conversation.peer_of(reader).is_none() {
+    let Some(peer) = conversation.peer_of(reader) else {
         return Err(DomainError::NotAParticipant {
             user: reader.clone(),
         });
-    }
+    };
     let Some(conv) = state.conversation(conversation) else {
         return Err(DomainError::UnknownConversation(conversation.clone()));
     };
+    Ok((conv, peer))
+}
+
+fn ack_conversation(
+    state: &State,
+    policy: &Policy,
+    conversation: &ConversationId,
+    reader: &UserId,
+) -> Result<Outcome, DomainError> {
+    let (conv, _) = ack_conversation_checks(state, policy, conversation, reader)?;
     let unacked = state
         .reader(conv, reader)
         .map_or(0, |r| r.unacked_from_peer);

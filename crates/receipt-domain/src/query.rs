@@ -132,6 +132,18 @@ pub struct ConversationSummary {
     pub participants: Vec<ParticipantSummary>,
 }
 
+/// A page of a reader list holds 1 to [`MAX_ACK_PAGE_SIZE`] entries.
+pub(crate) fn check_page_size(page_size: u32) -> Result<(), QueryError> {
+    if page_size == 0 || page_size > MAX_ACK_PAGE_SIZE {
+        return Err(InvalidInput::PageSize {
+            page_size,
+            max: MAX_ACK_PAGE_SIZE,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Orders a conversation list the way chat clients show it: the conversation whose last message
 /// is newest first (the `u64` is that message's time), ties by conversation id. It needs no
 /// order across conversations' streams, so partitions can answer it apart.
@@ -346,13 +358,7 @@ impl State {
         page_size: u32,
     ) -> Result<GroupAckPage, QueryError> {
         let record = self.visible_acks(policy, viewer, message)?;
-        if page_size == 0 || page_size > MAX_ACK_PAGE_SIZE {
-            return Err(InvalidInput::PageSize {
-                page_size,
-                max: MAX_ACK_PAGE_SIZE,
-            }
-            .into());
-        }
+        check_page_size(page_size)?;
         let len = record.group_ack_count();
         let start = cursor.map_or(0, |c| c.0);
         if start > len {

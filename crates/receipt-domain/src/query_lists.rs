@@ -5,7 +5,7 @@
 use crate::error::QueryError;
 use crate::ids::{ConversationId, InvalidInput, MessageId, UserId};
 use crate::policy::Policy;
-use crate::query::{MessageStatus, MAX_ACK_PAGE_SIZE};
+use crate::query::{check_page_size, MessageStatus};
 use crate::state::{State, FLAG_RECALLED};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
@@ -39,13 +39,7 @@ impl State {
         page_size: u32,
     ) -> Result<UnreadMembersPage, QueryError> {
         let record = self.visible_acks(policy, viewer, message)?;
-        if page_size == 0 || page_size > MAX_ACK_PAGE_SIZE {
-            return Err(InvalidInput::PageSize {
-                page_size,
-                max: MAX_ACK_PAGE_SIZE,
-            }
-            .into());
-        }
+        check_page_size(page_size)?;
         let Some((conv, _, seq)) = self.message(message) else {
             return Err(QueryError::UnknownMessage(*message)); // checked just above
         };

@@ -2,7 +2,7 @@
 //! conversation-wide commands, then the position (a message of this conversation), then a
 //! no-op when nothing at or before it is left to read or to acknowledge.
 
-use super::{mark_conversation_checks, Outcome};
+use super::{ack_conversation_checks, mark_conversation_checks, Outcome};
 use crate::error::DomainError;
 use crate::event::EventBody;
 use crate::ids::{ConversationId, MessageId, UserId};
@@ -34,20 +34,7 @@ pub(super) fn ack_up_to(
     reader: &UserId,
     up_to: MessageId,
 ) -> Result<Outcome, DomainError> {
-    if conversation.is_group() {
-        return Err(DomainError::ConversationAckDirectOnly);
-    }
-    if !policy.require_read_ack {
-        return Err(DomainError::ReadAcksDisabled);
-    }
-    let Some(peer) = conversation.peer_of(reader) else {
-        return Err(DomainError::NotAParticipant {
-            user: reader.clone(),
-        });
-    };
-    if state.conversation(conversation).is_none() {
-        return Err(DomainError::UnknownConversation(conversation.clone()));
-    }
+    let (_, peer) = ack_conversation_checks(state, policy, conversation, reader)?;
     let (conv, last) = position(state, conversation, up_to)?;
     let pending = match (state.user_idx(peer), state.reader(conv, reader)) {
         (Some(p), Some(r)) => conv.unacked_through(p, r, last),

@@ -89,22 +89,7 @@ impl Model {
     }
 
     fn set_mode(&mut self, c: &ConversationId, user: &UserId, mode: NotificationMode) -> R {
-        if let ConversationId::Direct { .. } = c {
-            if c.peer_of(user).is_none() {
-                return Err(DomainError::NotAParticipant { user: user.clone() });
-            }
-        }
-        if !self.known(c) {
-            return Err(DomainError::UnknownConversation(c.clone()));
-        }
-        if let ConversationId::Group(g) = c {
-            if !self.ever_member.contains(&(g.clone(), user.clone())) {
-                return Err(DomainError::NotAMember {
-                    user: user.clone(),
-                    group: g.clone(),
-                });
-            }
-        }
+        self.participant_checks(c, user)?;
         if self.mode(user, c) == mode {
             return no_op();
         }

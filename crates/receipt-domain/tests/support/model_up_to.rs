@@ -40,25 +40,34 @@ impl Model {
         Ok(ids[..end].to_vec())
     }
 
-    fn mark_up_to(&mut self, c: &ConversationId, reader: &UserId, up_to: MessageId) -> R {
+    /// A participant's conversation-wide command: the pair of a direct chat, anyone who was ever
+    /// a member of a group, in a conversation where something happened.
+    pub(super) fn participant_checks(
+        &self,
+        c: &ConversationId,
+        user: &UserId,
+    ) -> Result<(), DomainError> {
         if let ConversationId::Direct { .. } = c {
-            if c.peer_of(reader).is_none() {
-                return Err(DomainError::NotAParticipant {
-                    user: reader.clone(),
-                });
+            if c.peer_of(user).is_none() {
+                return Err(DomainError::NotAParticipant { user: user.clone() });
             }
         }
         if !self.known(c) {
             return Err(DomainError::UnknownConversation(c.clone()));
         }
         if let ConversationId::Group(g) = c {
-            if !self.ever_member.contains(&(g.clone(), reader.clone())) {
+            if !self.ever_member.contains(&(g.clone(), user.clone())) {
                 return Err(DomainError::NotAMember {
-                    user: reader.clone(),
+                    user: user.clone(),
                     group: g.clone(),
                 });
             }
         }
+        Ok(())
+    }
+
+    fn mark_up_to(&mut self, c: &ConversationId, reader: &UserId, up_to: MessageId) -> R {
+        self.participant_checks(c, reader)?;
         let ids = self.through(c, up_to)?;
         let mine: Vec<MessageId> = ids
             .into_iter()
