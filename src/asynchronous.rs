@@ -130,6 +130,53 @@ impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {
     }
 }
 
+impl<B: Backend> AsyncEngine<B> {
+    /// Live notifications addressed to `user` from now on, at most `capacity` waiting (the
+    /// module's overflow policy; catch up with [`Engine::user_notifications_since`]). Like
+    /// [`Engine::subscribe_user`], publishing looks each notification's addressee up once.
+    pub fn subscribe_user(
+        &self,
+        user: &receipt_domain::UserId,
+        capacity: usize,
+    ) -> (u64, Notifications) {
+        let (start, mut live) = self.engine.subscribe_user(user, capacity);
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let overflow = Arc::new(std::sync::OnceLock::new());
+        let mark = overflow.clone();
+        // A plain thread, as for `subscribe`: forwarding never waits on the subscriber.
+        std::thread::spawn(move || {
+            while let Some(next) = live.recv() {
+                let n = match next {
+                    Ok(n) => n,
+                    // The engine dropped this subscriber: pass its resume position on.
+                    Err(o) => {
+                        let _ = mark.set(o);
+                        return;
+                    }
+                };
+                match tx.try_send(n) {
+                    Ok(()) => {}
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(n)) => {
+                        let _ = mark.set(Overflowed {
+                            resume_from: n.position,
+                        });
+                        return;
+                    }
+                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
+                }
+            }
+        });
+        (
+            start,
+            Notifications {
+                rx,
+                overflow,
+                reported: false,
+            },
+        )
+    }
+}
+
 /// Notifications for an async subscriber, in log order, each once its event is durable.
 #[derive(Debug)]
 pub struct Notifications {

@@ -45,6 +45,8 @@ async fn the_seed_flows_over_http_with_async_notifications() {
     .unwrap();
     let (start, mut live) = engine.subscribe(1_000);
     let (_, mut slow) = engine.subscribe(1);
+    let ann = receipt_engine::UserId::new("ann").unwrap();
+    let (_, mut to_ann) = engine.subscribe_user(&ann, 1_000);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = routes::router(engine.clone());
@@ -205,6 +207,19 @@ async fn the_seed_flows_over_http_with_async_notifications() {
         received.push(live.next().await.unwrap().unwrap());
     }
     assert_eq!(received, recomputed);
+
+    // Ann's own stream: exactly the notifications addressed to her, in the same order.
+    let for_ann: Vec<_> = recomputed
+        .iter()
+        .filter(|n| n.notification.to == ann)
+        .cloned()
+        .collect();
+    assert!(!for_ann.is_empty());
+    let mut got = Vec::new();
+    while got.len() < for_ann.len() {
+        got.push(to_ann.next().await.unwrap().unwrap());
+    }
+    assert_eq!(got, for_ann);
 
     // The subscriber that never read fell behind: it gets what fit, then where to resume.
     let first = slow.next().await.unwrap().unwrap();
