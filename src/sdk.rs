@@ -266,6 +266,24 @@ impl<B: Backend> Engine<B> {
         })
     }
 
+    /// A read ack that names its conversation, so it may arrive before its message (reordered
+    /// delivery): the single ack when the message is known; else held, up to
+    /// `Policy::max_early_acks_per_conversation` per conversation, and applied when the message
+    /// comes, or dropped with a reason (`EarlyAckDropped`, told to the reader) after
+    /// `Policy::early_ack_ttl_ms`.
+    pub fn ack_message_read_in(
+        &self,
+        conversation: &ConversationId,
+        message: MessageId,
+        reader: &UserId,
+    ) -> Result<Outcome, EngineError> {
+        self.execute(CommandKind::AckMessageReadIn {
+            conversation: conversation.clone(),
+            message,
+            reader: reader.clone(),
+        })
+    }
+
     /// Recalls (deletes for everyone) a message: its sender within `Policy::recall_window_ms`,
     /// an owner or admin of its group at any time. It leaves every unread count that still held
     /// it, the reader list and the ack count; a repeated recall is a no-op.

@@ -80,6 +80,7 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
         2 => (m(), u()).prop_map(|(message, by)| CommandKind::RecallMessage { message, by }),
         3 => (c(), m(), u(), prop::collection::vec(u(), 0..3), prop::bool::weighted(0.3)).prop_map(|(conversation, message, sender, mentions, mention_all)| CommandKind::SendMessageMentioning { conversation, message, sender, needs_group_ack: false, mentions, mention_all }),
         2 => (c(), u(), m()).prop_map(|(conversation, reader, up_to)| CommandKind::AckConversationReadUpTo { conversation, reader, up_to }),
+        3 => (c(), m(), u()).prop_map(|(conversation, message, reader)| CommandKind::AckMessageReadIn { conversation, message, reader }),
         2 => (c(), u(), m()).prop_map(|(conversation, reader, up_to)| CommandKind::MarkConversationReadUpTo { conversation, reader, up_to }),
         2 => (c(), u(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)]).prop_map(|(conversation, user, mode)| CommandKind::SetNotificationMode { conversation, user, mode }),
     ]
@@ -108,6 +109,7 @@ fn policy(open: bool) -> Policy {
         .with_max_group_size(3)
         .with_max_messages_per_ack(3)
         .with_max_members_per_command(3)
+        .with_max_early_acks_per_conversation(2)
 }
 
 fn open(

@@ -86,6 +86,24 @@ impl<B: Backend> Engine<B> {
                 Reservation::Here => {}
             }
         }
+        // A message the partition does not know may be another conversation's: an ack naming
+        // the wrong conversation is refused, not held for a message that will never come there.
+        if let CommandKind::AckMessageReadIn {
+            conversation,
+            message,
+            ..
+        } = &command.kind
+        {
+            if let Some(c) = self.message_route(*message, pending)? {
+                if &c != conversation {
+                    return Ok(Err(DomainError::MessageNotInConversation {
+                        message: *message,
+                        conversation: conversation.clone(),
+                    }
+                    .into()));
+                }
+            }
+        }
         let decided = match route {
             Some(c) => decide(
                 projections.partition(&self.shared.log, c, None)?,

@@ -187,4 +187,15 @@ pub enum CommandKind {
         /// The last message covered (of this conversation).
         up_to: MessageId,
     },
+    /// A read ack that names its conversation, so that it can arrive before its message: the
+    /// single ack (`AckMessageRead` in a direct chat, `AckGroupMessageRead` in a group) when the
+    /// message is known, else held until the message comes (or its time to live passes).
+    AckMessageReadIn {
+        /// The conversation of the message.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The user who read.
+        reader: UserId,
+    },
 }

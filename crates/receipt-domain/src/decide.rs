@@ -14,6 +14,7 @@ use crate::state::{Conversation, MessageRecord, ReaderState, Seq, State, FLAG_RE
 
 mod bulk;
 mod direct;
+mod early_ack;
 mod membership;
 mod mention;
 mod recall;
@@ -104,7 +105,8 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
             *message,
             sender,
             *needs_group_ack,
-        ),
+        )
+        .map(|sent| early_ack::with_held_acks(state, policy, sent, at_ms)),
         CommandKind::Deliver { message, recipient } => {
             deliver(state, policy, *message, recipient, at_ms)
         }
@@ -162,8 +164,14 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
                 needs_group_ack: *needs_group_ack,
                 mentions,
                 mention_all: *mention_all,
+                at_ms,
             },
         ),
+        CommandKind::AckMessageReadIn {
+            conversation,
+            message,
+            reader,
+        } => early_ack::ack_in(state, policy, conversation, *message, reader, at_ms),
         CommandKind::SetNotificationMode {
             conversation,
             user,

@@ -142,6 +142,15 @@ pub enum DomainError {
         /// How long a sender may recall a message, in milliseconds (policy).
         window_ms: u64,
     },
+    /// The conversation already holds the most read acks for messages not sent yet, none of
+    /// them expired.
+    #[error("{conversation} already holds {max} read acks for messages not sent yet")]
+    EarlyAckBufferFull {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The most it holds (policy).
+        max: u32,
+    },
     /// Only the sender, or an owner or admin of the group, may recall a message.
     #[error("{user} may not recall message {message}")]
     RecallNotPermitted {
@@ -182,6 +191,7 @@ impl DomainError {
             Self::MessageRecalled(..) => "MessageRecalled",
             Self::RecallWindowExpired { .. } => "RecallWindowExpired",
             Self::RecallNotPermitted { .. } => "RecallNotPermitted",
+            Self::EarlyAckBufferFull { .. } => "EarlyAckBufferFull",
         }
     }
 }

@@ -32,6 +32,24 @@ pub enum NotificationMode {
     Muted,
 }
 
+/// Why a read ack that arrived before its message was dropped instead of applied. Persisted:
+/// append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EarlyAckDropReason {
+    /// The message came after the ack's time to live (`Policy::early_ack_ttl_ms`), or the
+    /// ack was pushed out of a full buffer after it.
+    Expired,
+    /// The message turned out to be the reader's own.
+    OwnMessage,
+    /// The reader did not receive the message (not the peer; not a member when it was sent).
+    NotARecipient,
+    /// A group message sent without read receipts.
+    GroupAckNotRequested,
+    /// Read receipts (or group read receipts) were switched off when the message came.
+    ReadAcksDisabled,
+}
+
 /// Why a group message was sent without read receipts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -246,6 +264,28 @@ pub enum EventBody {
         /// The last message covered.
         up_to: MessageId,
     },
+    /// A read ack for a message not sent yet (reordered delivery), held until it comes.
+    ReadAckBuffered {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message, not sent yet.
+        message: MessageId,
+        /// The user who read.
+        reader: UserId,
+        /// After this time the ack is dropped instead of applied, in milliseconds.
+        expires_at_ms: u64,
+    },
+    /// A held read ack was dropped instead of applied.
+    EarlyAckDropped {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// The user who read.
+        reader: UserId,
+        /// Why.
+        reason: EarlyAckDropReason,
+    },
 }
 
 impl EventBody {
@@ -266,7 +306,9 @@ impl EventBody {
             | Self::UsersMentioned { conversation, .. }
             | Self::NotificationModeChanged { conversation, .. }
             | Self::ConversationAckedUpTo { conversation, .. }
-            | Self::ConversationMarkedReadUpTo { conversation, .. } => conversation.clone(),
+            | Self::ConversationMarkedReadUpTo { conversation, .. }
+            | Self::ReadAckBuffered { conversation, .. }
+            | Self::EarlyAckDropped { conversation, .. } => conversation.clone(),
         }
     }
 
@@ -288,6 +330,8 @@ impl EventBody {
             Self::NotificationModeChanged { .. } => "NotificationModeChanged",
             Self::ConversationAckedUpTo { .. } => "ConversationAckedUpTo",
             Self::ConversationMarkedReadUpTo { .. } => "ConversationMarkedReadUpTo",
+            Self::ReadAckBuffered { .. } => "ReadAckBuffered",
+            Self::EarlyAckDropped { .. } => "EarlyAckDropped",
         }
     }
 }

@@ -30,7 +30,10 @@ impl State {
             }
             EventBody::ReadAcked {
                 message, reader, ..
-            } => self.on_read_acked(*message, reader, event.at_ms),
+            } => {
+                self.release_held_of(*message, reader);
+                self.on_read_acked(*message, reader, event.at_ms);
+            }
             EventBody::ConversationAcked {
                 conversation,
                 reader,
@@ -47,7 +50,10 @@ impl State {
             }
             EventBody::GroupReadAcked {
                 message, reader, ..
-            } => self.on_group_read_acked(*message, reader, event.at_ms),
+            } => {
+                self.release_held_of(*message, reader);
+                self.on_group_read_acked(*message, reader, event.at_ms);
+            }
             EventBody::MessageMarkedRead {
                 message, reader, ..
             } => {
@@ -114,6 +120,22 @@ impl State {
                 everyone,
                 ..
             } => self.on_mentioned(*message, users, *everyone),
+            EventBody::ReadAckBuffered {
+                conversation,
+                message,
+                reader,
+                expires_at_ms,
+            } => self.hold_ack(conversation, *message, reader, *expires_at_ms),
+            EventBody::EarlyAckDropped {
+                conversation,
+                message,
+                reader,
+                ..
+            } => {
+                if let Some(c) = self.conversation_idx(conversation) {
+                    self.release_held(c, *message, reader);
+                }
+            }
             EventBody::ConversationAckedUpTo { reader, up_to, .. } => {
                 self.on_up_to(*up_to, reader, Some(event.at_ms));
             }
@@ -284,7 +306,7 @@ impl State {
         })
     }
 
-    fn intern_user(&mut self, user: &UserId) -> UserIdx {
+    pub(crate) fn intern_user(&mut self, user: &UserId) -> UserIdx {
         if let Some(&u) = self.user_index.get(user) {
             return u;
         }
@@ -309,11 +331,12 @@ impl State {
             read_ack_at_ms: Default::default(),
             recalled: Vec::new(),
             mention_all: Vec::new(),
+            early_acks: Vec::new(),
         });
         c
     }
 
-    fn intern_group(&mut self, group: &GroupId) -> ConvIdx {
+    pub(crate) fn intern_group(&mut self, group: &GroupId) -> ConvIdx {
         if let Some(&c) = self.group_index.get(group) {
             return c;
         }
@@ -324,7 +347,11 @@ impl State {
 
     /// The direct conversation of `low` and `high` (created with both as participants from its
     /// first message), with their interned indexes.
-    fn intern_direct(&mut self, low: &UserId, high: &UserId) -> (ConvIdx, UserIdx, UserIdx) {
+    pub(crate) fn intern_direct(
+        &mut self,
+        low: &UserId,
+        high: &UserId,
+    ) -> (ConvIdx, UserIdx, UserIdx) {
         let (l, h) = (self.intern_user(low), self.intern_user(high));
         if let Some(&c) = self.direct_index.get(&(l, h)) {
             return (c, l, h);

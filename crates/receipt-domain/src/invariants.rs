@@ -145,6 +145,16 @@ impl State {
                 "recalled messages of {}",
                 c.id
             );
+            // Held acks: for messages not sent in this conversation yet, by known users.
+            ensure!(
+                c.early_acks.iter().all(|e| (e.reader as usize) < users
+                    && self
+                        .messages
+                        .get(&e.message)
+                        .is_none_or(|r| r.conversation as usize != ci)),
+                "held acks of {}",
+                c.id
+            );
             // Mentions: rising message positions inside the conversation.
             let rising =
                 |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]) && v.iter().all(|&s| s < len);

@@ -33,6 +33,7 @@
 pub mod bounded_serde;
 mod command;
 mod decide;
+mod early_ack;
 mod error;
 mod event;
 mod fold;
@@ -51,7 +52,9 @@ mod state;
 pub use command::{Command, CommandKind};
 pub use decide::{decide, Decision, Note};
 pub use error::{DomainError, QueryError};
-pub use event::{Event, EventBody, GroupAck, GroupAckDeclined, NotificationMode, Role};
+pub use event::{
+    EarlyAckDropReason, Event, EventBody, GroupAck, GroupAckDeclined, NotificationMode, Role,
+};
 pub use ids::{
     CommandId, ConversationId, EventId, GroupId, InvalidInput, MessageId, UserId, MAX_ID_BYTES,
 };

@@ -77,6 +77,15 @@ pub enum NotificationKind {
         /// The last message covered.
         up_to: MessageId,
     },
+    /// To the reader: their read ack, held until its message came, was dropped (why).
+    EarlyAckDropped {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// Why it was not applied.
+        reason: crate::event::EarlyAckDropReason,
+    },
     /// To a user mentioned by name: the message mentions them (`@all` addresses nobody one by
     /// one: the service broadcasts the message).
     Mentioned {
@@ -231,6 +240,20 @@ impl State {
                 reader,
                 ..
             } => out.push(read_sync(conversation, reader)),
+            EventBody::EarlyAckDropped {
+                conversation,
+                message,
+                reader,
+                reason,
+            } => out.push(Notification {
+                to: reader.clone(),
+                kind: NotificationKind::EarlyAckDropped {
+                    conversation: conversation.clone(),
+                    message: *message,
+                    reason: *reason,
+                },
+            }),
+            EventBody::ReadAckBuffered { .. } => {}
             EventBody::UsersMentioned {
                 conversation,
                 message,

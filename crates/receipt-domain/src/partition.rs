@@ -172,6 +172,7 @@ impl State {
                     + map_bytes::<u32, u64>(c.read_ack_at_ms.capacity())
                     + c.recalled.capacity() * size_of::<u32>()
                     + c.mention_all.capacity() * size_of::<u32>()
+                    + c.early_acks.capacity() * size_of::<crate::state::EarlyAck>()
                     + readers
                     + match &c.id {
                         ConversationId::Group(g) => g.as_str().len(),
@@ -224,6 +225,13 @@ impl EventBody {
             Self::NotificationModeChanged { user, .. } => vec![user],
             Self::ConversationAckedUpTo { reader, .. }
             | Self::ConversationMarkedReadUpTo { reader, .. } => vec![reader],
+            // A held ack may open a direct chat (both readers appear); otherwise the buffer is
+            // the conversation's, not a reader's counters.
+            Self::ReadAckBuffered {
+                conversation: ConversationId::Direct { low, high },
+                ..
+            } => vec![low, high],
+            Self::ReadAckBuffered { .. } | Self::EarlyAckDropped { .. } => Vec::new(),
         }
     }
 }
@@ -240,7 +248,8 @@ impl CommandKind {
             | Self::SendMessageMentioning { conversation, .. }
             | Self::SetNotificationMode { conversation, .. }
             | Self::AckConversationReadUpTo { conversation, .. }
-            | Self::MarkConversationReadUpTo { conversation, .. } => Some(conversation.clone()),
+            | Self::MarkConversationReadUpTo { conversation, .. }
+            | Self::AckMessageReadIn { conversation, .. } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
             | Self::SetRole { group, .. }

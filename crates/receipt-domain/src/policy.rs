@@ -71,6 +71,10 @@ pub struct Policy {
     /// How long after sending a sender may recall their message, in milliseconds (owners and
     /// admins of a group may recall any message at any time).
     pub recall_window_ms: u64,
+    /// Most read acks one conversation holds for messages not sent yet.
+    pub max_early_acks_per_conversation: u32,
+    /// How long such an ack is held before it is dropped, in milliseconds.
+    pub early_ack_ttl_ms: u64,
 }
 
 impl Default for Policy {
@@ -87,6 +91,8 @@ impl Default for Policy {
             max_messages_per_ack: 50,
             max_members_per_command: 500,
             recall_window_ms: 2 * 60 * 1000,
+            max_early_acks_per_conversation: 100,
+            early_ack_ttl_ms: 60 * 1000,
         }
     }
 }
@@ -176,6 +182,18 @@ impl Policy {
     /// With the most messages one batch read ack may name.
     pub fn with_max_messages_per_ack(mut self, max_messages_per_ack: u32) -> Self {
         self.max_messages_per_ack = max_messages_per_ack;
+        self
+    }
+
+    /// With the most read acks one conversation holds for messages not sent yet.
+    pub fn with_max_early_acks_per_conversation(mut self, max: u32) -> Self {
+        self.max_early_acks_per_conversation = max;
+        self
+    }
+
+    /// With how long a read ack for a message not sent yet is held, in milliseconds.
+    pub fn with_early_ack_ttl_ms(mut self, ttl_ms: u64) -> Self {
+        self.early_ack_ttl_ms = ttl_ms;
         self
     }
 

@@ -80,6 +80,17 @@ pub(crate) struct Conversation {
     /// Messages that mention everyone (`@all`), oldest first (src/mention.rs).
     #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) mention_all: Vec<Seq>,
+    /// Read acks held for messages not sent yet, oldest first (src/early_ack.rs).
+    #[serde(deserialize_with = "crate::bounded_serde::vec")]
+    pub(crate) early_acks: Vec<EarlyAck>,
+}
+
+/// A read ack held for a message not sent yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EarlyAck {
+    pub(crate) message: MessageId,
+    pub(crate) reader: UserIdx,
+    pub(crate) expires_at_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

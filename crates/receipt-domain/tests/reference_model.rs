@@ -63,6 +63,10 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(1u32), Just(2), Just(50)],
         prop_oneof![Just(2u32), Just(500)],
         prop_oneof![Just(50u64), Just(3 * DAY_MS)],
+        (
+            prop_oneof![Just(1u32), Just(2), Just(100)],
+            prop_oneof![Just(50u64), Just(DAY_MS)],
+        ),
     )
         .prop_map(
             |(
@@ -77,6 +81,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                 acks_max,
                 members_max,
                 recall_window,
+                (early_max, early_ttl),
             )| {
                 Policy::default()
                     .with_delivery_acks(delivery)
@@ -98,6 +103,8 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                     .with_max_messages_per_ack(acks_max)
                     .with_max_members_per_command(members_max)
                     .with_recall_window_ms(recall_window)
+                    .with_max_early_acks_per_conversation(early_max)
+                    .with_early_ack_ttl_ms(early_ttl)
             },
         )
 }
@@ -143,6 +150,8 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             }),
         2 => (any_conversation(), any_user(), any_message())
             .prop_map(|(conversation, reader, up_to)| CommandKind::AckConversationReadUpTo { conversation, reader, up_to }),
+        3 => (any_conversation(), any_message(), any_user())
+            .prop_map(|(conversation, message, reader)| CommandKind::AckMessageReadIn { conversation, message, reader }),
         2 => (any_conversation(), any_user(), any_message())
             .prop_map(|(conversation, reader, up_to)| CommandKind::MarkConversationReadUpTo { conversation, reader, up_to }),
         2 => (any_conversation(), any_user(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)])
@@ -281,7 +290,8 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         | CommandKind::SendMessageMentioning { conversation, .. }
         | CommandKind::SetNotificationMode { conversation, .. }
         | CommandKind::AckConversationReadUpTo { conversation, .. }
-        | CommandKind::MarkConversationReadUpTo { conversation, .. } => Some(conversation.clone()),
+        | CommandKind::MarkConversationReadUpTo { conversation, .. }
+        | CommandKind::AckMessageReadIn { conversation, .. } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }

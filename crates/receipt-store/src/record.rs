@@ -31,11 +31,11 @@ const CRC_BYTES: usize = 4;
 /// Version of the checkpoint entries' layout (checkpoint.rs): the payload types and what the
 /// header's position means for each. Bump it whenever `State`, `ReaderSummary` or
 /// `ConversationHeader` change shape: older entries are then rebuilt from the log, never misread.
-pub const CHECKPOINT_LAYOUT_VERSION: u16 = 4;
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 5;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.
-pub const SNAPSHOT_STATE_VERSION: u16 = 4;
+pub const SNAPSHOT_STATE_VERSION: u16 = 5;
 
 struct Header {
     magic: [u8; 4],

@@ -9,8 +9,8 @@
 
 use crate::error::StoreError;
 use receipt_domain::{
-    ConversationId, Event, EventBody, EventId, GroupAck, GroupAckDeclined, GroupId, MessageId,
-    NotificationMode, Role, UserId,
+    ConversationId, EarlyAckDropReason, Event, EventBody, EventId, GroupAck, GroupAckDeclined,
+    GroupId, MessageId, NotificationMode, Role, UserId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -162,6 +162,28 @@ pub(crate) enum BodyV1 {
         reader: Text,
         up_to: Uuid,
     },
+    // Appended next (read acks ahead of their messages).
+    ReadAckBuffered {
+        conversation: ConversationV1,
+        message: Uuid,
+        reader: Text,
+        expires_at_ms: u64,
+    },
+    EarlyAckDropped {
+        conversation: ConversationV1,
+        message: Uuid,
+        reader: Text,
+        reason: EarlyAckDropReasonV1,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum EarlyAckDropReasonV1 {
+    Expired,
+    OwnMessage,
+    NotARecipient,
+    GroupAckNotRequested,
+    ReadAcksDisabled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +368,37 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
             reader: s(reader),
             up_to: up_to.0,
         },
+        EventBody::ReadAckBuffered {
+            conversation,
+            message,
+            reader,
+            expires_at_ms,
+        } => BodyV1::ReadAckBuffered {
+            conversation: c(conversation),
+            message: message.0,
+            reader: s(reader),
+            expires_at_ms: *expires_at_ms,
+        },
+        EventBody::EarlyAckDropped {
+            conversation,
+            message,
+            reader,
+            reason,
+        } => BodyV1::EarlyAckDropped {
+            conversation: c(conversation),
+            message: message.0,
+            reader: s(reader),
+            reason: match reason {
+                EarlyAckDropReason::Expired => EarlyAckDropReasonV1::Expired,
+                EarlyAckDropReason::OwnMessage => EarlyAckDropReasonV1::OwnMessage,
+                EarlyAckDropReason::NotARecipient => EarlyAckDropReasonV1::NotARecipient,
+                EarlyAckDropReason::GroupAckNotRequested => {
+                    EarlyAckDropReasonV1::GroupAckNotRequested
+                }
+                EarlyAckDropReason::ReadAcksDisabled => EarlyAckDropReasonV1::ReadAcksDisabled,
+                _ => return Err(StoreError::UnsupportedEvent("EarlyAckDropReason")),
+            },
+        },
         other => return Err(StoreError::UnsupportedEvent(other.kind_name())),
     };
     Ok(EventV1 {
@@ -512,6 +565,36 @@ pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
             message: m(message),
             users: users.into_iter().map(user).collect::<Result<_, _>>()?,
             everyone,
+        },
+        BodyV1::ReadAckBuffered {
+            conversation,
+            message,
+            reader,
+            expires_at_ms,
+        } => EventBody::ReadAckBuffered {
+            conversation: c(conversation)?,
+            message: m(message),
+            reader: user(reader)?,
+            expires_at_ms,
+        },
+        BodyV1::EarlyAckDropped {
+            conversation,
+            message,
+            reader,
+            reason,
+        } => EventBody::EarlyAckDropped {
+            conversation: c(conversation)?,
+            message: m(message),
+            reader: user(reader)?,
+            reason: match reason {
+                EarlyAckDropReasonV1::Expired => EarlyAckDropReason::Expired,
+                EarlyAckDropReasonV1::OwnMessage => EarlyAckDropReason::OwnMessage,
+                EarlyAckDropReasonV1::NotARecipient => EarlyAckDropReason::NotARecipient,
+                EarlyAckDropReasonV1::GroupAckNotRequested => {
+                    EarlyAckDropReason::GroupAckNotRequested
+                }
+                EarlyAckDropReasonV1::ReadAcksDisabled => EarlyAckDropReason::ReadAcksDisabled,
+            },
         },
         BodyV1::ConversationAckedUpTo {
             conversation,

@@ -7,7 +7,9 @@
 //! records, read-ack times; and the clean-close marker) and `tests/fixtures/v5` (checkpoint
 //! layout 3: recalls; and `MessageRecalled` events, the first event appended to the schema) and
 //! `tests/fixtures/v6` (checkpoint layout 4: mentions, notification modes; and their events) and
-//! `tests/fixtures/v7` (the same layout, and the events of reads and acks up to a position).
+//! `tests/fixtures/v7` (the same layout, and the events of reads and acks up to a position) and
+//! `tests/fixtures/v8` (checkpoint layout 5: read acks held for messages not sent yet; and
+//! their events).
 //! Every later version must read each of them and give the same answers to the same queries.
 
 mod support;
@@ -87,7 +89,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// with one decision).
 fn events_in(version: &str) -> u64 {
     match version {
-        "v6" => 206,
+        "v6" | "v8" => 206,
         "v7" => 204,
         _ => 200,
     }
@@ -140,7 +142,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
@@ -150,10 +152,10 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6", "v7"].contains(&version) {
+        if ["v3", "v4", "v5", "v6", "v7", "v8"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -190,7 +192,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -340,5 +342,27 @@ fn the_v7_fixture_holds_reads_and_acks_up_to_a_position() {
     if CHECKPOINT_LAYOUT_VERSION == 4 {
         assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(154)));
         assert_eq!(log.verify().unwrap().checkpoint.marker, Some(154));
+    }
+}
+
+#[test]
+fn the_v8_fixture_holds_acks_ahead_of_their_messages_and_its_checkpoint_is_used_at_layout_5() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("v8").join("sled"), dir.path());
+    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = log
+        .read_from(0, 206)
+        .unwrap()
+        .iter()
+        .map(|e| e.event.body.kind_name())
+        .collect();
+    for kind in ["ReadAckBuffered", "EarlyAckDropped"] {
+        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
+    }
+    if CHECKPOINT_LAYOUT_VERSION == 5 {
+        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(154)));
+        let report = log.verify().unwrap();
+        assert_eq!(report.checkpoint.marker, Some(154));
+        assert_eq!(report.checkpoint.other_layout, None);
     }
 }

@@ -106,6 +106,8 @@ pub struct Workload {
     /// Setup commands still to emit: (conversation index, members from, members to); the
     /// chunk starting at 0 creates the group (member 0 is the owner).
     setup: Vec<(u32, u32, u32)>,
+    /// A send that reordered delivery put behind its own read ack: emitted next.
+    delayed_send: Option<CommandKind>,
     emitted: u64,
     next_id: u64,
     now_ms: u64,
@@ -215,6 +217,7 @@ impl Workload {
             users,
             conversations,
             setup,
+            delayed_send: None,
             emitted: 0,
             next_id: 0,
         }
@@ -318,12 +321,28 @@ impl Workload {
                     mention_all,
                 };
             }
-            return CommandKind::SendMessage {
-                conversation,
+            let send = CommandKind::SendMessage {
+                conversation: conversation.clone(),
                 message,
                 sender: self.user(sender),
                 needs_group_ack,
             };
+            // Reordered delivery: one direct message in twenty has its read ack arrive first.
+            if !group && self.rng.random_bool(0.05) {
+                let c = &self.conversations[ci];
+                let peer = if c.members[0] == sender {
+                    c.members[1]
+                } else {
+                    c.members[0]
+                };
+                self.delayed_send = Some(send);
+                return CommandKind::AckMessageReadIn {
+                    conversation,
+                    message,
+                    reader: self.user(peer),
+                };
+            }
+            return send;
         }
         let Some((message, sender, acks)) = pick_recent(&mut self.rng, c) else {
             return self.join(ci);
@@ -463,6 +482,9 @@ impl Iterator for Workload {
     type Item = Command;
 
     fn next(&mut self) -> Option<Command> {
+        if let Some(kind) = self.delayed_send.take() {
+            return Some(self.command(kind));
+        }
         if let Some((ci, from, to)) = self.setup.pop() {
             let c = &self.conversations[ci as usize];
             let ConversationId::Group(group) = c.id.clone() else {
@@ -565,6 +587,7 @@ mod tests {
         assert!(kinds["SetNotificationMode"] > 50, "{kinds:?}");
         assert!(kinds["AckConversationReadUpTo"] > 100, "{kinds:?}");
         assert!(kinds["MarkConversationReadUpTo"] > 100, "{kinds:?}");
+        assert!(kinds["AckMessageReadIn"] > 100, "{kinds:?}");
         assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
         assert!(
             kinds["AddMembers"] >= 5,

@@ -1,6 +1,7 @@
 //! Sends that mention users, and notification modes (mute, mentions only).
 
 use super::bulk::{check_size, distinct};
+use super::early_ack::with_held_acks;
 use super::{send, Outcome};
 use crate::error::DomainError;
 use crate::event::{EventBody, NotificationMode};
@@ -18,6 +19,7 @@ pub(super) struct Mentioning<'a> {
     pub(super) needs_group_ack: bool,
     pub(super) mentions: &'a [UserId],
     pub(super) mention_all: bool,
+    pub(super) at_ms: u64,
 }
 
 pub(super) fn send_mentioning(
@@ -33,8 +35,14 @@ pub(super) fn send_mentioning(
         m.sender,
         m.needs_group_ack,
     )?;
-    let Outcome::Emit(sent, note) = sent else {
+    if matches!(sent, Outcome::NoOp) {
         return Ok(sent); // a repeated send
+    }
+    // The send and the held acks of its message, then the mentions.
+    let (mut bodies, note) = match with_held_acks(state, policy, sent, m.at_ms) {
+        Outcome::Emit(body, note) => (vec![body], note),
+        Outcome::EmitMany(bodies, note) => (bodies, note),
+        Outcome::NoOp => return Ok(Outcome::NoOp),
     };
     check_size(m.mentions, 0, policy.max_members_per_command)?;
     let users = distinct(m.mentions);
@@ -56,21 +64,18 @@ pub(super) fn send_mentioning(
             });
         }
     }
-    if users.is_empty() && !m.mention_all {
-        return Ok(Outcome::Emit(sent, note));
+    if !users.is_empty() || m.mention_all {
+        bodies.push(EventBody::UsersMentioned {
+            conversation: m.conversation.clone(),
+            message: m.message,
+            users,
+            everyone: m.mention_all,
+        });
     }
-    Ok(Outcome::EmitMany(
-        vec![
-            sent,
-            EventBody::UsersMentioned {
-                conversation: m.conversation.clone(),
-                message: m.message,
-                users,
-                everyone: m.mention_all,
-            },
-        ],
-        note,
-    ))
+    Ok(match bodies.len() {
+        1 => Outcome::Emit(bodies.remove(0), note),
+        _ => Outcome::EmitMany(bodies, note),
+    })
 }
 
 /// A participant's notification mode: the pair of a direct chat; anyone who was ever a member

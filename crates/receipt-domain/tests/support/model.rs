@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[path = "model_batch.rs"]
 mod batch;
+#[path = "model_early_ack.rs"]
+mod early_ack;
 #[path = "model_lists.rs"]
 mod lists;
 #[path = "model_mention.rs"]
@@ -56,6 +58,10 @@ pub struct Model {
     conv_list: BTreeMap<UserId, Vec<ConversationId>>,
     /// Notification modes set (the default is `All`).
     modes: BTreeMap<(UserId, ConversationId), NotificationMode>,
+    /// Read acks held for messages not sent yet: (message, reader, expires at), oldest first.
+    held: BTreeMap<ConversationId, Vec<(MessageId, UserId, u64)>>,
+    /// Direct chats a held ack opened before their first message.
+    opened: BTreeSet<ConversationId>,
 }
 
 type R = Result<Effect, DomainError>;
@@ -87,6 +93,7 @@ impl Model {
     /// A conversation with any recorded event: a message sent in it, or (a group) a member.
     fn known(&self, c: &ConversationId) -> bool {
         self.order.contains_key(c)
+            || self.opened.contains(c)
             || matches!(c, ConversationId::Group(g) if self.ever_member.iter().any(|(eg, _)| eg == g))
     }
 
@@ -120,6 +127,14 @@ impl Model {
         }
         if let Some(r) = self.exec_up_to(policy, at_ms, cmd) {
             return r;
+        }
+        if let CommandKind::AckMessageReadIn {
+            conversation,
+            message,
+            reader,
+        } = cmd
+        {
+            return self.ack_in(policy, at_ms, conversation, *message, reader);
         }
         match cmd.clone() {
             CommandKind::SendMessage {
@@ -480,13 +495,14 @@ impl Model {
                 mention_all: false,
             },
         );
+        let notifications = self.apply_held(policy, at_ms, message);
         Ok(Effect {
             changed: true,
             note: match decision {
                 GroupAck::Declined(why) => Some(Note::GroupAckDeclined(why)),
                 _ => None,
             },
-            notifications: vec![],
+            notifications,
         })
     }
 

@@ -93,6 +93,8 @@ pub struct Workload {
     mentions: bool,
     /// Also reads and acknowledgements up to a position (golden fixture v7 on).
     up_to: bool,
+    /// Also read acks ahead of their messages (golden fixture v8 on).
+    early: bool,
     /// Direct messages applied so far, with their conversation and the peer who received them
     /// (the positions an up-to command names).
     direct_sent: Vec<(ConversationId, MessageId, UserId)>,
@@ -111,8 +113,21 @@ impl Workload {
             recalls: false,
             mentions: false,
             up_to: false,
+            early: false,
             direct_sent: Vec::new(),
         }
+    }
+
+    /// The workload of [`Workload::with_up_to`], with one command in five (of the rest) a read
+    /// ack naming its conversation, often of a message not sent yet, and a short time to live
+    /// for those, so some are applied and some dropped.
+    pub fn with_early_acks(seed: u64) -> Self {
+        let mut w = Self {
+            early: true,
+            ..Self::with_up_to(seed)
+        };
+        w.policy = w.policy.clone().with_early_ack_ttl_ms(20_000);
+        w
     }
 
     /// The workload of [`Workload::with_mentions`], with one command in ten (of the rest) a read
@@ -185,6 +200,22 @@ impl Workload {
                 id: CommandId(Uuid::from_u128(self.next_id)),
                 at_ms: self.now_ms,
                 kind,
+            };
+        }
+        if self.early && r.below(5) == 0 {
+            let a = u(r);
+            let mut b = u(r);
+            while b == a {
+                b = u(r);
+            }
+            return Command {
+                id: CommandId(Uuid::from_u128(self.next_id)),
+                at_ms: self.now_ms,
+                kind: CommandKind::AckMessageReadIn {
+                    conversation: ConversationId::direct(a.clone(), b).expect("distinct"),
+                    message: m(r),
+                    reader: a,
+                },
             };
         }
         if self.up_to && !self.direct_sent.is_empty() && r.below(10) == 0 {
