@@ -99,34 +99,7 @@ impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {
     /// [`Notifications`], the thread ends with the next notification (or with the engine).
     pub fn subscribe(&self, capacity: usize) -> (u64, Notifications) {
         let (start, live) = self.engine.subscribe();
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-        let overflow = Arc::new(std::sync::OnceLock::new());
-        let mark = overflow.clone();
-        // A plain thread: the engine's channel is a blocking std channel, and forwarding must
-        // never wait on the subscriber.
-        std::thread::spawn(move || {
-            for n in live {
-                match tx.try_send(n) {
-                    Ok(()) => {}
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(n)) => {
-                        let _ = mark.set(Overflowed {
-                            resume_from: n.position,
-                        });
-                        return;
-                    }
-                    // The subscriber is gone.
-                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
-                }
-            }
-        });
-        (
-            start,
-            Notifications {
-                rx,
-                overflow,
-                reported: false,
-            },
-        )
+        (start, forwarded(capacity, live.into_iter().map(Ok)))
     }
 }
 
@@ -140,40 +113,50 @@ impl<B: Backend> AsyncEngine<B> {
         capacity: usize,
     ) -> (u64, Notifications) {
         let (start, mut live) = self.engine.subscribe_user(user, capacity);
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-        let overflow = Arc::new(std::sync::OnceLock::new());
-        let mark = overflow.clone();
-        // A plain thread, as for `subscribe`: forwarding never waits on the subscriber.
-        std::thread::spawn(move || {
-            while let Some(next) = live.recv() {
-                let n = match next {
-                    Ok(n) => n,
-                    // The engine dropped this subscriber: pass its resume position on.
-                    Err(o) => {
-                        let _ = mark.set(o);
-                        return;
-                    }
-                };
-                match tx.try_send(n) {
-                    Ok(()) => {}
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(n)) => {
-                        let _ = mark.set(Overflowed {
-                            resume_from: n.position,
-                        });
-                        return;
-                    }
-                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
-                }
-            }
-        });
         (
             start,
-            Notifications {
-                rx,
-                overflow,
-                reported: false,
-            },
+            forwarded(capacity, std::iter::from_fn(move || live.recv())),
         )
+    }
+}
+
+/// Forwards `live` to an async subscriber through a channel of `capacity`, on a plain thread:
+/// the engine's channels are blocking std channels, and forwarding must never wait on the
+/// subscriber. Ends (recording where) when the subscriber falls `capacity` behind, or when
+/// `live` reports that the engine dropped it; ends quietly when the subscriber is gone.
+fn forwarded(
+    capacity: usize,
+    live: impl Iterator<Item = Result<Positioned, Overflowed>> + Send + 'static,
+) -> Notifications {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let overflow = Arc::new(std::sync::OnceLock::new());
+    let mark = overflow.clone();
+    std::thread::spawn(move || {
+        for next in live {
+            let n = match next {
+                Ok(n) => n,
+                Err(o) => {
+                    let _ = mark.set(o);
+                    return;
+                }
+            };
+            match tx.try_send(n) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(n)) => {
+                    let _ = mark.set(Overflowed {
+                        resume_from: n.position,
+                    });
+                    return;
+                }
+                // The subscriber is gone.
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+    });
+    Notifications {
+        rx,
+        overflow,
+        reported: false,
     }
 }
 
