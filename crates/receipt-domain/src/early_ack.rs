@@ -3,7 +3,7 @@
 //! policy, so each step is O(held acks of the conversation).
 
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::state::{ConvIdx, EarlyAck, State};
+use crate::state::{ConvIdx, Conversation, EarlyAck, State, UserIdx};
 
 impl State {
     /// Holds a read ack of `reader` for `message` (creating the direct chat, whose first message
@@ -36,21 +36,18 @@ impl State {
             return;
         };
         if let Some(c) = self.conversations.get_mut(conv as usize) {
-            c.early_acks
-                .retain(|e| !(e.message == message && e.reader == u));
+            c.release_held(message, u);
         }
     }
+}
 
-    /// Releases the held ack of `reader` for a message just acknowledged (its conversation
-    /// found through the message).
-    pub(crate) fn release_held_of(&mut self, message: MessageId, reader: &UserId) {
-        if let Some(r) = self.messages.get(&message).copied() {
-            if !self.conversations[r.conversation as usize]
-                .early_acks
-                .is_empty()
-            {
-                self.release_held(r.conversation, message, reader);
-            }
+impl Conversation {
+    /// Releases the held ack of reader `u` for `message`, if any (an ack of the message was
+    /// just folded: applied, or never held). O(1) when nothing is held.
+    pub(crate) fn release_held(&mut self, message: MessageId, u: UserIdx) {
+        if !self.early_acks.is_empty() {
+            self.early_acks
+                .retain(|e| !(e.message == message && e.reader == u));
         }
     }
 }

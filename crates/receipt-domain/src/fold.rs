@@ -30,10 +30,7 @@ impl State {
             }
             EventBody::ReadAcked {
                 message, reader, ..
-            } => {
-                self.release_held_of(*message, reader);
-                self.on_read_acked(*message, reader, event.at_ms);
-            }
+            } => self.on_read_acked(*message, reader, event.at_ms),
             EventBody::ConversationAcked {
                 conversation,
                 reader,
@@ -50,10 +47,7 @@ impl State {
             }
             EventBody::GroupReadAcked {
                 message, reader, ..
-            } => {
-                self.release_held_of(*message, reader);
-                self.on_group_read_acked(*message, reader, event.at_ms);
-            }
+            } => self.on_group_read_acked(*message, reader, event.at_ms),
             EventBody::MessageMarkedRead {
                 message, reader, ..
             } => {
@@ -240,6 +234,7 @@ impl State {
             return;
         };
         let c = &mut self.conversations[conv as usize];
+        c.release_held(message, u);
         let record = &mut c.messages[seq as usize];
         if let Some(r) = c.readers.get_mut(&u) {
             if !record.has(FLAG_READ_ACKED) && seq >= r.ack_watermark {
@@ -259,6 +254,7 @@ impl State {
             return;
         };
         let c = &mut self.conversations[conv as usize];
+        c.release_held(message, u);
         let acks = c.messages[seq as usize]
             .group_acks
             .get_or_insert_with(Box::<GroupAcks>::default);
