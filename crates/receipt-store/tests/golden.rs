@@ -269,100 +269,63 @@ fn the_v4_fixture_checkpoint_is_used_while_the_checkpoint_layout_is_version_2() 
     );
 }
 
-#[test]
-fn the_v5_fixture_holds_recalls_and_its_checkpoint_is_used_while_the_layout_is_3() {
+/// Fixture `version` holds every event kind in `kinds`, and its checkpoint (marker at
+/// `marker`, written at checkpoint layout `layout`) is used while this build's layout is the
+/// same, and reported as another build's, never as damage, once it is not.
+fn check_later_fixture(version: &str, kinds: &[&str], layout: u16, marker: u64) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v5").join("sled"), dir.path());
+    copy_dir(&fixture(version).join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
-    let recalls = log
-        .read_from(0, 200)
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.event.body,
-                receipt_domain::EventBody::MessageRecalled { .. }
-            )
-        })
-        .count();
-    assert!(recalls > 0, "the fixture uses the recall event");
-    if CHECKPOINT_LAYOUT_VERSION != 3 {
-        assert_eq!(log.verify().unwrap().checkpoint.other_layout, Some(3));
-    }
-    if CHECKPOINT_LAYOUT_VERSION == 3 {
-        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(150)));
-        let report = log.verify().unwrap();
-        assert_eq!(report.checkpoint.marker, Some(150));
-        assert_eq!(report.checkpoint.other_layout, None);
-        assert!(report.checkpoint.partitions >= 10);
-    }
-}
-
-#[test]
-fn the_v6_fixture_holds_mentions_and_modes_and_its_checkpoint_is_used_while_the_layout_is_4() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v6").join("sled"), dir.path());
-    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
-    let kinds: std::collections::BTreeSet<&str> = log
-        .read_from(0, 206)
+    let stored: std::collections::BTreeSet<&str> = log
+        .read_from(0, events_in(version) as usize)
         .unwrap()
         .iter()
         .map(|e| e.event.body.kind_name())
         .collect();
-    for kind in [
-        "UsersMentioned",
-        "NotificationModeChanged",
-        "MessageRecalled",
-    ] {
-        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
+    for kind in kinds {
+        assert!(stored.contains(kind), "{version} uses {kind}: {stored:?}");
     }
-    if CHECKPOINT_LAYOUT_VERSION == 4 {
-        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(156)));
-        let report = log.verify().unwrap();
-        assert_eq!(report.checkpoint.marker, Some(156));
+    let report = log.verify().unwrap();
+    if CHECKPOINT_LAYOUT_VERSION == layout {
+        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(marker)));
+        assert_eq!(report.checkpoint.marker, Some(marker));
         assert_eq!(report.checkpoint.other_layout, None);
-        assert!(report.checkpoint.partitions >= 10);
+        assert!(report.checkpoint.partitions >= 10, "{version}");
+    } else {
+        assert_eq!(report.checkpoint.other_layout, Some(layout), "{version}");
     }
 }
 
 #[test]
-fn the_v7_fixture_holds_reads_and_acks_up_to_a_position() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v7").join("sled"), dir.path());
-    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
-    let kinds: std::collections::BTreeSet<&str> = log
-        .read_from(0, 204)
-        .unwrap()
-        .iter()
-        .map(|e| e.event.body.kind_name())
-        .collect();
-    for kind in ["ConversationAckedUpTo", "ConversationMarkedReadUpTo"] {
-        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
-    }
-    if CHECKPOINT_LAYOUT_VERSION == 4 {
-        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(154)));
-        assert_eq!(log.verify().unwrap().checkpoint.marker, Some(154));
-    }
+fn the_v5_fixture_holds_recalls_at_checkpoint_layout_3() {
+    check_later_fixture("v5", &["MessageRecalled"], 3, 150);
 }
 
 #[test]
-fn the_v8_fixture_holds_acks_ahead_of_their_messages_and_its_checkpoint_is_used_at_layout_5() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v8").join("sled"), dir.path());
-    let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
-    let kinds: std::collections::BTreeSet<&str> = log
-        .read_from(0, 206)
-        .unwrap()
-        .iter()
-        .map(|e| e.event.body.kind_name())
-        .collect();
-    for kind in ["ReadAckBuffered", "EarlyAckDropped"] {
-        assert!(kinds.contains(kind), "the fixture uses {kind}: {kinds:?}");
-    }
-    if CHECKPOINT_LAYOUT_VERSION == 5 {
-        assert_eq!(log.checkpoint_marker().unwrap(), Ok(Some(154)));
-        let report = log.verify().unwrap();
-        assert_eq!(report.checkpoint.marker, Some(154));
-        assert_eq!(report.checkpoint.other_layout, None);
-    }
+fn the_v6_fixture_holds_mentions_and_modes_at_checkpoint_layout_4() {
+    check_later_fixture(
+        "v6",
+        &[
+            "UsersMentioned",
+            "NotificationModeChanged",
+            "MessageRecalled",
+        ],
+        4,
+        156,
+    );
+}
+
+#[test]
+fn the_v7_fixture_holds_reads_and_acks_up_to_a_position_at_checkpoint_layout_4() {
+    check_later_fixture(
+        "v7",
+        &["ConversationAckedUpTo", "ConversationMarkedReadUpTo"],
+        4,
+        154,
+    );
+}
+
+#[test]
+fn the_v8_fixture_holds_acks_ahead_of_their_messages_at_checkpoint_layout_5() {
+    check_later_fixture("v8", &["ReadAckBuffered", "EarlyAckDropped"], 5, 154);
 }

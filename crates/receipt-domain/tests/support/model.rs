@@ -229,18 +229,8 @@ impl Model {
                     .copied()
                     .filter(|id| self.msgs[id].sender == peer)
                     .collect();
-                // A recalled message waits for no ack (but the ack covers it, like the rest).
-                if from_peer
-                    .iter()
-                    .all(|id| self.read_acked.contains(id) || self.msgs[id].recalled)
-                {
+                if !self.ack_from_peer(at_ms, &reader, from_peer) {
                     return no_op();
-                }
-                for id in from_peer {
-                    if self.read_acked.insert(id) {
-                        self.read_acked_at.insert(id, at_ms);
-                    }
-                    self.read.insert((reader.clone(), id));
                 }
                 changed(vec![
                     Notification {

@@ -95,17 +95,7 @@ impl Model {
                     conversation: conversation.clone(),
                 });
             }
-            let single = if conversation.is_group() {
-                CommandKind::AckGroupMessageRead {
-                    message,
-                    reader: reader.clone(),
-                }
-            } else {
-                CommandKind::AckMessageRead {
-                    message,
-                    reader: reader.clone(),
-                }
-            };
+            let single = Self::single_ack(conversation, message, reader);
             effects.push(self.exec(policy, at_ms, &single)?);
         }
         combined(effects)

@@ -20,18 +20,7 @@ impl Model {
                     conversation: c.clone(),
                 });
             }
-            let single = if c.is_group() {
-                CommandKind::AckGroupMessageRead {
-                    message,
-                    reader: reader.clone(),
-                }
-            } else {
-                CommandKind::AckMessageRead {
-                    message,
-                    reader: reader.clone(),
-                }
-            };
-            return self.exec(policy, at_ms, &single);
+            return self.exec(policy, at_ms, &Self::single_ack(c, message, reader));
         }
         if !policy.require_read_ack {
             return Err(DomainError::ReadAcksDisabled);
@@ -147,11 +136,7 @@ impl Model {
                 }),
                 None => {
                     // The single ack's effect, now that the message exists.
-                    let single = if c.is_group() {
-                        CommandKind::AckGroupMessageRead { message, reader }
-                    } else {
-                        CommandKind::AckMessageRead { message, reader }
-                    };
+                    let single = Self::single_ack(&c, message, &reader);
                     let effect = self.exec(policy, at_ms, &single).expect("a valid held ack");
                     out.extend(effect.notifications);
                 }

@@ -27,6 +27,49 @@ impl Model {
         }
     }
 
+    /// A conversation ack over `from_peer` (the peer's messages it covers): `false`, changing
+    /// nothing, when none waits for an ack (a recalled message waits for none, but the ack
+    /// covers it like the rest); else each is acknowledged (at its first ack's time) and read.
+    pub(super) fn ack_from_peer(
+        &mut self,
+        at_ms: u64,
+        reader: &UserId,
+        from_peer: Vec<MessageId>,
+    ) -> bool {
+        if from_peer
+            .iter()
+            .all(|id| self.read_acked.contains(id) || self.msgs[id].recalled)
+        {
+            return false;
+        }
+        for id in from_peer {
+            if self.read_acked.insert(id) {
+                self.read_acked_at.insert(id, at_ms);
+            }
+            self.read.insert((reader.clone(), id));
+        }
+        true
+    }
+
+    /// The single read ack of `message` in `c`: a direct chat's, or a group's.
+    pub(super) fn single_ack(
+        c: &ConversationId,
+        message: MessageId,
+        reader: &UserId,
+    ) -> CommandKind {
+        if c.is_group() {
+            CommandKind::AckGroupMessageRead {
+                message,
+                reader: reader.clone(),
+            }
+        } else {
+            CommandKind::AckMessageRead {
+                message,
+                reader: reader.clone(),
+            }
+        }
+    }
+
     /// The messages of `c` up to and including `up_to`, after checking it is one of them.
     fn through(&self, c: &ConversationId, up_to: MessageId) -> Result<Vec<MessageId>, DomainError> {
         if &self.msg(up_to)?.conversation != c {
@@ -112,17 +155,8 @@ impl Model {
             .into_iter()
             .filter(|id| self.msgs[id].sender == peer)
             .collect();
-        if from_peer
-            .iter()
-            .all(|id| self.read_acked.contains(id) || self.msgs[id].recalled)
-        {
+        if !self.ack_from_peer(at_ms, reader, from_peer) {
             return no_op();
-        }
-        for id in from_peer {
-            if self.read_acked.insert(id) {
-                self.read_acked_at.insert(id, at_ms);
-            }
-            self.read.insert((reader.clone(), id));
         }
         changed(vec![
             Notification {
