@@ -16,8 +16,8 @@ use crate::options::EngineOptions;
 use crate::projections::{CacheStats, Projections};
 use crate::publisher::{Positioned, Publisher};
 use receipt_domain::{
-    Command, CommandId, CommandKind, ConversationId, Event, MessageId, Note, Notification, Policy,
-    State,
+    Command, CommandId, CommandKind, ConversationId, DomainError, Event, MessageId, Note,
+    Notification, Policy, State,
 };
 use receipt_store::{
     AppendRequest, Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend,
@@ -204,6 +204,7 @@ impl<B: Backend> Engine<B> {
             conversation_locks: ConversationLocks::new(),
             fold_gate: RwLock::new(()),
             reservations: MessageReservations::default(),
+            early_ack_admission: Mutex::new(()),
             checkpoint_lock: Mutex::new(()),
             stopped: OnceLock::new(),
             log,
@@ -235,7 +236,51 @@ impl<B: Backend> Engine<B> {
     /// id was recorded before (its events, or its acceptance as a no-op) is answered with the
     /// original outcome ([`Outcome::repeated`]) and appends nothing, whatever happened since.
     /// A rejected command records nothing, so retrying it decides it again.
+    ///
+    /// A read ack refused because the store holds `Policy::max_early_acks_total` acks for
+    /// messages not sent yet is decided again after the expired acks of every other
+    /// conversation are dropped (each conversation's in its own `ExpireEarlyAcks` command).
     pub fn execute_command(&self, command: Command) -> Result<Outcome, EngineError> {
+        match self.execute_once(&command, true) {
+            Err(EngineError::Rejected(DomainError::EarlyAcksFull { .. })) => {
+                let except = command.kind.named_conversation();
+                self.drop_expired_early_acks(command.at_ms, except.as_ref())?;
+                self.execute_once(&command, true)
+            }
+            decided => decided,
+        }
+    }
+
+    /// Drops the held read acks past their time to live at `at_ms` in every conversation
+    /// holding some (but `except`), one `ExpireEarlyAcks` command per conversation that has
+    /// expired ones. Returns how many acks were dropped.
+    pub(crate) fn drop_expired_early_acks(
+        &self,
+        at_ms: u64,
+        except: Option<&ConversationId>,
+    ) -> Result<usize, EngineError> {
+        let holding: Vec<ConversationId> = lock(&self.shared.projections)
+            .held
+            .conversations()
+            .map(|(c, _)| c.clone())
+            .filter(|c| Some(c) != except)
+            .collect();
+        let mut dropped = 0;
+        for conversation in holding {
+            let sweep = Command {
+                id: CommandId(Uuid::now_v7()),
+                at_ms,
+                kind: CommandKind::ExpireEarlyAcks { conversation },
+            };
+            // Nothing expired there: nothing to record (the engine's own command, never
+            // retried by a caller).
+            dropped += self.execute_once(&sweep, false)?.events.len();
+        }
+        Ok(dropped)
+    }
+
+    /// One decision of `command`; `record_noops`: remember an accepted no-op by its id.
+    fn execute_once(&self, command: &Command, record_noops: bool) -> Result<Outcome, EngineError> {
         self.check_running()?;
         // A message's conversation never changes once indexed, so the route found before
         // locking still holds after. A message unknown now is decided as unknown: the command
@@ -249,16 +294,28 @@ impl<B: Backend> Engine<B> {
             return Ok(repeated_outcome(record));
         }
         let policy = read(&self.policy).clone();
+        let admission = matches!(command.kind, CommandKind::AckMessageReadIn { .. })
+            .then(|| lock(&self.shared.early_ack_admission));
         let mut reserved = Reserved::new(&self.shared.reservations);
         let decision = self.decide_in(
             &mut lock(&self.shared.projections),
             &policy,
-            &command,
+            command,
             route.as_ref(),
             &FxHashMap::default(),
             &mut reserved,
         )??;
         let Some(first) = decision.events.first() else {
+            drop(admission);
+            if !record_noops {
+                return Ok(Outcome {
+                    events: Vec::new(),
+                    first_position: None,
+                    note: decision.note,
+                    notifications: Vec::new(),
+                    repeated: false,
+                });
+            }
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
             let written = self.shared.log.record_noop(command.id)?;
@@ -306,6 +363,7 @@ impl<B: Backend> Engine<B> {
             .evict_over_budget(&self.shared.log, Some(&request.conversation))
             .map_err(|err| self.fail(err, false))?;
         drop(projections);
+        drop(admission);
         drop(gate);
         drop(held);
         self.await_durable(self.shared.log.wait_durable(&written))?;
@@ -395,6 +453,17 @@ impl<B: Backend> Engine<B> {
         lock(&self.shared.projections).stats()
     }
 
+    /// Read acks held for messages not sent yet, in all conversations (what
+    /// `Policy::max_early_acks_total` bounds).
+    pub fn early_acks_held(&self) -> u64 {
+        lock(&self.shared.projections).held.total()
+    }
+
+    /// The time by the engine's clock, in milliseconds.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.options.clock.now_ms()
+    }
+
     /// The policy commands are decided with now.
     pub fn policy(&self) -> Policy {
         read(&self.policy).clone()
@@ -408,7 +477,7 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Runs `f` on the partition of one conversation (loaded if it is cold): the whole
-    /// projection state of that conversation, as [`decide`] and the queries see it.
+    /// projection state of that conversation, as [`decide`](crate::decide) and the queries see it.
     pub fn with_partition<T>(
         &self,
         conversation: &ConversationId,

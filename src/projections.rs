@@ -11,7 +11,9 @@ mod answers;
 mod upkeep;
 
 use hashlink::LinkedHashMap;
-use receipt_domain::{ConversationHeader, ConversationId, Event, ReaderSummary, State, UserId};
+use receipt_domain::{
+    ConversationHeader, ConversationId, Event, HeldEarlyAcks, ReaderSummary, State, UserId,
+};
 use receipt_store::{Backend, EventLog, StoreError, Unusable};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::sync::Arc;
@@ -122,6 +124,9 @@ pub(crate) struct Projections {
     /// until it has, no summary or header may be evicted, or a query could read an older
     /// stored value.
     checkpoint_in_flight: bool,
+    /// Read acks held for messages not sent yet in every conversation, resident or not: kept
+    /// by every fold, saved with the marker, so the store-wide bound needs no partition load.
+    pub(crate) held: HeldEarlyAcks,
     pub(crate) stats: CacheStats,
 }
 
@@ -150,6 +155,7 @@ impl Projections {
             budget_bytes,
             dirty_entries: 0,
             checkpoint_in_flight: false,
+            held: HeldEarlyAcks::default(),
             stats: CacheStats::default(),
         }
     }
@@ -273,7 +279,12 @@ impl Projections {
         if part.state.events_applied() < version {
             // A copy only if a checkpoint write still holds this state.
             Arc::make_mut(&mut part.state).apply(event);
+            let held = part.state.early_acks_held_in(conversation);
+            if held != self.held.in_conversation(conversation) {
+                self.held.set(conversation, held);
+            }
         }
+        let part = self.parts.get(conversation).ok_or_else(vanished)?;
         let state = &part.state;
         let header = state.header(conversation).unwrap_or_default();
         let summaries: Vec<(UserId, Option<ReaderSummary>)> = event

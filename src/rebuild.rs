@@ -103,8 +103,10 @@ pub(crate) fn rebuild_reporting<B: Backend>(
     let write_started = Instant::now();
     let mut conversations = 0u64;
     let mut batch = CheckpointWrite::default();
+    let mut held = receipt_domain::HeldEarlyAcks::default();
     for (c, state) in parts.into_iter().flatten() {
         conversations += 1;
+        held.set(&c, state.early_acks_held_in(&c));
         if let Some(h) = state.header(&c) {
             batch.headers.push((c.clone(), h));
         }
@@ -118,6 +120,7 @@ pub(crate) fn rebuild_reporting<B: Backend>(
     }
     // The marker last: until it is written, an interrupted rebuild is simply done again.
     batch.marker = Some(head);
+    batch.held_early_acks = held;
     log.write_checkpoint(&batch)?;
     Ok(RebuildReport {
         events: head,

@@ -268,9 +268,11 @@ impl<B: Backend> Engine<B> {
 
     /// A read ack that names its conversation, so it may arrive before its message (reordered
     /// delivery): the single ack when the message is known; else held, up to
-    /// `Policy::max_early_acks_per_conversation` per conversation, and applied when the message
-    /// comes, or dropped with a reason (`EarlyAckDropped`, told to the reader) after
-    /// `Policy::early_ack_ttl_ms`.
+    /// `Policy::max_early_acks_per_conversation` per conversation and
+    /// `Policy::max_early_acks_total` in the store, and applied when the message comes, or
+    /// dropped with a reason (`EarlyAckDropped`, told to the reader) after
+    /// `Policy::early_ack_ttl_ms`. At the store-wide bound the expired acks of every
+    /// conversation are dropped first, so only live acks can refuse one (`EarlyAcksFull`).
     pub fn ack_message_read_in(
         &self,
         conversation: &ConversationId,
@@ -282,6 +284,15 @@ impl<B: Backend> Engine<B> {
             message,
             reader: reader.clone(),
         })
+    }
+
+    /// Drops every held read ack whose time to live has passed (by the engine's clock), in
+    /// every conversation, telling each reader (`EarlyAckDropped`, reason `Expired`); returns
+    /// how many were dropped. Optional: a held ack is dropped anyway when its message comes,
+    /// when its conversation needs the room, or when the store-wide bound is reached; a service
+    /// that wants readers told promptly calls this on a timer.
+    pub fn expire_early_acks(&self) -> Result<usize, EngineError> {
+        self.drop_expired_early_acks(self.now_ms(), None)
     }
 
     /// Recalls (deletes for everyone) a message: its sender within `Policy::recall_window_ms`,

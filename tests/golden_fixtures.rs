@@ -1,8 +1,9 @@
 //! The storage crate's golden fixtures (one per storage format, never rewritten) opened by the
 //! Engine: every badge, conversation list and partition equals a cold fold of the fixture's
 //! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's
-//! to v7's checkpoints are of layouts 1 to 4, which this build rebuilds from the log; v8's, of
-//! layout 5, about 50 events before its end, is used as it is.
+//! to v8's checkpoints are of layouts 1 to 5, which this build rebuilds from the log; v9's, of
+//! layout 6, about 50 events before its end, is used as it is (its marker's count of held read
+//! acks too).
 
 mod support;
 
@@ -23,13 +24,13 @@ fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
 
 #[test]
 fn every_fixture_answers_like_a_cold_fold_of_its_log() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
         let (_dir, engine) = open_fixture(version);
         let mut events = Vec::new();
         engine.log().replay(0, |e| events.push(e.event)).unwrap();
         // 200 appends each; since v6 a send with mentions appends two events in one decision.
         let want = match version {
-            "v6" | "v8" => 206,
+            "v6" | "v8" | "v9" => 206,
             "v7" => 204,
             _ => 200,
         };
@@ -42,6 +43,7 @@ fn every_fixture_answers_like_a_cold_fold_of_its_log() {
             "v5" => Some(3),
             "v6" | "v7" => Some(4),
             "v8" => Some(5),
+            "v9" => Some(6),
             _ => None,
         };
         let older = layout.is_some_and(|l| l != CHECKPOINT_LAYOUT_VERSION);
@@ -60,7 +62,8 @@ fn the_checkpoint_of_this_layout_is_used_and_only_its_tail_is_folded() {
         2 => ("v4", 150),
         3 => ("v5", 150),
         4 => ("v7", 154),
-        _ => ("v8", 154),
+        5 => ("v8", 154),
+        _ => ("v9", 154),
     };
     let (_dir, engine) = open_fixture(current);
     let stats = engine.cache_stats();
@@ -76,5 +79,10 @@ fn the_checkpoint_of_this_layout_is_used_and_only_its_tail_is_folded() {
             "{stats:?} vs {} streams",
             report.streams
         );
+        // The marker's count of held read acks plus the tail's changes: the log's count.
+        let mut events = Vec::new();
+        engine.log().replay(0, |e| events.push(e.event)).unwrap();
+        let held = HeldEarlyAcks::of(&State::from_events(&events));
+        assert_eq!(engine.early_acks_held(), held.total());
     }
 }

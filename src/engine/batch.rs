@@ -6,7 +6,8 @@ use super::locks::Reserved;
 use super::{lock, read, repeated_outcome, Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{
-    Command, CommandId, ConversationId, Event, EventBody, MessageId, Note, Notification,
+    Command, CommandId, CommandKind, ConversationId, Event, EventBody, MessageId, Note,
+    Notification,
 };
 use receipt_store::{AppendRequest, Backend, StoreError};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -40,6 +41,10 @@ impl<B: Backend> Engine<B> {
     /// [`Engine::execute_command`] would have returned (a rejection records nothing; a command
     /// id already recorded, or repeated inside the batch, gets its original outcome with
     /// [`Outcome::repeated`] set). The returned vector has one entry per command, in order.
+    /// One difference: a read ack refused for the store-wide bound on held acks
+    /// (`EarlyAcksFull`) is refused here, where [`Engine::execute_command`] first drops the
+    /// expired acks of other conversations and decides it again (a batch holds its
+    /// conversations' locks and cannot take others'); retry such an ack on its own.
     ///
     /// The outer `Err` is a storage failure: then nothing of the batch is acknowledged, and if
     /// the projections already held some of its decisions the engine stops (the log may not
@@ -70,6 +75,12 @@ impl<B: Backend> Engine<B> {
         self.check_running()?;
         let candidates = self.batch_conversations(&commands)?;
         let held = self.shared.conversation_locks.lock(candidates.iter());
+        // The batch folds each decision before deciding the next, so its own held acks are
+        // counted; the admission lock keeps other commands' out of the count meanwhile.
+        let admission = commands
+            .iter()
+            .any(|c| matches!(c.kind, CommandKind::AckMessageReadIn { .. }))
+            .then(|| lock(&self.shared.early_ack_admission));
         let gate = read(&self.shared.fold_gate);
         let mut reserved = Reserved::new(&self.shared.reservations);
         // The projections stay locked until the batch is written, so no query ever sees a
@@ -202,6 +213,7 @@ impl<B: Backend> Engine<B> {
             .evict_over_budget(&self.shared.log, None)
             .map_err(|e| self.fail(e, false))?;
         drop(projections);
+        drop(admission);
         drop(gate);
         drop(held);
         // The last write covers the earlier ones: a commit makes everything written so far durable.

@@ -26,6 +26,12 @@ pub(crate) struct Shared<B: Backend> {
     pub(crate) fold_gate: RwLock<()>,
     /// Message ids of sends decided and not yet indexed by the log.
     pub(crate) reservations: MessageReservations,
+    /// Held by a command that may hold a read ack for a message not sent yet, from its
+    /// decision to its fold: the store-wide count it is decided against must include every
+    /// such ack decided before it, whatever its conversation. (Other commands only lower the
+    /// count, which makes a concurrent check stricter, never wrong.) Taken after the
+    /// conversation locks, before anything else.
+    pub(crate) early_ack_admission: Mutex<()>,
     /// One checkpoint at a time.
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) last_checkpoint_at: AtomicU64,

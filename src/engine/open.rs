@@ -25,7 +25,7 @@ pub(super) fn recover<B: Backend>(
             f(Progress { done, total: head });
         }
     };
-    let marker = match log.checkpoint_marker()? {
+    let marker = match log.checkpoint_mark()? {
         Ok(marker) => marker,
         Err(unusable) => {
             tracing::warn!(reason = %unusable.0, "checkpoint marker unusable; rebuilding every checkpoint from the log");
@@ -34,7 +34,10 @@ pub(super) fn recover<B: Backend>(
         }
     };
     let from = match marker {
-        Some(position) => position,
+        Some(marker) => {
+            projections.held = marker.held_early_acks;
+            marker.position
+        }
         // No checkpoint to start from (a new store, one written before checkpoints existed,
         // or one whose marker failed its checks): fold the whole log on every core and
         // checkpoint it, trusting no stored entry.
@@ -43,6 +46,19 @@ pub(super) fn recover<B: Backend>(
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let rebuilt = crate::rebuild::rebuild_reporting(log, threads, &report)?;
             tracing::info!(?rebuilt, "every checkpoint rebuilt from the log");
+            // The rebuild's marker counts the held acks of the whole log.
+            match log.checkpoint_mark()? {
+                Ok(Some(marker)) if marker.position == head => {
+                    projections.held = marker.held_early_acks;
+                }
+                _ => {
+                    return Err(StoreError::corrupt(
+                        head,
+                        "the checkpoint marker just rebuilt cannot be read back",
+                    )
+                    .into())
+                }
+            }
             head
         }
         None => 0,

@@ -5,8 +5,8 @@ use super::Engine;
 use crate::error::EngineError;
 use crate::projections::Projections;
 use receipt_domain::{
-    decide, Command, CommandKind, ConversationId, Decision, DomainError, EventBody, MessageId,
-    Policy, State,
+    decide_in_store, Command, CommandKind, ConversationId, Decision, DomainError, EventBody,
+    MessageId, Policy, State,
 };
 use receipt_store::{Backend, StoreError};
 use rustc_hash::FxHashMap;
@@ -104,13 +104,16 @@ impl<B: Backend> Engine<B> {
                 }
             }
         }
+        // The store-wide count of held acks: a partition knows only its own.
+        let held_total = projections.held.total();
         let decided = match route {
-            Some(c) => decide(
+            Some(c) => decide_in_store(
                 projections.partition(&self.shared.log, c, None)?,
                 policy,
                 command,
+                held_total,
             ),
-            None => decide(&State::new(), policy, command),
+            None => decide_in_store(&State::new(), policy, command, held_total),
         };
         // A partition knows only its own messages: one the batch names that the domain finds
         // unknown may be another conversation's, which a whole-store fold reports as such.

@@ -73,6 +73,8 @@ impl Projections {
     pub(crate) fn take_checkpoint(&mut self, marker: u64) -> CheckpointWrite {
         let mut w = CheckpointWrite {
             marker: Some(marker),
+            // At most `Policy::max_early_acks_total` entries.
+            held_early_acks: self.held.clone(),
             ..CheckpointWrite::default()
         };
         for (c, p) in self.parts.iter_mut() {

@@ -198,4 +198,11 @@ pub enum CommandKind {
         /// The user who read.
         reader: UserId,
     },
+    /// Drops the read acks `conversation` holds whose time to live has passed at the command's
+    /// time, telling each reader why (`EarlyAckDropped`, reason `Expired`). The engine sends it
+    /// itself before refusing an ack for the store-wide bound; a service may send it on a timer.
+    ExpireEarlyAcks {
+        /// The conversation.
+        conversation: ConversationId,
+    },
 }

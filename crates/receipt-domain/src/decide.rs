@@ -88,8 +88,34 @@ fn emit(body: EventBody) -> Result<Outcome, DomainError> {
     Ok(Emit(body, None))
 }
 
-/// Decides a command against the current state and policy.
+/// Decides a command against the current state and policy, `state` being the whole store (the
+/// read acks it holds for messages not sent yet are all the store holds).
 pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decision, DomainError> {
+    decide_with(state, policy, command, None)
+}
+
+/// Decides a command against one partition of a store: `state` holds the conversation the
+/// command concerns, and `held_early_acks_total` is how many read acks the whole store holds
+/// for messages not sent yet (which a partition alone cannot know; see [`HeldEarlyAcks`]).
+///
+/// [`HeldEarlyAcks`]: crate::HeldEarlyAcks
+pub fn decide_in_store(
+    state: &State,
+    policy: &Policy,
+    command: &Command,
+    held_early_acks_total: u64,
+) -> Result<Decision, DomainError> {
+    decide_with(state, policy, command, Some(held_early_acks_total))
+}
+
+/// `held_total`: the store's held read acks, or `None` to count them in `state` (only when a
+/// command would hold one, so whole-state decisions pay for the count only then).
+fn decide_with(
+    state: &State,
+    policy: &Policy,
+    command: &Command,
+    held_total: Option<u64>,
+) -> Result<Decision, DomainError> {
     policy.validate()?;
     let at_ms = command.at_ms;
     let outcome = match &command.kind {
@@ -171,7 +197,20 @@ pub fn decide(state: &State, policy: &Policy, command: &Command) -> Result<Decis
             conversation,
             message,
             reader,
-        } => early_ack::ack_in(state, policy, conversation, *message, reader, at_ms),
+        } => early_ack::ack_in(
+            state,
+            policy,
+            early_ack::AckIn {
+                conversation,
+                message: *message,
+                reader,
+                at_ms,
+                held_total,
+            },
+        ),
+        CommandKind::ExpireEarlyAcks { conversation } => {
+            Ok(early_ack::expire(state, conversation, at_ms))
+        }
         CommandKind::SetNotificationMode {
             conversation,
             user,

@@ -151,6 +151,13 @@ pub enum DomainError {
         /// The most it holds (policy).
         max: u32,
     },
+    /// The store holds as many read acks for messages not sent yet as the policy allows in all
+    /// conversations together (`Policy::max_early_acks_total`), none of them expired.
+    #[error("the store already holds {max_total} read acks for messages not sent yet")]
+    EarlyAcksFull {
+        /// The most held in all conversations (policy).
+        max_total: u32,
+    },
     /// Only the sender, or an owner or admin of the group, may recall a message.
     #[error("{user} may not recall message {message}")]
     RecallNotPermitted {
@@ -192,6 +199,7 @@ impl DomainError {
             Self::RecallWindowExpired { .. } => "RecallWindowExpired",
             Self::RecallNotPermitted { .. } => "RecallNotPermitted",
             Self::EarlyAckBufferFull { .. } => "EarlyAckBufferFull",
+            Self::EarlyAcksFull { .. } => "EarlyAcksFull",
         }
     }
 }

@@ -37,6 +37,7 @@ mod early_ack;
 mod error;
 mod event;
 mod fold;
+mod held_acks;
 mod ids;
 mod invariants;
 mod mention;
@@ -50,11 +51,12 @@ mod recall;
 mod state;
 
 pub use command::{Command, CommandKind};
-pub use decide::{decide, Decision, Note};
+pub use decide::{decide, decide_in_store, Decision, Note};
 pub use error::{DomainError, QueryError};
 pub use event::{
     EarlyAckDropReason, Event, EventBody, GroupAck, GroupAckDeclined, NotificationMode, Role,
 };
+pub use held_acks::HeldEarlyAcks;
 pub use ids::{
     CommandId, ConversationId, EventId, GroupId, InvalidInput, MessageId, UserId, MAX_ID_BYTES,
 };

@@ -249,7 +249,8 @@ impl CommandKind {
             | Self::SetNotificationMode { conversation, .. }
             | Self::AckConversationReadUpTo { conversation, .. }
             | Self::MarkConversationReadUpTo { conversation, .. }
-            | Self::AckMessageReadIn { conversation, .. } => Some(conversation.clone()),
+            | Self::AckMessageReadIn { conversation, .. }
+            | Self::ExpireEarlyAcks { conversation } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
             | Self::SetRole { group, .. }

@@ -44,6 +44,9 @@ pub enum AckVisibility {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+// A policy file written before a setting existed still loads: missing settings take their
+// defaults. (Policies are read from JSON files, never stored in the log.)
+#[serde(default)]
 pub struct Policy {
     /// Direct-chat delivery receipts are recorded and reported to the sender.
     pub require_delivery_ack: bool,
@@ -75,6 +78,9 @@ pub struct Policy {
     pub max_early_acks_per_conversation: u32,
     /// How long such an ack is held before it is dropped, in milliseconds.
     pub early_ack_ttl_ms: u64,
+    /// Most read acks held for messages not sent yet in all conversations together (the
+    /// engine drops expired ones everywhere before it refuses one for this bound).
+    pub max_early_acks_total: u32,
 }
 
 impl Default for Policy {
@@ -93,6 +99,7 @@ impl Default for Policy {
             recall_window_ms: 2 * 60 * 1000,
             max_early_acks_per_conversation: 100,
             early_ack_ttl_ms: 60 * 1000,
+            max_early_acks_total: 10_000,
         }
     }
 }
@@ -188,6 +195,12 @@ impl Policy {
     /// With the most read acks one conversation holds for messages not sent yet.
     pub fn with_max_early_acks_per_conversation(mut self, max: u32) -> Self {
         self.max_early_acks_per_conversation = max;
+        self
+    }
+
+    /// With the most read acks held for messages not sent yet in all conversations together.
+    pub fn with_max_early_acks_total(mut self, max: u32) -> Self {
+        self.max_early_acks_total = max;
         self
     }
 

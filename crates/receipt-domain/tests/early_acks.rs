@@ -134,3 +134,70 @@ fn an_ack_naming_another_conversation_or_by_a_stranger_is_refused() {
         Err(DomainError::NotAMember { .. })
     ));
 }
+
+#[test]
+fn the_total_across_conversations_is_bounded_and_the_own_expired_acks_make_room() {
+    let mut w = World::new(
+        Policy::all_receipts_on()
+            .with_max_early_acks_total(2)
+            .with_early_ack_ttl_ms(100),
+    );
+    let other = direct("ann", "cat");
+    ack_in(&mut w, chat(), 1, "bob").unwrap();
+    w.advance(50);
+    ack_in(&mut w, other.clone(), 2, "cat").unwrap();
+    // Given two held acks in two conversations, a third in either is refused for the total.
+    assert_eq!(
+        ack_in(&mut w, other.clone(), 3, "ann").unwrap_err(),
+        DomainError::EarlyAcksFull { max_total: 2 }
+    );
+    assert_eq!(HeldEarlyAcks::of(&w.state).total(), 2);
+    // When the first expires, it makes room only in its own conversation: the other
+    // conversation's command does not drop it (the engine's sweep does, docs/semantics.md).
+    w.advance(60);
+    assert_eq!(
+        ack_in(&mut w, other.clone(), 3, "ann").unwrap_err(),
+        DomainError::EarlyAcksFull { max_total: 2 }
+    );
+    let o = ack_in(&mut w, chat(), 4, "ann").unwrap();
+    assert_eq!(kinds(&o), ["EarlyAckDropped", "ReadAckBuffered"]);
+    let held = HeldEarlyAcks::of(&w.state);
+    assert_eq!((held.total(), held.in_conversation(&chat())), (2, 1));
+    w.assert_replay_matches();
+}
+
+#[test]
+fn expire_early_acks_drops_only_the_expired_ones_and_tells_their_readers() {
+    let mut w = World::new(Policy::all_receipts_on().with_early_ack_ttl_ms(100));
+    ack_in(&mut w, chat(), 1, "bob").unwrap();
+    w.advance(60);
+    ack_in(&mut w, chat(), 2, "ann").unwrap();
+    let expire = |w: &mut World| {
+        w.run(CommandKind::ExpireEarlyAcks {
+            conversation: chat(),
+        })
+    };
+    assert_eq!(
+        expire(&mut w).unwrap().decision.note,
+        Some(Note::AlreadyDone)
+    );
+    w.advance(60);
+    let o = expire(&mut w).unwrap();
+    assert_eq!(kinds(&o), ["EarlyAckDropped"]);
+    assert_eq!(
+        o.notifications,
+        vec![Notification {
+            to: user("bob"),
+            kind: NotificationKind::EarlyAckDropped {
+                conversation: chat(),
+                message: msg(1),
+                reason: EarlyAckDropReason::Expired,
+            },
+        }]
+    );
+    assert_eq!(w.state.early_acks_held_in(&chat()), 1);
+    // The message the dropped ack was for comes: nobody's ack is applied to it.
+    let sent = w.send(chat(), 1, "ann", false).unwrap();
+    assert_eq!(kinds(&sent), ["MessageSent"]);
+    w.assert_replay_matches();
+}

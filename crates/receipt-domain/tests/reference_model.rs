@@ -66,6 +66,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         (
             prop_oneof![Just(1u32), Just(2), Just(100)],
             prop_oneof![Just(50u64), Just(DAY_MS)],
+            prop_oneof![Just(1u32), Just(3), Just(10_000)],
         ),
     )
         .prop_map(
@@ -81,7 +82,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                 acks_max,
                 members_max,
                 recall_window,
-                (early_max, early_ttl),
+                (early_max, early_ttl, early_total),
             )| {
                 Policy::default()
                     .with_delivery_acks(delivery)
@@ -105,6 +106,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                     .with_recall_window_ms(recall_window)
                     .with_max_early_acks_per_conversation(early_max)
                     .with_early_ack_ttl_ms(early_ttl)
+                    .with_max_early_acks_total(early_total)
             },
         )
 }
@@ -152,6 +154,7 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
             .prop_map(|(conversation, reader, up_to)| CommandKind::AckConversationReadUpTo { conversation, reader, up_to }),
         3 => (any_conversation(), any_message(), any_user())
             .prop_map(|(conversation, message, reader)| CommandKind::AckMessageReadIn { conversation, message, reader }),
+        1 => any_conversation().prop_map(|conversation| CommandKind::ExpireEarlyAcks { conversation }),
         2 => (any_conversation(), any_user(), any_message())
             .prop_map(|(conversation, reader, up_to)| CommandKind::MarkConversationReadUpTo { conversation, reader, up_to }),
         2 => (any_conversation(), any_user(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)])
@@ -291,7 +294,8 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         | CommandKind::SetNotificationMode { conversation, .. }
         | CommandKind::AckConversationReadUpTo { conversation, .. }
         | CommandKind::MarkConversationReadUpTo { conversation, .. }
-        | CommandKind::AckMessageReadIn { conversation, .. } => Some(conversation.clone()),
+        | CommandKind::AckMessageReadIn { conversation, .. }
+        | CommandKind::ExpireEarlyAcks { conversation } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }

@@ -4,13 +4,14 @@
 //! no-op command, its raw records and checkpoint entries exported, and the expected answers of
 //! the queries. Fixtures are never rewritten; `tests/golden.rs` must keep reading every one.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v8`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v9`
 //! (v1 was written by this program before the ledger and the event-id index existed, so without
 //! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint; v3 holds
 //! checkpoint layout 1, v4 layout 2, v5 layout 3 and `MessageRecalled` events, v6 layout 4 and
 //! `UsersMentioned` and `NotificationModeChanged` events, v7 the same layout and
 //! `ConversationAckedUpTo` and `ConversationMarkedReadUpTo` events, v8 layout 5 and
-//! `ReadAckBuffered` and `EarlyAckDropped` events.)
+//! `ReadAckBuffered` and `EarlyAckDropped` events, v9 layout 6, whose marker counts the read
+//! acks held for messages not sent yet.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -97,6 +98,7 @@ fn checkpoint_of<B: Backend>(log: &EventLog<B>) -> Result<CheckpointWrite, Store
         ..CheckpointWrite::default()
     };
     for (c, state) in parts.into_values() {
+        w.held_early_acks.set(&c, state.early_acks_held_in(&c));
         if let Some(h) = state.header(&c) {
             w.headers.push((c.clone(), h));
         }

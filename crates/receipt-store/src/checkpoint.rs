@@ -5,7 +5,7 @@
 //!
 //! | key | record position | payload |
 //! | --- | --- | --- |
-//! | `G` | global position G | nothing: every header and summary is exact for events before G |
+//! | `G` | global position G | `HeldEarlyAcks` as of G: every header and summary is exact for events before G |
 //! | `P` + stream key | the stream version it covers | the partition's `State` |
 //! | `H` + stream key | 0 | `ConversationHeader` |
 //! | `U` + user key + stream key | 0 | `ReaderSummary` |
@@ -21,7 +21,9 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::log::EventLog;
 use crate::record::{decode_checkpoint, encode_checkpoint};
-use receipt_domain::{ConversationHeader, ConversationId, ReaderSummary, State, UserId};
+use receipt_domain::{
+    ConversationHeader, ConversationId, HeldEarlyAcks, ReaderSummary, State, UserId,
+};
 use std::sync::Arc;
 
 pub use crate::record::CHECKPOINT_LAYOUT_VERSION;
@@ -45,6 +47,18 @@ pub struct CheckpointWrite {
     pub headers: Vec<(ConversationId, ConversationHeader)>,
     /// Per-(user, conversation) summaries.
     pub summaries: Vec<(UserId, ConversationId, ReaderSummary)>,
+    /// The read acks held for messages not sent yet in the whole store, as of the marker
+    /// (written with the marker only): what the store-wide bound is checked against.
+    pub held_early_acks: HeldEarlyAcks,
+}
+
+/// A checkpoint marker: headers and summaries are exact for every event before `position`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marker {
+    /// Events covered.
+    pub position: u64,
+    /// Read acks held for messages not sent yet after those events, by conversation.
+    pub held_early_acks: HeldEarlyAcks,
 }
 
 /// What a checkpoint write cost.
@@ -108,7 +122,10 @@ impl<B: Backend> EventLog<B> {
             ));
         }
         if let Some(position) = w.marker {
-            puts.push((MARKER.to_vec(), encode_checkpoint(position, &())?));
+            puts.push((
+                MARKER.to_vec(),
+                encode_checkpoint(position, &w.held_early_acks)?,
+            ));
         }
         let written = CheckpointWritten {
             entries: puts.len(),
@@ -123,12 +140,23 @@ impl<B: Backend> EventLog<B> {
     /// another layout, or ahead of the log), in which case nothing but partition entries may
     /// be used.
     pub fn checkpoint_marker(&self) -> Result<Result<Option<u64>, Unusable>, StoreError> {
+        Ok(self
+            .checkpoint_mark()?
+            .map(|marker| marker.map(|m| m.position)))
+    }
+
+    /// The whole marker: its position and the read acks held as of it. `Ok(None)` and
+    /// `Err(Unusable)` as for [`EventLog::checkpoint_marker`].
+    pub fn checkpoint_mark(&self) -> Result<Result<Option<Marker>, Unusable>, StoreError> {
         let Some(bytes) = self.backend.checkpoint_get(MARKER)? else {
             return Ok(Ok(None));
         };
-        Ok(match decode_checkpoint::<()>(&bytes) {
-            Ok((position, ())) if position <= self.head() => Ok(Some(position)),
-            Ok((position, ())) => Err(Unusable(format!(
+        Ok(match decode_checkpoint::<HeldEarlyAcks>(&bytes) {
+            Ok((position, held_early_acks)) if position <= self.head() => Ok(Some(Marker {
+                position,
+                held_early_acks,
+            })),
+            Ok((position, _)) => Err(Unusable(format!(
                 "checkpoint marker at {position} is ahead of the log's {} events",
                 self.head()
             ))),

@@ -7,7 +7,7 @@ use crate::checkpoint::{HEADER, MARKER, PARTITION, SUMMARY};
 use crate::keys;
 use crate::log::EventLog;
 use crate::record::{checkpoint_layout, decode_checkpoint, CHECKPOINT_LAYOUT_VERSION};
-use receipt_domain::{ConversationHeader, ReaderSummary, State, UserId};
+use receipt_domain::{ConversationHeader, HeldEarlyAcks, ReaderSummary, State, UserId};
 
 /// What `verify` checked of the checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,14 +47,24 @@ impl<B: Backend> EventLog<B> {
                 });
             }
         }
+        let mark = match self.checkpoint_mark().map_err(|e| e.to_string())? {
+            Ok(m) => m,
+            Err(unusable) => return Err(unusable.0),
+        };
         let mut check = CheckpointCheck {
-            marker: match self.checkpoint_marker().map_err(|e| e.to_string())? {
-                Ok(m) => m,
-                Err(unusable) => return Err(unusable.0),
-            },
+            marker: mark.as_ref().map(|m| m.position),
             ..CheckpointCheck::default()
         };
         let exact = check.marker == Some(head);
+        if let Some(m) = mark.filter(|_| exact) {
+            if m.held_early_acks != HeldEarlyAcks::of(whole) {
+                return Err(format!(
+                    "the marker counts {} read acks held for messages not sent yet, the log {}",
+                    m.held_early_acks.total(),
+                    HeldEarlyAcks::of(whole).total()
+                ));
+            }
+        }
         for item in self.backend.checkpoint_range(&[], &[0xFF]) {
             let (k, v) = item.map_err(|e| e.to_string())?;
             match k.first().copied() {

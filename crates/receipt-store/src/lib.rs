@@ -32,7 +32,9 @@ mod schema_v1;
 mod sled_backend;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
-pub use checkpoint::{CheckpointWrite, CheckpointWritten, Unusable, CHECKPOINT_LAYOUT_VERSION};
+pub use checkpoint::{
+    CheckpointWrite, CheckpointWritten, Marker, Unusable, CHECKPOINT_LAYOUT_VERSION,
+};
 pub use checkpoint_verify::CheckpointCheck;
 pub use clean_close::CLEAN_CLOSE_FILE;
 pub use error::StoreError;

@@ -29,9 +29,10 @@ const HEADER_BYTES: usize = 24;
 const CRC_BYTES: usize = 4;
 
 /// Version of the checkpoint entries' layout (checkpoint.rs): the payload types and what the
-/// header's position means for each. Bump it whenever `State`, `ReaderSummary` or
-/// `ConversationHeader` change shape: older entries are then rebuilt from the log, never misread.
-pub const CHECKPOINT_LAYOUT_VERSION: u16 = 5;
+/// header's position means for each. Bump it whenever `State`, `ReaderSummary`,
+/// `ConversationHeader` or the marker's payload change shape: older entries are then rebuilt
+/// from the log, never misread. Layout 6: the marker holds the read acks held store-wide.
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 6;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.

@@ -89,7 +89,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// with one decision).
 fn events_in(version: &str) -> u64 {
     match version {
-        "v6" | "v8" => 206,
+        "v6" | "v8" | "v9" => 206,
         "v7" => 204,
         _ => 200,
     }
@@ -142,7 +142,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
@@ -152,10 +152,10 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6", "v7", "v8"].contains(&version) {
+        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -192,7 +192,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -328,4 +328,24 @@ fn the_v7_fixture_holds_reads_and_acks_up_to_a_position_at_checkpoint_layout_4()
 #[test]
 fn the_v8_fixture_holds_acks_ahead_of_their_messages_at_checkpoint_layout_5() {
     check_later_fixture("v8", &["ReadAckBuffered", "EarlyAckDropped"], 5, 154);
+}
+
+#[test]
+fn the_v9_fixture_marker_counts_the_held_acks_at_checkpoint_layout_6() {
+    check_later_fixture("v9", &["ReadAckBuffered", "EarlyAckDropped"], 6, 154);
+    if CHECKPOINT_LAYOUT_VERSION == 6 {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixture("v9").join("sled"), dir.path());
+        let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
+        let marker = log.checkpoint_mark().unwrap().unwrap().unwrap();
+        let before: Vec<_> = log
+            .read_from(0, marker.position as usize)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        let held = receipt_domain::HeldEarlyAcks::of(&receipt_domain::State::from_events(&before));
+        assert!(held.total() > 0, "the fixture holds acks at its marker");
+        assert_eq!(marker.held_early_acks, held);
+    }
 }

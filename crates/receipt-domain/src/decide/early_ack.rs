@@ -5,19 +5,34 @@
 use super::{ack_group_message, ack_message, Outcome};
 use crate::error::DomainError;
 use crate::event::{EarlyAckDropReason, EventBody, GroupAck};
+use crate::held_acks::HeldEarlyAcks;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::policy::Policy;
-use crate::state::State;
+use crate::state::{EarlyAck, State};
+
+/// An `AckMessageReadIn` command.
+pub(super) struct AckIn<'a> {
+    pub(super) conversation: &'a ConversationId,
+    pub(super) message: MessageId,
+    pub(super) reader: &'a UserId,
+    pub(super) at_ms: u64,
+    /// Read acks held in the whole store (`None`: `state` is the whole store; count there).
+    pub(super) held_total: Option<u64>,
+}
 
 /// `AckMessageReadIn`: the single ack when the message is known, else the ack held.
 pub(super) fn ack_in(
     state: &State,
     policy: &Policy,
-    conversation: &ConversationId,
-    message: MessageId,
-    reader: &UserId,
-    at_ms: u64,
+    command: AckIn<'_>,
 ) -> Result<Outcome, DomainError> {
+    let AckIn {
+        conversation,
+        message,
+        reader,
+        at_ms,
+        held_total,
+    } = command;
     if let Some((conv, _, _)) = state.message(&message) {
         if &conv.id != conversation {
             return Err(DomainError::MessageNotInConversation {
@@ -66,21 +81,22 @@ pub(super) fn ack_in(
     {
         return Ok(Outcome::NoOp);
     }
+    let held_total = held_total.unwrap_or_else(|| HeldEarlyAcks::of(state).total());
+    let per_conversation_full = held.len() >= policy.max_early_acks_per_conversation as usize;
+    let total_full = held_total >= u64::from(policy.max_early_acks_total);
     let mut bodies = Vec::new();
-    if held.len() >= policy.max_early_acks_per_conversation as usize {
-        // Full: the expired ones make room, and are said to be dropped.
-        for e in held.iter().filter(|e| e.expires_at_ms < at_ms) {
-            bodies.push(EventBody::EarlyAckDropped {
-                conversation: conversation.clone(),
-                message: e.message,
-                reader: state.user_id(e.reader).clone(),
-                reason: EarlyAckDropReason::Expired,
-            });
-        }
+    if per_conversation_full || total_full {
+        // Full: the conversation's expired ones make room, and are said to be dropped.
+        bodies = expired_in(state, conversation, held, at_ms);
         if held.len() - bodies.len() >= policy.max_early_acks_per_conversation as usize {
             return Err(DomainError::EarlyAckBufferFull {
                 conversation: conversation.clone(),
                 max: policy.max_early_acks_per_conversation,
+            });
+        }
+        if held_total - bodies.len() as u64 >= u64::from(policy.max_early_acks_total) {
+            return Err(DomainError::EarlyAcksFull {
+                max_total: policy.max_early_acks_total,
             });
         }
     }
@@ -91,6 +107,38 @@ pub(super) fn ack_in(
         expires_at_ms: at_ms.saturating_add(policy.early_ack_ttl_ms),
     });
     Ok(Outcome::EmitMany(bodies, None))
+}
+
+/// The `EarlyAckDropped` events of the acks in `held` (those of `conversation`) whose time to
+/// live has passed at `at_ms`.
+fn expired_in(
+    state: &State,
+    conversation: &ConversationId,
+    held: &[EarlyAck],
+    at_ms: u64,
+) -> Vec<EventBody> {
+    held.iter()
+        .filter(|e| e.expires_at_ms < at_ms)
+        .map(|e| EventBody::EarlyAckDropped {
+            conversation: conversation.clone(),
+            message: e.message,
+            reader: state.user_id(e.reader).clone(),
+            reason: EarlyAckDropReason::Expired,
+        })
+        .collect()
+}
+
+/// `ExpireEarlyAcks`: every held ack of the conversation past its time to live, dropped.
+pub(super) fn expire(state: &State, conversation: &ConversationId, at_ms: u64) -> Outcome {
+    let held = state
+        .conversation(conversation)
+        .map_or(&[][..], |c| &c.early_acks[..]);
+    let bodies = expired_in(state, conversation, held, at_ms);
+    if bodies.is_empty() {
+        Outcome::NoOp
+    } else {
+        Outcome::EmitMany(bodies, None)
+    }
 }
 
 /// A send, followed by the held acks of its message: each applied as the single ack would be

@@ -62,6 +62,9 @@ pub struct Model {
     held: BTreeMap<ConversationId, Vec<(MessageId, UserId, u64)>>,
     /// Direct chats a held ack opened before their first message.
     opened: BTreeSet<ConversationId>,
+    /// Model the engine, which drops expired held acks in every conversation before it
+    /// refuses one for `Policy::max_early_acks_total` (the pure domain does not).
+    pub sweeps_when_total_full: bool,
 }
 
 type R = Result<Effect, DomainError>;
@@ -135,6 +138,9 @@ impl Model {
         } = cmd
         {
             return self.ack_in(policy, at_ms, conversation, *message, reader);
+        }
+        if let CommandKind::ExpireEarlyAcks { conversation } = cmd {
+            return self.expire(at_ms, conversation);
         }
         match cmd.clone() {
             CommandKind::SendMessage {

@@ -50,9 +50,25 @@ impl Model {
             return no_op();
         }
         let max = policy.max_early_acks_per_conversation as usize;
+        let max_total = policy.max_early_acks_total as usize;
+        let expired_here = held.iter().filter(|(_, _, e)| *e < at_ms).count();
+        let live_here = held.len() - expired_here;
+        if live_here < max
+            && self.held_total() - expired_here >= max_total
+            && self.sweeps_when_total_full
+        {
+            // The engine drops the expired acks of every other conversation before it
+            // refuses one for the total (each conversation's readers told in its own command).
+            for other in self.held.keys().cloned().collect::<Vec<_>>() {
+                if &other != c {
+                    let _ = self.expire(at_ms, &other);
+                }
+            }
+        }
+        let total = self.held_total();
         let mut notifications = Vec::new();
         let mut kept = held;
-        if kept.len() >= max {
+        if kept.len() >= max || total >= max_total {
             let (expired, live): (Vec<_>, Vec<_>) = kept
                 .into_iter()
                 .partition(|(_, _, expires)| *expires < at_ms);
@@ -60,6 +76,11 @@ impl Model {
                 return Err(DomainError::EarlyAckBufferFull {
                     conversation: c.clone(),
                     max: policy.max_early_acks_per_conversation,
+                });
+            }
+            if total - expired.len() >= max_total {
+                return Err(DomainError::EarlyAcksFull {
+                    max_total: policy.max_early_acks_total,
                 });
             }
             for (m, r, _) in expired {
@@ -89,6 +110,38 @@ impl Model {
             self.add_conv(&high.clone(), c);
         }
         changed(notifications)
+    }
+
+    /// Read acks held in every conversation.
+    pub(super) fn held_total(&self) -> usize {
+        self.held.values().map(Vec::len).sum()
+    }
+
+    /// `ExpireEarlyAcks`: the acks of `c` past their time to live dropped, each reader told.
+    pub(super) fn expire(&mut self, at_ms: u64, c: &ConversationId) -> R {
+        let Some(list) = self.held.get_mut(c) else {
+            return no_op();
+        };
+        let (expired, live): (Vec<_>, Vec<_>) = std::mem::take(list)
+            .into_iter()
+            .partition(|(_, _, expires)| *expires < at_ms);
+        *list = live;
+        if expired.is_empty() {
+            return no_op();
+        }
+        changed(
+            expired
+                .into_iter()
+                .map(|(m, r, _)| Notification {
+                    to: r,
+                    kind: NotificationKind::EarlyAckDropped {
+                        conversation: c.clone(),
+                        message: m,
+                        reason: EarlyAckDropReason::Expired,
+                    },
+                })
+                .collect(),
+        )
     }
 
     /// After `message` was sent: each ack held for it applied as the single ack, or dropped
