@@ -1,6 +1,7 @@
 //! One method per operation of the seed's SDK, named so its users recognise them.
 
 mod lists;
+mod threads;
 
 use crate::engine::{Engine, Outcome};
 use crate::error::EngineError;
@@ -419,7 +420,7 @@ impl<B: Backend> Engine<B> {
     /// notification mode says (a muted one not at all, one in mentions-only mode by its
     /// mentions). O(the user's conversations), from summaries and headers.
     pub fn badge(&self, user: &UserId) -> Result<Badge, EngineError> {
-        Ok(Badge::of(&self.conversations(user)?))
+        Ok(Badge::of(&self.conversations(user)?).under(&self.policy()))
     }
 
     /// Unread messages that mention `user` in `conversation`.

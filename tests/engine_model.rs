@@ -56,6 +56,8 @@ enum Step {
     /// Several commands through `execute_batch` (one append, one commit); with `true`, the
     /// batch ends with its first command again, same id (a gateway retrying inside a batch).
     Batch(Vec<CommandKind>, bool),
+    /// A thread command on a message already sent (kind, root pick, reply id, user pick).
+    Thread(u8, usize, u128, usize),
     Policy(bool),
 }
 
@@ -90,6 +92,7 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
 fn any_step() -> impl Strategy<Value = Step> {
     prop_oneof![
         16 => any_command().prop_map(Step::Command),
+        5 => (any::<u8>(), any::<usize>(), 0..MESSAGES + 6, any::<usize>()).prop_map(|(k, r, m, u)| Step::Thread(k, r, m, u)),
         2 => any::<usize>().prop_map(Step::Repeat),
         2 => any::<usize>().prop_map(Step::Retry),
         2 => prop_oneof![Just(1u64), Just(DAY_MS), Just(3 * DAY_MS)].prop_map(Step::Advance),
@@ -112,6 +115,7 @@ fn policy(open: bool) -> Policy {
         .with_max_members_per_command(3)
         .with_max_early_acks_per_conversation(2)
         .with_max_early_acks_total(2)
+        .with_thread_unread_in_total(open)
 }
 
 fn open(
@@ -151,11 +155,10 @@ fn compare(engine: &Engine, model: &Model) -> Result<(), TestCaseError> {
                 model.unread(&u, &c)
             );
         }
-        prop_assert_eq!(engine.total_unread(&u).map_err(e)?, model.total_unread(&u));
-        prop_assert_eq!(
-            engine.badge(&u).map_err(e)?,
-            Badge::of(&model.conversations(&u))
-        );
+        // The policy decides whether thread replies count in the total.
+        let badge = Badge::of(&model.conversations(&u)).under(&p);
+        prop_assert_eq!(engine.total_unread(&u).map_err(e)?, badge.unread);
+        prop_assert_eq!(engine.badge(&u).map_err(e)?, badge);
         prop_assert_eq!(
             engine.conversations(&u).map_err(e)?,
             model.conversations(&u)
@@ -209,6 +212,17 @@ fn compare(engine: &Engine, model: &Model) -> Result<(), TestCaseError> {
                 engine.first_unread_message(&u, &c).map_err(e)?,
                 model.first_unread(&u, &c)
             );
+            prop_assert_eq!(
+                engine.thread_unreads(&u, &c).map_err(e)?,
+                model.thread_unreads(&u, &c)
+            );
+        }
+        for (reply, _) in model.replies() {
+            let got = engine.thread_read_by(&u, reply).map_err(|e| e.to_string());
+            let want = model
+                .thread_read_by(&p, &u, &reply)
+                .map_err(|e| e.to_string());
+            prop_assert_eq!(got, want);
         }
     }
     Ok(())
@@ -237,6 +251,13 @@ proptest! {
         for step in steps {
             let kind = match step {
                 Step::Command(k) => k,
+                Step::Thread(k, r, m, u) => {
+                    let users: Vec<UserId> = USERS.iter().map(|u| user(u)).collect();
+                    match model.thread_command(k, r, msg(m), u, &users) {
+                        Some(kind) => kind,
+                        None => continue,
+                    }
+                }
                 Step::Retry(i) if !accepted.is_empty() => {
                     let (command, first) = accepted[i % accepted.len()].clone();
                     let head = engine.head();

@@ -162,7 +162,9 @@ impl<B: Backend> Engine<B> {
                 .iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    if let EventBody::MessageSent { message, .. } = &e.body {
+                    if let EventBody::MessageSent { message, .. }
+                    | EventBody::ThreadReplySent { message, .. } = &e.body
+                    {
                         pending.insert(*message, conversation.clone());
                     }
                     let version = expected_version + 1 + i as u64;

@@ -71,6 +71,11 @@ impl<B: Backend> Engine<B> {
             conversation,
             message,
             ..
+        }
+        | CommandKind::SendThreadReply {
+            conversation,
+            message,
+            ..
         } = &command.kind
         {
             match self
@@ -134,9 +139,10 @@ impl<B: Backend> Engine<B> {
         };
         if let Some(m) = sending {
             let sent = decided.as_ref().is_ok_and(|d| {
-                d.events.iter().any(
-                    |e| matches!(&e.body, EventBody::MessageSent { message, .. } if *message == m),
-                )
+                d.events.iter().any(|e| {
+                    matches!(&e.body, EventBody::MessageSent { message, .. }
+                        | EventBody::ThreadReplySent { message, .. } if *message == m)
+                })
             });
             if !sent {
                 reserved.release(m);

@@ -166,6 +166,7 @@ impl Projections {
                     unread: summary.unread(header.len),
                     mentions: summary.mentions,
                     mode: summary.mode,
+                    thread_unread: summary.thread_unread,
                     conversation,
                 },
             ));

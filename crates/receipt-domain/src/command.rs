@@ -205,4 +205,52 @@ pub enum CommandKind {
         /// The conversation.
         conversation: ConversationId,
     },
+    /// A reply in the thread of `root`, a message of `conversation` (the first reply starts
+    /// the thread). The sender follows the thread.
+    SendThreadReply {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message replied to (not itself a reply).
+        root: MessageId,
+        /// The reply's id, unique in the store like every message id.
+        message: MessageId,
+        /// The user who sends it: a participant of the conversation.
+        sender: UserId,
+    },
+    /// Follows the thread of `root`: its new replies count as unread for `user`.
+    FollowThread {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user: a participant of the conversation.
+        user: UserId,
+    },
+    /// Stops following the thread of `root`: it has no unread replies for `user` any more.
+    UnfollowThread {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user.
+        user: UserId,
+    },
+    /// Reads every reply of the thread of `root`, privately.
+    MarkThreadRead {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user who read: a participant of the conversation.
+        reader: UserId,
+    },
+    /// Reads every reply of the thread of `root`, with a read receipt.
+    AckThreadRead {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user who read: a participant of the conversation.
+        reader: UserId,
+    },
 }

@@ -18,6 +18,7 @@ mod early_ack;
 mod membership;
 mod mention;
 mod recall;
+mod thread;
 mod up_to;
 use direct::{ack_conversation, ack_conversation_checks, ack_message, deliver};
 use membership::{join, leave, set_role};
@@ -211,6 +212,32 @@ fn decide_with(
         CommandKind::ExpireEarlyAcks { conversation } => {
             Ok(early_ack::expire(state, conversation, at_ms))
         }
+        CommandKind::SendThreadReply {
+            conversation,
+            root,
+            message,
+            sender,
+        } => thread::reply(state, conversation, *root, *message, sender),
+        CommandKind::FollowThread {
+            conversation,
+            root,
+            user,
+        } => thread::follow(state, conversation, *root, user, true),
+        CommandKind::UnfollowThread {
+            conversation,
+            root,
+            user,
+        } => thread::follow(state, conversation, *root, user, false),
+        CommandKind::MarkThreadRead {
+            conversation,
+            root,
+            reader,
+        } => thread::read(state, policy, conversation, *root, reader, false),
+        CommandKind::AckThreadRead {
+            conversation,
+            root,
+            reader,
+        } => thread::read(state, policy, conversation, *root, reader, true),
         CommandKind::SetNotificationMode {
             conversation,
             user,
@@ -276,6 +303,9 @@ fn send(
         } else {
             Err(DomainError::MessageIdInUse(message))
         };
+    }
+    if state.replies.contains_key(&message) {
+        return Err(DomainError::MessageIdInUse(message));
     }
     let group_ack = match conversation {
         ConversationId::Direct { .. } => {

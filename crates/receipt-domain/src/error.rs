@@ -158,6 +158,10 @@ pub enum DomainError {
         /// The most held in all conversations (policy).
         max_total: u32,
     },
+    /// The message is a thread reply, where a message of the conversation's own sequence is
+    /// needed (a thread's root, a read ack that may arrive early).
+    #[error("message {0} is a thread reply")]
+    ThreadReply(MessageId),
     /// Only the sender, or an owner or admin of the group, may recall a message.
     #[error("{user} may not recall message {message}")]
     RecallNotPermitted {
@@ -200,6 +204,7 @@ impl DomainError {
             Self::RecallNotPermitted { .. } => "RecallNotPermitted",
             Self::EarlyAckBufferFull { .. } => "EarlyAckBufferFull",
             Self::EarlyAcksFull { .. } => "EarlyAcksFull",
+            Self::ThreadReply(_) => "ThreadReply",
         }
     }
 }

@@ -286,6 +286,42 @@ pub enum EventBody {
         /// Why.
         reason: EarlyAckDropReason,
     },
+    /// A reply in the thread of `root` (a message of the conversation). The sender follows
+    /// the thread; with the first reply, so does the root's sender.
+    ThreadReplySent {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message the thread replies to.
+        root: MessageId,
+        /// The reply.
+        message: MessageId,
+        /// The user who sent it.
+        sender: UserId,
+    },
+    /// The user follows the thread of `root` (its new replies count as unread for them), or
+    /// stops following it.
+    ThreadFollowChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user.
+        user: UserId,
+        /// Following from now on, or not.
+        following: bool,
+    },
+    /// The reader read every reply of the thread of `root`; with a receipt, the replies'
+    /// senders (and, as the policy allows, others) can see it.
+    ThreadRead {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// The user who read.
+        reader: UserId,
+        /// A read receipt (`AckThreadRead`), or a private read (`MarkThreadRead`).
+        receipt: bool,
+    },
 }
 
 impl EventBody {
@@ -308,7 +344,10 @@ impl EventBody {
             | Self::ConversationAckedUpTo { conversation, .. }
             | Self::ConversationMarkedReadUpTo { conversation, .. }
             | Self::ReadAckBuffered { conversation, .. }
-            | Self::EarlyAckDropped { conversation, .. } => conversation.clone(),
+            | Self::EarlyAckDropped { conversation, .. }
+            | Self::ThreadReplySent { conversation, .. }
+            | Self::ThreadFollowChanged { conversation, .. }
+            | Self::ThreadRead { conversation, .. } => conversation.clone(),
         }
     }
 
@@ -332,6 +371,9 @@ impl EventBody {
             Self::ConversationMarkedReadUpTo { .. } => "ConversationMarkedReadUpTo",
             Self::ReadAckBuffered { .. } => "ReadAckBuffered",
             Self::EarlyAckDropped { .. } => "EarlyAckDropped",
+            Self::ThreadReplySent { .. } => "ThreadReplySent",
+            Self::ThreadFollowChanged { .. } => "ThreadFollowChanged",
+            Self::ThreadRead { .. } => "ThreadRead",
         }
     }
 }

@@ -95,6 +95,13 @@ impl State {
                         *slot.member_count = slot.member_count.saturating_sub(1);
                     }
                 }
+                // A member who leaves stops following the group's threads.
+                if let (Some(c), Some(u)) = (
+                    self.conversation_idx(&ConversationId::Group(group.clone())),
+                    self.user_idx(user),
+                ) {
+                    self.conversations[c as usize].unfollow_all(u);
+                }
             }
             EventBody::MemberRoleChanged { group, user, role } => {
                 if let Some(slot) = self.group_reader_mut(group, user) {
@@ -145,6 +152,24 @@ impl State {
                     slot.reader.mode = *mode;
                 }
             }
+            EventBody::ThreadReplySent {
+                conversation,
+                root,
+                message,
+                sender,
+            } => self.on_reply(conversation, *root, *message, sender, event.at_ms),
+            EventBody::ThreadFollowChanged {
+                conversation,
+                root,
+                user,
+                following,
+            } => self.on_follow(conversation, root, user, *following),
+            EventBody::ThreadRead {
+                conversation,
+                root,
+                reader,
+                receipt,
+            } => self.on_thread_read(conversation, root, reader, *receipt),
         }
     }
 
@@ -328,6 +353,9 @@ impl State {
             recalled: Vec::new(),
             mention_all: Vec::new(),
             early_acks: Vec::new(),
+            threads: Default::default(),
+            following: Default::default(),
+            thread_replies: 0,
         });
         c
     }

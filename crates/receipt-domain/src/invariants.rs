@@ -221,6 +221,6 @@ impl State {
                 "message index entry {id}"
             );
         }
-        Ok(())
+        self.check_threads().map_err(InvariantViolation)
     }
 }

@@ -49,6 +49,7 @@ mod query_lists;
 mod read_up_to;
 mod recall;
 mod state;
+mod thread;
 
 pub use command::{Command, CommandKind};
 pub use decide::{decide, decide_in_store, Decision, Note};
@@ -70,6 +71,7 @@ pub use query::{
 };
 pub use query_lists::{MemberCursor, UnreadMembersPage};
 pub use state::State;
+pub use thread::ThreadUnread;
 
 impl State {
     /// Folds every event of a decision, in order.

@@ -96,6 +96,24 @@ pub enum NotificationKind {
         /// Its sender.
         by: UserId,
     },
+    /// To the user (their other devices): they follow the thread of `root` now, or no longer.
+    ThreadFollowChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+        /// Following from now on, or not.
+        following: bool,
+    },
+    /// To the reader (their other devices): they read the thread of `root` (its unread count
+    /// is 0). Receipts of thread replies are read with `thread_read_by`, not pushed: pushing
+    /// each covered reply's sender would cost a walk over the replies a read covers.
+    ThreadRead {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The thread's root message.
+        root: MessageId,
+    },
     /// To the user (their other devices): how they hear of the conversation changed.
     NotificationModeChanged {
         /// The conversation.
@@ -282,7 +300,34 @@ impl State {
                     mode: *mode,
                 },
             }),
-            EventBody::MessageSent { .. }
+            EventBody::ThreadFollowChanged {
+                conversation,
+                root,
+                user,
+                following,
+            } => out.push(Notification {
+                to: user.clone(),
+                kind: NotificationKind::ThreadFollowChanged {
+                    conversation: conversation.clone(),
+                    root: *root,
+                    following: *following,
+                },
+            }),
+            EventBody::ThreadRead {
+                conversation,
+                root,
+                reader,
+                ..
+            } => out.push(Notification {
+                to: reader.clone(),
+                kind: NotificationKind::ThreadRead {
+                    conversation: conversation.clone(),
+                    root: *root,
+                },
+            }),
+            // Replies reach followers the way messages reach members: by the service.
+            EventBody::ThreadReplySent { .. }
+            | EventBody::MessageSent { .. }
             | EventBody::MemberJoined { .. }
             | EventBody::MemberLeft { .. }
             | EventBody::MemberRoleChanged { .. } => {}

@@ -39,6 +39,11 @@ pub struct ReaderSummary {
     pub mention_alls_seen: u32,
     /// How the user hears of the conversation.
     pub mode: crate::event::NotificationMode,
+    /// Unread replies in the threads the user follows in the conversation (reported apart).
+    pub thread_unread: u32,
+    /// How many of the conversation's thread replies `thread_unread` accounts for. Behind the
+    /// header's `thread_replies`, the summary is stale: a reply refreshes no follower's summary.
+    pub thread_replies_seen: u32,
 }
 
 impl ReaderSummary {
@@ -54,9 +59,11 @@ impl ReaderSummary {
             .saturating_sub(self.recalled_unread)
     }
 
-    /// Whether a recall or an `@all` message since makes this summary stale.
+    /// Whether a recall, an `@all` message or a thread reply since makes this summary stale.
     pub fn is_behind(&self, header: &ConversationHeader) -> bool {
-        self.recalls_seen < header.recalls || self.mention_alls_seen < header.mention_alls
+        self.recalls_seen < header.recalls
+            || self.mention_alls_seen < header.mention_alls
+            || self.thread_replies_seen < header.thread_replies
     }
 
     /// What the conversation adds to the user's badge under their notification mode.
@@ -83,6 +90,8 @@ pub struct ConversationHeader {
     pub recalls: u32,
     /// Messages mentioning everyone in it: a summary that has seen fewer is stale.
     pub mention_alls: u32,
+    /// Replies in its threads: a summary that has seen fewer is stale.
+    pub thread_replies: u32,
 }
 
 impl State {
@@ -100,6 +109,7 @@ impl State {
             last_message_at_ms: c.messages.last().map_or(0, |m| m.sent_at_ms),
             recalls: c.recalls(),
             mention_alls: c.mention_alls(),
+            thread_replies: c.thread_reply_count(),
         })
     }
 
@@ -223,6 +233,11 @@ impl EventBody {
             // Users mentioned by name are refreshed at once; `@all` lazily, like a recall.
             Self::UsersMentioned { users, .. } => users.iter().collect(),
             Self::NotificationModeChanged { user, .. } => vec![user],
+            // A reply refreshes its sender only; every follower lazily, like a recall (the
+            // header's reply count tells a summary it is behind).
+            Self::ThreadReplySent { sender, .. } => vec![sender],
+            Self::ThreadFollowChanged { user, .. } => vec![user],
+            Self::ThreadRead { reader, .. } => vec![reader],
             Self::ConversationAckedUpTo { reader, .. }
             | Self::ConversationMarkedReadUpTo { reader, .. } => vec![reader],
             // A held ack may open a direct chat (both readers appear); otherwise the buffer is
@@ -250,7 +265,12 @@ impl CommandKind {
             | Self::AckConversationReadUpTo { conversation, .. }
             | Self::MarkConversationReadUpTo { conversation, .. }
             | Self::AckMessageReadIn { conversation, .. }
-            | Self::ExpireEarlyAcks { conversation } => Some(conversation.clone()),
+            | Self::ExpireEarlyAcks { conversation }
+            | Self::SendThreadReply { conversation, .. }
+            | Self::FollowThread { conversation, .. }
+            | Self::UnfollowThread { conversation, .. }
+            | Self::MarkThreadRead { conversation, .. }
+            | Self::AckThreadRead { conversation, .. } => Some(conversation.clone()),
             Self::JoinGroup { group, .. }
             | Self::LeaveGroup { group, .. }
             | Self::SetRole { group, .. }

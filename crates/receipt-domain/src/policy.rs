@@ -81,6 +81,9 @@ pub struct Policy {
     /// Most read acks held for messages not sent yet in all conversations together (the
     /// engine drops expired ones everywhere before it refuses one for this bound).
     pub max_early_acks_total: u32,
+    /// Whether unread thread replies count in the badge's unread total (`Badge::under`). Off
+    /// by default, as Easemob does: they are reported apart (`Badge::thread_unread`).
+    pub thread_unread_in_total: bool,
 }
 
 impl Default for Policy {
@@ -100,6 +103,7 @@ impl Default for Policy {
             max_early_acks_per_conversation: 100,
             early_ack_ttl_ms: 60 * 1000,
             max_early_acks_total: 10_000,
+            thread_unread_in_total: false,
         }
     }
 }
@@ -201,6 +205,12 @@ impl Policy {
     /// With the most read acks held for messages not sent yet in all conversations together.
     pub fn with_max_early_acks_total(mut self, max: u32) -> Self {
         self.max_early_acks_total = max;
+        self
+    }
+
+    /// With unread thread replies counted in the badge's unread total, or not.
+    pub fn with_thread_unread_in_total(mut self, on: bool) -> Self {
+        self.thread_unread_in_total = on;
         self
     }
 

@@ -25,6 +25,8 @@ pub struct ConversationUnread {
     pub mentions: u32,
     /// How the user hears of it: what it adds to the badge.
     pub mode: NotificationMode,
+    /// Unread replies in the threads the user follows in it, apart from `unread`.
+    pub thread_unread: u32,
 }
 
 impl ConversationUnread {
@@ -46,6 +48,9 @@ pub struct Badge {
     pub unread: u64,
     /// Unread messages that mention the user, in conversations not muted.
     pub mentions: u64,
+    /// Unread thread replies, in conversations not muted or mentions-only (apart from
+    /// `unread` unless the policy counts them in it: see [`Badge::under`]).
+    pub thread_unread: u64,
 }
 
 impl Badge {
@@ -57,8 +62,24 @@ impl Badge {
             if c.mode != NotificationMode::Muted {
                 badge.mentions += u64::from(c.mentions);
             }
+            if c.mode == NotificationMode::All {
+                badge.thread_unread += u64::from(c.thread_unread);
+            }
         }
         badge
+    }
+
+    /// The badge as `policy` counts it: thread replies in `unread` too when
+    /// `Policy::thread_unread_in_total` says so (Easemob leaves them out: the default).
+    pub fn under(self, policy: &crate::policy::Policy) -> Self {
+        if policy.thread_unread_in_total {
+            Self {
+                unread: self.unread + self.thread_unread,
+                ..self
+            }
+        } else {
+            self
+        }
     }
 }
 
@@ -212,7 +233,8 @@ impl State {
         self.badge(user).unread
     }
 
-    /// The badge with unread messages and mentions apart.
+    /// The badge with unread messages, mentions and thread replies apart (thread replies not
+    /// in `unread`: see [`Badge::under`] for the policy that counts them there).
     pub fn badge(&self, user: &UserId) -> Badge {
         Badge::of(&self.conversations(user))
     }
@@ -247,6 +269,7 @@ impl State {
                         unread: conv.unread_of(u, r),
                         mentions: conv.mentions_of(u, r),
                         mode: r.mode,
+                        thread_unread: conv.thread_unread_of(u),
                     },
                 ))
             })

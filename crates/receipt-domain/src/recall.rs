@@ -64,6 +64,8 @@ impl State {
             mentions: c.mentions_of(u, r),
             mention_alls_seen: c.mention_alls(),
             mode: r.mode,
+            thread_unread: c.thread_unread_of(u),
+            thread_replies_seen: c.thread_reply_count(),
         }
     }
 

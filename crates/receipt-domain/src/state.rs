@@ -42,6 +42,10 @@ pub struct State {
     pub(crate) direct_index: FxHashMap<(UserIdx, UserIdx), ConvIdx>,
     #[serde(deserialize_with = "crate::bounded_serde::map")]
     pub(crate) messages: FxHashMap<MessageId, MessageRef>,
+    /// Thread replies by id: where each is (src/thread.rs). Apart from `messages`, because a
+    /// reply is not in its conversation's message sequence.
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
+    pub(crate) replies: FxHashMap<MessageId, ReplyRef>,
     /// Number of events folded into this state.
     pub(crate) events_applied: u64,
 }
@@ -58,6 +62,14 @@ pub(crate) struct UserEntry {
 pub(crate) struct MessageRef {
     pub(crate) conversation: ConvIdx,
     pub(crate) seq: Seq,
+}
+
+/// Where a thread reply is: its conversation, its thread's root and its place in the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReplyRef {
+    pub(crate) conversation: ConvIdx,
+    pub(crate) root: Seq,
+    pub(crate) index: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +95,15 @@ pub(crate) struct Conversation {
     /// Read acks held for messages not sent yet, oldest first (src/early_ack.rs).
     #[serde(deserialize_with = "crate::bounded_serde::vec")]
     pub(crate) early_acks: Vec<EarlyAck>,
+    /// Threads, by their root message's sequence (src/thread.rs).
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
+    pub(crate) threads: FxHashMap<Seq, crate::thread::Thread>,
+    /// The threads each user follows now, by root sequence (so leaving the group unfollows
+    /// them without a walk over the conversation's threads).
+    #[serde(deserialize_with = "crate::bounded_serde::map")]
+    pub(crate) following: FxHashMap<UserIdx, crate::thread::Roots>,
+    /// Replies in all of its threads: a summary that has seen fewer is stale.
+    pub(crate) thread_replies: u32,
 }
 
 /// A read ack held for a message not sent yet.

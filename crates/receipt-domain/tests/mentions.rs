@@ -82,7 +82,8 @@ fn a_mention_counts_beside_unread_until_the_message_is_read() {
         w.state.badge(&user("bob")),
         Badge {
             unread: 2,
-            mentions: 1
+            mentions: 1,
+            thread_unread: 0
         }
     );
     w.assert_replay_matches();

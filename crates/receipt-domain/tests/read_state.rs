@@ -123,6 +123,7 @@ fn former_member_keeps_the_conversation_and_may_clear_it() {
             unread: 1,
             mentions: 0,
             mode: NotificationMode::All,
+            thread_unread: 0,
         }]
     );
     w.mark_all(gconv("team"), "bob").unwrap();
@@ -151,18 +152,21 @@ fn badge_and_conversation_list_add_up_every_conversation() {
                 unread: 1,
                 mentions: 0,
                 mode: NotificationMode::All,
+                thread_unread: 0,
             },
             ConversationUnread {
                 conversation: direct("bob", "carol"),
                 unread: 2,
                 mentions: 0,
                 mode: NotificationMode::All,
+                thread_unread: 0,
             },
             ConversationUnread {
                 conversation: gconv("team"),
                 unread: 1,
                 mentions: 0,
                 mode: NotificationMode::All,
+                thread_unread: 0,
             },
         ]
     );

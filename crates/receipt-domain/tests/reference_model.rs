@@ -15,6 +15,8 @@ const MESSAGES: u128 = 12;
 
 #[derive(Debug, Clone)]
 enum Step {
+    /// A thread command on a message already sent (kind, root pick, reply id, user pick).
+    Thread(u8, usize, u128, usize),
     Command(CommandKind),
     Advance(u64),
     /// The clock steps back (a command stamped by a clock behind an earlier one).
@@ -155,6 +157,16 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
         3 => (any_conversation(), any_message(), any_user())
             .prop_map(|(conversation, message, reader)| CommandKind::AckMessageReadIn { conversation, message, reader }),
         1 => any_conversation().prop_map(|conversation| CommandKind::ExpireEarlyAcks { conversation }),
+        4 => (any_conversation(), any_message(), any_message(), any_user())
+            .prop_map(|(conversation, root, message, sender)| CommandKind::SendThreadReply { conversation, root, message, sender }),
+        1 => (any_conversation(), any_message(), any_user())
+            .prop_map(|(conversation, root, user)| CommandKind::FollowThread { conversation, root, user }),
+        1 => (any_conversation(), any_message(), any_user())
+            .prop_map(|(conversation, root, user)| CommandKind::UnfollowThread { conversation, root, user }),
+        2 => (any_conversation(), any_message(), any_user())
+            .prop_map(|(conversation, root, reader)| CommandKind::MarkThreadRead { conversation, root, reader }),
+        2 => (any_conversation(), any_message(), any_user())
+            .prop_map(|(conversation, root, reader)| CommandKind::AckThreadRead { conversation, root, reader }),
         2 => (any_conversation(), any_user(), any_message())
             .prop_map(|(conversation, reader, up_to)| CommandKind::MarkConversationReadUpTo { conversation, reader, up_to }),
         2 => (any_conversation(), any_user(), prop_oneof![Just(NotificationMode::All), Just(NotificationMode::MentionsOnly), Just(NotificationMode::Muted)])
@@ -165,6 +177,8 @@ fn any_command() -> impl Strategy<Value = CommandKind> {
 fn any_step() -> impl Strategy<Value = Step> {
     prop_oneof![
         20 => any_command().prop_map(Step::Command),
+        6 => (any::<u8>(), any::<usize>(), 0..MESSAGES + 8, any::<usize>())
+            .prop_map(|(k, r, m, u)| Step::Thread(k, r, m, u)),
         // Windows and steps on a 25 ms grid, so sums land exactly on the boundaries (50, 100).
         3 => prop_oneof![Just(0u64), Just(25), Just(25), Just(50), Just(DAY_MS)]
             .prop_map(Step::Advance),
@@ -278,6 +292,33 @@ fn compare_queries(world: &World, model: &Model, page_size: u32) -> Result<(), T
                 name,
                 c
             );
+            prop_assert_eq!(
+                s.thread_unreads(&u, c),
+                model.thread_unreads(&u, c),
+                "threads of {} in {}",
+                name,
+                c
+            );
+            for m in 0..MESSAGES {
+                prop_assert_eq!(
+                    s.thread_unread_count(&u, c, &msg(m)),
+                    model.thread_unread(&u, &msg(m))
+                        * u32::from(model.conversation_of(&msg(m)).as_ref() == Some(c)),
+                    "thread of {} for {} in {}",
+                    m,
+                    name,
+                    c
+                );
+            }
+        }
+        for (reply, _) in model.replies() {
+            prop_assert_eq!(
+                s.thread_read_by(p, &u, &reply),
+                model.thread_read_by(p, &u, &reply),
+                "read by of reply {} for {}",
+                reply,
+                name
+            );
         }
     }
     Ok(())
@@ -295,7 +336,12 @@ fn addressed_conversation(model: &Model, kind: &CommandKind) -> Option<Conversat
         | CommandKind::AckConversationReadUpTo { conversation, .. }
         | CommandKind::MarkConversationReadUpTo { conversation, .. }
         | CommandKind::AckMessageReadIn { conversation, .. }
-        | CommandKind::ExpireEarlyAcks { conversation } => Some(conversation.clone()),
+        | CommandKind::ExpireEarlyAcks { conversation }
+        | CommandKind::SendThreadReply { conversation, .. }
+        | CommandKind::FollowThread { conversation, .. }
+        | CommandKind::UnfollowThread { conversation, .. }
+        | CommandKind::MarkThreadRead { conversation, .. }
+        | CommandKind::AckThreadRead { conversation, .. } => Some(conversation.clone()),
         CommandKind::Deliver { message, .. }
         | CommandKind::AckMessageRead { message, .. }
         | CommandKind::AckGroupMessageRead { message, .. }
@@ -329,8 +375,17 @@ proptest! {
     ) {
         let mut world = World::new(policy);
         let mut model = Model::default();
+        let users: Vec<UserId> = USERS.iter().map(|u| user(u)).collect();
         for step in steps {
+            let step = match step {
+                Step::Thread(k, r, m, u) => match model.thread_command(k, r, msg(m), u, &users) {
+                    Some(kind) => Step::Command(kind),
+                    None => continue,
+                },
+                other => other,
+            };
             match step {
+                Step::Thread(..) => unreachable!("resolved above"),
                 Step::Advance(ms) => world.advance(ms),
                 // The world starts at 1,000,000 ms and an 80-step case rewinds at most 2,000.
                 Step::Rewind(ms) => world.rewind(ms),

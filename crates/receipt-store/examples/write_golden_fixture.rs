@@ -4,14 +4,15 @@
 //! no-op command, its raw records and checkpoint entries exported, and the expected answers of
 //! the queries. Fixtures are never rewritten; `tests/golden.rs` must keep reading every one.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v9`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v10`
 //! (v1 was written by this program before the ledger and the event-id index existed, so without
 //! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint; v3 holds
 //! checkpoint layout 1, v4 layout 2, v5 layout 3 and `MessageRecalled` events, v6 layout 4 and
 //! `UsersMentioned` and `NotificationModeChanged` events, v7 the same layout and
 //! `ConversationAckedUpTo` and `ConversationMarkedReadUpTo` events, v8 layout 5 and
 //! `ReadAckBuffered` and `EarlyAckDropped` events, v9 layout 6, whose marker counts the read
-//! acks held for messages not sent yet.)
+//! acks held for messages not sent yet, v10 layout 7 and `ThreadReplySent`,
+//! `ThreadFollowChanged` and `ThreadRead` events.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -37,8 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let log = SledLog::open_dir(&sled_dir, Durability::EveryAppend)?;
     // Since v5 the workload recalls messages too, since v6 it mentions users and sets
     // notification modes, since v7 it reads and acknowledges up to a position, since v8 it
-    // acknowledges messages before they come, so the fixture holds every event kind.
-    let mut w = support::Workload::with_early_acks(42);
+    // acknowledges messages before they come, since v10 it replies in threads, so the fixture
+    // holds every event kind.
+    let mut w = support::Workload::with_threads(42);
     for i in 0..200 {
         let r = w.next_request(&log);
         log.append(r.clone())?;

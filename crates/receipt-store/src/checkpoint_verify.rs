@@ -143,13 +143,17 @@ fn summary_agrees(folded: Option<ReaderSummary>, stored: ReaderSummary) -> bool 
         return false;
     };
     let behind = stored.recalls_seen < folded.recalls_seen
-        || stored.mention_alls_seen < folded.mention_alls_seen;
-    // What a recall or an `@all` message changes without refreshing the summary.
+        || stored.mention_alls_seen < folded.mention_alls_seen
+        || stored.thread_replies_seen < folded.thread_replies_seen;
+    // What a recall, an `@all` message or a thread reply changes without refreshing the
+    // summary.
     let settled = |s: ReaderSummary| ReaderSummary {
         recalled_unread: 0,
         recalls_seen: 0,
         mentions: 0,
         mention_alls_seen: 0,
+        thread_unread: 0,
+        thread_replies_seen: 0,
         ..s
     };
     folded == stored || (behind && settled(stored) == settled(folded))

@@ -29,6 +29,7 @@ mod quiet_panic;
 mod record;
 mod salvage;
 mod schema_v1;
+mod schema_v1_threads;
 mod sled_backend;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};

@@ -100,7 +100,10 @@ impl<B: Backend> EventLog<B> {
                     keys::event(e.id),
                     keys::event_value(at, current + 1 + k as u64),
                 ));
-                if let EventBody::MessageSent { message, .. } = &e.body {
+                // Thread replies too: a message id is unique in the store, replies included.
+                if let EventBody::MessageSent { message, .. }
+                | EventBody::ThreadReplySent { message, .. } = &e.body
+                {
                     puts.push((keys::message(*message), stream.clone()));
                 }
             }

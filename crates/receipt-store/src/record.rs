@@ -31,12 +31,13 @@ const CRC_BYTES: usize = 4;
 /// Version of the checkpoint entries' layout (checkpoint.rs): the payload types and what the
 /// header's position means for each. Bump it whenever `State`, `ReaderSummary`,
 /// `ConversationHeader` or the marker's payload change shape: older entries are then rebuilt
-/// from the log, never misread. Layout 6: the marker holds the read acks held store-wide.
-pub const CHECKPOINT_LAYOUT_VERSION: u16 = 6;
+/// from the log, never misread. Layout 6: the marker holds the read acks held store-wide;
+/// layout 7: threads in `State`, thread counts in `ReaderSummary` and `ConversationHeader`.
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 7;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.
-pub const SNAPSHOT_STATE_VERSION: u16 = 5;
+pub const SNAPSHOT_STATE_VERSION: u16 = 6;
 
 struct Header {
     magic: [u8; 4],

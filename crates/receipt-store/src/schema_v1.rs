@@ -175,6 +175,25 @@ pub(crate) enum BodyV1 {
         reader: Text,
         reason: EarlyAckDropReasonV1,
     },
+    // Appended next (threads; conversions in schema_v1_threads.rs).
+    ThreadReplySent {
+        conversation: ConversationV1,
+        root: Uuid,
+        message: Uuid,
+        sender: Text,
+    },
+    ThreadFollowChanged {
+        conversation: ConversationV1,
+        root: Uuid,
+        user: Text,
+        following: bool,
+    },
+    ThreadRead {
+        conversation: ConversationV1,
+        root: Uuid,
+        reader: Text,
+        receipt: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +260,9 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
     let g = |g: &GroupId| Text(g.as_str().to_owned());
     let c = conversation_to_v1;
     let body = match &e.body {
+        EventBody::ThreadReplySent { .. }
+        | EventBody::ThreadFollowChanged { .. }
+        | EventBody::ThreadRead { .. } => crate::schema_v1_threads::to_v1(&e.body)?,
         EventBody::MessageSent {
             conversation,
             message,
@@ -410,7 +432,7 @@ pub(crate) fn event_to_v1(e: &Event) -> Result<EventV1, StoreError> {
 
 // ---- stored -> domain (upcast; re-validates every id) ------------------------------------------
 
-fn user(s: Text) -> Result<UserId, String> {
+pub(crate) fn user(s: Text) -> Result<UserId, String> {
     UserId::from_stored(s.0).map_err(|e| e.to_string())
 }
 
@@ -463,6 +485,9 @@ pub(crate) fn event_from_v1(e: EventV1) -> Result<Event, String> {
     let c = conversation_from_v1;
     let m = MessageId;
     let body = match e.body {
+        body @ (BodyV1::ThreadReplySent { .. }
+        | BodyV1::ThreadFollowChanged { .. }
+        | BodyV1::ThreadRead { .. }) => crate::schema_v1_threads::from_v1(body)?,
         BodyV1::MessageSent {
             conversation,
             message,

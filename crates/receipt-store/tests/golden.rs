@@ -18,6 +18,9 @@ use receipt_domain::Policy;
 use receipt_store::*;
 use std::path::{Path, PathBuf};
 
+/// Where the v10 fixture's checkpoint marker is (150 appends, some of several events).
+const V10_MARKER: u64 = 153;
+
 fn fixture(version: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -90,6 +93,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn events_in(version: &str) -> u64 {
     match version {
         "v6" | "v8" | "v9" => 206,
+        "v10" => 205,
         "v7" => 204,
         _ => 200,
     }
@@ -142,7 +146,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
@@ -152,10 +156,10 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9"].contains(&version) {
+        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -192,7 +196,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -348,4 +352,14 @@ fn the_v9_fixture_marker_counts_the_held_acks_at_checkpoint_layout_6() {
         assert!(held.total() > 0, "the fixture holds acks at its marker");
         assert_eq!(marker.held_early_acks, held);
     }
+}
+
+#[test]
+fn the_v10_fixture_holds_threads_at_checkpoint_layout_7() {
+    check_later_fixture(
+        "v10",
+        &["ThreadReplySent", "ThreadFollowChanged", "ThreadRead"],
+        7,
+        V10_MARKER,
+    );
 }

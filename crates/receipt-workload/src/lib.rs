@@ -397,7 +397,27 @@ impl Workload {
                 conversation,
                 reader: self.user(member),
             },
-            40..88 => CommandKind::MarkMessageRead {
+            // Threads: replies to a recent message, follows, reads of a thread.
+            84..86 => {
+                self.next_id += 1;
+                CommandKind::SendThreadReply {
+                    conversation,
+                    root: message,
+                    message: MessageId(self.v7(1, self.next_id)),
+                    sender: self.user(member),
+                }
+            }
+            86 => CommandKind::FollowThread {
+                conversation,
+                root: message,
+                user: self.user(member),
+            },
+            87 => CommandKind::MarkThreadRead {
+                conversation,
+                root: message,
+                reader: self.user(member),
+            },
+            40..84 => CommandKind::MarkMessageRead {
                 message,
                 reader: self.user(member),
             },
@@ -588,6 +608,9 @@ mod tests {
         assert!(kinds["AckConversationReadUpTo"] > 100, "{kinds:?}");
         assert!(kinds["MarkConversationReadUpTo"] > 100, "{kinds:?}");
         assert!(kinds["AckMessageReadIn"] > 100, "{kinds:?}");
+        assert!(kinds["SendThreadReply"] > 100, "{kinds:?}");
+        assert!(kinds["FollowThread"] > 20, "{kinds:?}");
+        assert!(kinds["MarkThreadRead"] > 20, "{kinds:?}");
         assert_eq!(kinds["CreateGroup"], sizes.len(), "{kinds:?}");
         assert!(
             kinds["AddMembers"] >= 5,

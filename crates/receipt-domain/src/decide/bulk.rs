@@ -64,7 +64,7 @@ pub(super) fn ack_messages(
     for message in distinct(messages) {
         let (conv, _, _) = state
             .message(&message)
-            .ok_or(DomainError::UnknownMessage(message))?;
+            .ok_or_else(|| state.not_a_message_of(message, conversation))?;
         if &conv.id != conversation {
             return Err(DomainError::MessageNotInConversation {
                 message,

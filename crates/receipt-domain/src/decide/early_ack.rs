@@ -46,6 +46,12 @@ pub(super) fn ack_in(
             ack_message(state, policy, message, reader, at_ms)
         };
     }
+    if state.replies.contains_key(&message) {
+        return Err(match state.not_a_message_of(message, conversation) {
+            DomainError::UnknownMessage(_) => DomainError::ThreadReply(message),
+            other => other,
+        });
+    }
     if !policy.require_read_ack {
         return Err(DomainError::ReadAcksDisabled);
     }

@@ -17,7 +17,7 @@ fn position<'s>(
 ) -> Result<(&'s Conversation, Seq), DomainError> {
     let (conv, _, seq) = state
         .message(&up_to)
-        .ok_or(DomainError::UnknownMessage(up_to))?;
+        .ok_or_else(|| state.not_a_message_of(up_to, conversation))?;
     if &conv.id != conversation {
         return Err(DomainError::MessageNotInConversation {
             message: up_to,

@@ -17,6 +17,8 @@ mod mention;
 mod queries;
 #[path = "model_recall.rs"]
 mod recall;
+#[path = "model_thread.rs"]
+mod thread;
 #[path = "model_up_to.rs"]
 mod up_to;
 
@@ -62,6 +64,8 @@ pub struct Model {
     held: BTreeMap<ConversationId, Vec<(MessageId, UserId, u64)>>,
     /// Direct chats a held ack opened before their first message.
     opened: BTreeSet<ConversationId>,
+    /// Threads by root message.
+    threads: BTreeMap<MessageId, thread::ThreadM>,
     /// Model the engine, which drops expired held acks in every conversation before it
     /// refuses one for `Policy::max_early_acks_total` (the pure domain does not).
     pub sweeps_when_total_full: bool,
@@ -141,6 +145,9 @@ impl Model {
         }
         if let CommandKind::ExpireEarlyAcks { conversation } = cmd {
             return self.expire(at_ms, conversation);
+        }
+        if let Some(r) = self.exec_thread(policy, cmd) {
+            return r;
         }
         match cmd.clone() {
             CommandKind::SendMessage {
@@ -391,7 +398,10 @@ impl Model {
                     return Err(DomainError::NotAMember { user, group });
                 }
                 match self.roster.get_mut(&group).and_then(|m| m.remove(&user)) {
-                    Some(_) => changed(vec![]),
+                    Some(_) => {
+                        self.unfollow_group_threads(&group, &user);
+                        changed(vec![])
+                    }
                     None => no_op(),
                 }
             }
@@ -425,6 +435,9 @@ impl Model {
             } else {
                 Err(DomainError::MessageIdInUse(message))
             };
+        }
+        if self.is_reply(&message) {
+            return Err(DomainError::MessageIdInUse(message));
         }
         let (recipients, decision) = match &conversation {
             ConversationId::Direct { .. } => {

@@ -89,12 +89,7 @@ impl Model {
         size(messages, 1, policy.max_messages_per_ack)?;
         let mut effects = Vec::new();
         for message in once(messages) {
-            if self.msg(message)?.conversation != *conversation {
-                return Err(DomainError::MessageNotInConversation {
-                    message,
-                    conversation: conversation.clone(),
-                });
-            }
+            self.located(message, conversation)?;
             let single = Self::single_ack(conversation, message, reader);
             effects.push(self.exec(policy, at_ms, &single)?);
         }

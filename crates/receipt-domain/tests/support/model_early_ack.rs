@@ -22,6 +22,12 @@ impl Model {
             }
             return self.exec(policy, at_ms, &Self::single_ack(c, message, reader));
         }
+        if self.is_reply(&message) {
+            return Err(match self.located(message, c) {
+                Err(DomainError::UnknownMessage(_)) => DomainError::ThreadReply(message),
+                other => other.expect_err("a reply is not a message of the sequence"),
+            });
+        }
         if !policy.require_read_ack {
             return Err(DomainError::ReadAcksDisabled);
         }

@@ -37,6 +37,7 @@ impl Model {
                 unread: self.unread(u, c),
                 mentions: self.mentions(u, c),
                 mode: self.mode(u, c),
+                thread_unread: self.conversation_thread_unread(u, c),
             })
             .collect()
     }

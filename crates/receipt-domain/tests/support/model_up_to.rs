@@ -72,12 +72,7 @@ impl Model {
 
     /// The messages of `c` up to and including `up_to`, after checking it is one of them.
     fn through(&self, c: &ConversationId, up_to: MessageId) -> Result<Vec<MessageId>, DomainError> {
-        if &self.msg(up_to)?.conversation != c {
-            return Err(DomainError::MessageNotInConversation {
-                message: up_to,
-                conversation: c.clone(),
-            });
-        }
+        self.located(up_to, c)?;
         let ids = &self.order[c];
         let end = ids.iter().position(|id| *id == up_to).map_or(0, |i| i + 1);
         Ok(ids[..end].to_vec())

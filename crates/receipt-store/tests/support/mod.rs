@@ -95,6 +95,10 @@ pub struct Workload {
     up_to: bool,
     /// Also read acks ahead of their messages (golden fixture v8 on).
     early: bool,
+    /// Also thread replies, follows and reads (golden fixture v10 on).
+    threads: bool,
+    /// Messages sent so far, with their conversation (the roots a thread command names).
+    sent: Vec<(ConversationId, MessageId)>,
     /// Direct messages applied so far, with their conversation and the peer who received them
     /// (the positions an up-to command names).
     direct_sent: Vec<(ConversationId, MessageId, UserId)>,
@@ -114,7 +118,18 @@ impl Workload {
             mentions: false,
             up_to: false,
             early: false,
+            threads: false,
+            sent: Vec::new(),
             direct_sent: Vec::new(),
+        }
+    }
+
+    /// The workload of [`Workload::with_early_acks`], with one command in five (of the rest) a
+    /// thread command on a message sent: a reply, a follow, a read with or without a receipt.
+    pub fn with_threads(seed: u64) -> Self {
+        Self {
+            threads: true,
+            ..Self::with_early_acks(seed)
         }
     }
 
@@ -195,6 +210,40 @@ impl Workload {
                         _ => NotificationMode::Muted,
                     },
                 }
+            };
+            return Command {
+                id: CommandId(Uuid::from_u128(self.next_id)),
+                at_ms: self.now_ms,
+                kind,
+            };
+        }
+        if self.threads && !self.sent.is_empty() && r.below(5) == 0 {
+            let i = r.below(self.sent.len() as u64) as usize;
+            let (conversation, root) = self.sent[i].clone();
+            let who = u(r);
+            let kind = match r.below(5) {
+                0 | 1 => CommandKind::SendThreadReply {
+                    conversation,
+                    root,
+                    // Reply ids apart from the messages' (1..=40).
+                    message: MessageId(Uuid::from_u128(100 + r.below(60) as u128)),
+                    sender: who,
+                },
+                2 => CommandKind::FollowThread {
+                    conversation,
+                    root,
+                    user: who,
+                },
+                3 => CommandKind::AckThreadRead {
+                    conversation,
+                    root,
+                    reader: who,
+                },
+                _ => CommandKind::MarkThreadRead {
+                    conversation,
+                    root,
+                    reader: who,
+                },
             };
             return Command {
                 id: CommandId(Uuid::from_u128(self.next_id)),
@@ -313,6 +362,14 @@ impl Workload {
     pub fn apply(&mut self, r: &AppendRequest) {
         for e in &r.events {
             self.state.apply(e);
+            if let EventBody::MessageSent {
+                conversation,
+                message,
+                ..
+            } = &e.body
+            {
+                self.sent.push((conversation.clone(), *message));
+            }
             if let EventBody::MessageSent {
                 conversation: c @ ConversationId::Direct { .. },
                 message,
