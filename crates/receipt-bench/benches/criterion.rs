@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the engine: fold, append (batch size x durability), rebuild
-//! (with and without snapshot), queries, and a recall in a direct chat against one in a
+//! (with and without snapshot), queries, a thread reply with 2 followers against one with 3,000,
+//! and a recall in a direct chat against one in a
 //! 3,000-member group. `cargo bench --bench criterion`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -270,5 +271,105 @@ fn recall(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fold, append, rebuild, queries, recall);
+/// A 3,000-member group with one message (by `u0`), its thread followed by `followers` members
+/// besides `u0` and the replier `u1` (who follow from the first reply), and `replies` reply
+/// commands by `u1`.
+fn thread_setup(followers: usize, replies: usize) -> (State, Vec<Command>) {
+    const MEMBERS: usize = 3_000;
+    let user = |i: usize| UserId::new(format!("u{i}")).expect("valid");
+    let group = GroupId::new("big").expect("valid");
+    let conversation = ConversationId::Group(group.clone());
+    let root = MessageId(receipt_engine::uuid::Uuid::from_u128(1 << 64));
+    let mut events = Vec::new();
+    let mut id = 0u128;
+    let mut event = |body| {
+        id += 1;
+        Event {
+            id: EventId(receipt_engine::uuid::Uuid::from_u128(id)),
+            at_ms: 1_000,
+            body,
+        }
+    };
+    for i in 0..MEMBERS {
+        events.push(event(EventBody::MemberJoined {
+            group: group.clone(),
+            user: user(i),
+            role: if i == 0 { Role::Owner } else { Role::Member },
+        }));
+    }
+    events.push(event(EventBody::MessageSent {
+        conversation: conversation.clone(),
+        message: root,
+        sender: user(0),
+        group_ack: GroupAck::NotRequested,
+    }));
+    for i in 0..followers {
+        events.push(event(EventBody::ThreadFollowChanged {
+            conversation: conversation.clone(),
+            root,
+            user: user(2 + i),
+            following: true,
+        }));
+    }
+    let commands = (0..replies)
+        .map(|n| Command {
+            id: CommandId(receipt_engine::uuid::Uuid::from_u128(2 << 64 | n as u128)),
+            at_ms: 1_000,
+            kind: CommandKind::SendThreadReply {
+                conversation: conversation.clone(),
+                root,
+                message: MessageId(receipt_engine::uuid::Uuid::from_u128(3 << 64 | n as u128)),
+                sender: user(1),
+            },
+        })
+        .collect();
+    (State::from_events(&events), commands)
+}
+
+/// A thread reply's cost should not follow its followers (issue 12: O(1) folds): decide and
+/// fold of the next reply in a thread with 2 followers (the root's sender and the replier)
+/// against one with 3,000 (every member), on one warm state.
+fn thread_reply(c: &mut Criterion) {
+    const REPLIES: usize = 20_000;
+    let policy = Policy::all_receipts_on();
+    let mut g = c.benchmark_group("thread_reply");
+    for followers in [0usize, 2_998] {
+        g.bench_with_input(
+            BenchmarkId::new("decide + fold", format!("{} followers", followers + 2)),
+            &followers,
+            |b, &followers| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    let mut done = 0u64;
+                    while done < iters {
+                        let n = (iters - done).min(REPLIES as u64) as usize;
+                        let (mut state, commands) = thread_setup(followers, n);
+                        let start = std::time::Instant::now();
+                        for command in &commands {
+                            let d = decide(&state, &policy, command).expect("a member replies");
+                            for e in &d.events {
+                                state.apply(e);
+                            }
+                        }
+                        timed += start.elapsed();
+                        done += n as u64;
+                        std::hint::black_box(state);
+                    }
+                    timed
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    fold,
+    append,
+    rebuild,
+    queries,
+    recall,
+    thread_reply
+);
 criterion_main!(benches);
