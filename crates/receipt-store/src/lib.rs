@@ -31,6 +31,7 @@ mod salvage;
 mod schema_v1;
 mod schema_v1_threads;
 mod sled_backend;
+pub mod wire;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
 pub use checkpoint::{

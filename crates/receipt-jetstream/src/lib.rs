@@ -1,0 +1,18 @@
+//! The receipt engine's event log on NATS JetStream, for services that outgrow one machine
+//! (docs/scale-out.md).
+//!
+//! The log is split into a fixed number of partitions, each a JetStream stream; a conversation
+//! lives in one partition (a frozen hash of its id) on a subject of its own, and every decision
+//! is one message holding the project's checksummed record of its events. Appends carry the
+//! version they were decided at (the server refuses a stale one) and their first event's id
+//! (the server drops a retry); checkpoints live in a KV bucket.
+
+#![warn(missing_docs)]
+
+mod error;
+mod log;
+mod naming;
+
+pub use error::JetStreamError;
+pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
+pub use naming::partition_of;

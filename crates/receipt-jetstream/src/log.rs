@@ -1,0 +1,484 @@
+//! The log on JetStream: P streams (one per partition, fixed when the log is created and
+//! recorded in the cluster), one subject per conversation, one message per decision carrying
+//! the project's checksummed record of its events.
+//!
+//! A conversation's version is its number of events, as in the sled log. Each message says the
+//! version before it (`Receipts-Position`, also inside the checksummed record) and after it
+//! (`Receipts-Version`), so a conversation's version is one direct get of its subject's last
+//! message. An append publishes with `Nats-Expected-Last-Subject-Sequence` (the server refuses
+//! it if anything was appended to the conversation since it was decided) and `Nats-Msg-Id` (its
+//! first event's id: a retry within the stream's duplicate window is dropped by the server); a
+//! retry that arrives after its own append is recognised by reading the subject's last message.
+
+use crate::error::JetStreamError;
+use crate::naming::{
+    conversation_of_subject, kv_key, partition_of, stream_name, stream_subjects, subject_of,
+};
+use async_nats::jetstream::{self, kv, stream};
+use bytes::Bytes;
+use receipt_domain::{ConversationId, Event, EventId};
+use receipt_store::wire::{decode_record, encode_record};
+use receipt_store::StoreError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const POSITION: &str = "Receipts-Position";
+const VERSION: &str = "Receipts-Version";
+const FIRST_EVENT: &str = "Receipts-First-Event";
+const PARTITIONS_KEY: &str = "partitions";
+
+/// How to reach and lay out the log.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JetStreamOptions {
+    /// The server, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// Prefix of every stream, subject and bucket of this log (several logs can share a
+    /// cluster).
+    pub prefix: String,
+    /// Partitions when the log is created (ignored, but checked, when it exists).
+    pub partitions: u32,
+    /// Replicas of every stream and bucket (1 on a single server; 3 on a 3-node cluster: an
+    /// acknowledged append is then on a quorum of 2).
+    pub replicas: usize,
+    /// How long the server remembers a message id to drop a retried append.
+    pub duplicate_window: Duration,
+}
+
+impl JetStreamOptions {
+    /// A log at `url` with the defaults: prefix `receipts`, 8 partitions, 1 replica, a two-minute
+    /// duplicate window (JetStream's default).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "receipts".into(),
+            partitions: 8,
+            replicas: 1,
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+
+    /// With `partitions` partitions (at creation).
+    pub fn with_partitions(mut self, partitions: u32) -> Self {
+        self.partitions = partitions;
+        self
+    }
+
+    /// With `replicas` replicas per stream and bucket.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// With another prefix for the streams, subjects and buckets.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Appended {
+    /// The conversation's version after it.
+    pub version: u64,
+    /// The message's sequence in its partition's stream.
+    pub sequence: u64,
+    /// The same events were already appended (a retry): nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// One event read from a partition, where it is.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PartitionEvent {
+    /// The message's sequence in the partition's stream.
+    pub sequence: u64,
+    /// The conversation's version this event makes (1 for its first event).
+    pub version: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// The last message of a conversation's subject, as far as an append needs it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tip {
+    version: u64,
+    sequence: u64,
+    first_event: Option<EventId>,
+}
+
+/// The receipt log on a JetStream server or cluster. Blocking: it runs its client on a runtime
+/// of its own.
+pub struct JetStreamLog {
+    runtime: tokio::runtime::Runtime,
+    context: jetstream::Context,
+    streams: Vec<stream::Stream>,
+    checkpoints: kv::Store,
+    prefix: String,
+    /// Each conversation's last message, as this process last saw or wrote it.
+    tips: Mutex<HashMap<ConversationId, Tip>>,
+}
+
+impl std::fmt::Debug for JetStreamLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamLog")
+            .field("prefix", &self.prefix)
+            .field("partitions", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JetStreamLog {
+    /// Connects, and creates the log (its partition count, streams and buckets) if it does not
+    /// exist. An existing log keeps the partition count it was created with: asking for another
+    /// is [`JetStreamError::PartitionsMismatch`].
+    pub fn connect(options: &JetStreamOptions) -> Result<Self, JetStreamError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| JetStreamError::request("runtime", e))?;
+        let (context, streams, checkpoints) = runtime.block_on(open(options))?;
+        Ok(Self {
+            runtime,
+            context,
+            streams,
+            checkpoints,
+            prefix: options.prefix.clone(),
+            tips: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Partitions of the log (fixed when it was created).
+    pub fn partitions(&self) -> u32 {
+        self.streams.len() as u32
+    }
+
+    /// The partition `conversation` lives in: what a service routes a command by.
+    pub fn partition(&self, conversation: &ConversationId) -> u32 {
+        partition_of(conversation, self.partitions())
+    }
+
+    fn subject(&self, conversation: &ConversationId) -> (usize, String) {
+        let p = self.partition(conversation);
+        (p as usize, subject_of(&self.prefix, p, conversation))
+    }
+
+    fn tips(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Tip>> {
+        self.tips
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The conversation's last message as the server has it.
+    fn fetch_tip(&self, conversation: &ConversationId) -> Result<Tip, JetStreamError> {
+        let (p, subject) = self.subject(conversation);
+        let got = self
+            .runtime
+            .block_on(self.streams[p].direct_get_last_for_subject(subject));
+        let tip = match got {
+            Ok(m) => tip_of(&m)?,
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Tip::default(),
+            Err(e) => return Err(JetStreamError::request("read the conversation's tip", e)),
+        };
+        self.tips().insert(conversation.clone(), tip);
+        Ok(tip)
+    }
+
+    /// The conversation's version: its number of events.
+    pub fn version(&self, conversation: &ConversationId) -> Result<u64, JetStreamError> {
+        Ok(self.fetch_tip(conversation)?.version)
+    }
+
+    /// Appends one decision's `events` to `conversation`, decided at `expected_version`: all of
+    /// them or none, only if nothing was appended to the conversation since, once however often
+    /// it is retried (a retry is answered with `duplicate`).
+    pub fn append(
+        &self,
+        conversation: &ConversationId,
+        expected_version: u64,
+        events: &[Event],
+    ) -> Result<Appended, JetStreamError> {
+        let first = events.first().ok_or(JetStreamError::Empty)?.id;
+        let after = expected_version + events.len() as u64;
+        let cached = self.tips().get(conversation).copied();
+        let tip = match cached {
+            Some(t) if t.version == expected_version => t,
+            _ => self.fetch_tip(conversation)?,
+        };
+        if tip.version != expected_version {
+            return self.settle(conversation, expected_version, after, first, tip);
+        }
+        let (_, subject) = self.subject(conversation);
+        let record = encode_record(expected_version, events)?;
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(record))
+            .message_id(first.0.to_string())
+            .expected_last_subject_sequence(tip.sequence)
+            .header(POSITION, expected_version.to_string().as_str())
+            .header(VERSION, after.to_string().as_str())
+            .header(FIRST_EVENT, first.0.to_string().as_str());
+        let acked = self
+            .runtime
+            .block_on(async { self.context.send_publish(subject, publish).await?.await });
+        match acked {
+            Ok(ack) if ack.duplicate => {
+                // The server had this message id: an earlier attempt was stored. Say where.
+                let tip = self.fetch_tip(conversation)?;
+                self.settle(conversation, expected_version, after, first, tip)
+            }
+            Ok(ack) => {
+                self.tips().insert(
+                    conversation.clone(),
+                    Tip {
+                        version: after,
+                        sequence: ack.sequence,
+                        first_event: Some(first),
+                    },
+                );
+                Ok(Appended {
+                    version: after,
+                    sequence: ack.sequence,
+                    duplicate: false,
+                })
+            }
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                let tip = self.fetch_tip(conversation)?;
+                self.settle(conversation, expected_version, after, first, tip)
+            }
+            Err(e) => {
+                // Unknown outcome: forget the tip, so the retry asks the server.
+                self.tips().remove(conversation);
+                Err(JetStreamError::request("append", e))
+            }
+        }
+    }
+
+    /// The conversation is not at `expected_version`: the append is a retry of the decision
+    /// the server holds last (`duplicate`), or a conflict.
+    fn settle(
+        &self,
+        conversation: &ConversationId,
+        expected_version: u64,
+        after: u64,
+        first: EventId,
+        tip: Tip,
+    ) -> Result<Appended, JetStreamError> {
+        if tip.version == after && tip.first_event == Some(first) {
+            return Ok(Appended {
+                version: after,
+                sequence: tip.sequence,
+                duplicate: true,
+            });
+        }
+        Err(JetStreamError::Conflict {
+            conversation: conversation.clone(),
+            expected: expected_version,
+            actual: tip.version,
+        })
+    }
+
+    /// Every event of `conversation`, in order.
+    pub fn read_conversation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Event>, JetStreamError> {
+        let (p, subject) = self.subject(conversation);
+        let mut events = Vec::new();
+        let mut next = 1;
+        loop {
+            let got = self
+                .runtime
+                .block_on(self.streams[p].direct_get_next_for_subject(subject.clone(), Some(next)));
+            let m = match got {
+                Ok(m) => m,
+                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => break,
+                Err(e) => return Err(JetStreamError::request("read a conversation", e)),
+            };
+            let position = events.len() as u64;
+            events.extend(decode_record(&m.payload, position)?);
+            next = m.sequence + 1;
+        }
+        Ok(events)
+    }
+
+    /// The last sequence of partition `p`'s stream (0 when empty).
+    pub fn partition_head(&self, p: u32) -> Result<u64, JetStreamError> {
+        let stream = self.partition_stream(p)?;
+        let info = self
+            .runtime
+            .block_on(stream.get_info())
+            .map_err(|e| JetStreamError::request("read a partition's info", e))?;
+        Ok(info.state.last_sequence)
+    }
+
+    fn partition_stream(&self, p: u32) -> Result<&stream::Stream, JetStreamError> {
+        self.streams.get(p as usize).ok_or_else(|| {
+            JetStreamError::Store(StoreError::corrupt(0, format!("no partition {p}")))
+        })
+    }
+
+    /// Partition `p`'s events from stream sequence `from` (1 is the start) to its head as of
+    /// the call, in stream order (each conversation's in its own order), each checked against
+    /// its checksum and the version its message says.
+    pub fn replay_partition(
+        &self,
+        p: u32,
+        from: u64,
+        mut visit: impl FnMut(&ConversationId, PartitionEvent),
+    ) -> Result<u64, JetStreamError> {
+        let head = self.partition_head(p)?;
+        let stream = self.partition_stream(p)?;
+        let mut seq = from.max(1);
+        while seq <= head {
+            let got = self.runtime.block_on(stream.direct_get(seq));
+            let m = match got {
+                Ok(m) => m,
+                // Deletes are denied: a gap is a message the server lost, reported as damage.
+                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => {
+                    return Err(
+                        StoreError::corrupt(seq, "a message of the partition is missing").into(),
+                    )
+                }
+                Err(e) => return Err(JetStreamError::request("replay a partition", e)),
+            };
+            let conversation = conversation_of_subject(m.subject.as_str())?;
+            let position = header(&m, POSITION)?;
+            for (i, event) in decode_record(&m.payload, position)?.into_iter().enumerate() {
+                visit(
+                    &conversation,
+                    PartitionEvent {
+                        sequence: m.sequence,
+                        version: position + 1 + i as u64,
+                        event,
+                    },
+                );
+            }
+            seq = m.sequence + 1;
+        }
+        Ok(head)
+    }
+
+    /// Stores a checkpoint entry (a cache: the log stays the truth).
+    pub fn put_checkpoint(&self, key: &[u8], value: Vec<u8>) -> Result<(), JetStreamError> {
+        self.runtime
+            .block_on(self.checkpoints.put(kv_key(key), Bytes::from(value)))
+            .map_err(|e| JetStreamError::request("write a checkpoint", e))?;
+        Ok(())
+    }
+
+    /// A stored checkpoint entry.
+    pub fn get_checkpoint(&self, key: &[u8]) -> Result<Option<Vec<u8>>, JetStreamError> {
+        let got = self
+            .runtime
+            .block_on(self.checkpoints.get(kv_key(key)))
+            .map_err(|e| JetStreamError::request("read a checkpoint", e))?;
+        Ok(got.map(|b| b.to_vec()))
+    }
+
+    /// Tries to delete a stored message: the streams deny it (a log is never shortened), so
+    /// this says `Err`. For the tests that check the streams' configuration.
+    pub fn try_delete(&self, p: u32, sequence: u64) -> Result<bool, JetStreamError> {
+        let stream = self.partition_stream(p)?;
+        self.runtime
+            .block_on(stream.delete_message(sequence))
+            .map_err(|e| JetStreamError::request("delete a message", e))
+    }
+}
+
+fn header(m: &jetstream::message::StreamMessage, name: &str) -> Result<u64, JetStreamError> {
+    m.headers
+        .get(name)
+        .and_then(|v| v.as_str().parse().ok())
+        .ok_or_else(|| {
+            StoreError::corrupt(m.sequence, format!("message without a valid {name} header")).into()
+        })
+}
+
+fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> {
+    let first_event = m
+        .headers
+        .get(FIRST_EVENT)
+        .and_then(|v| v.as_str().parse().ok())
+        .map(EventId);
+    Ok(Tip {
+        version: header(m, VERSION)?,
+        sequence: m.sequence,
+        first_event,
+    })
+}
+
+/// Connects and opens (or creates) the partition count, the streams and the buckets.
+async fn open(
+    options: &JetStreamOptions,
+) -> Result<(jetstream::Context, Vec<stream::Stream>, kv::Store), JetStreamError> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(options.url.as_str())
+        .await
+        .map_err(|e| JetStreamError::Connect {
+            url: options.url.clone(),
+            reason: e.to_string(),
+        })?;
+    let context = jetstream::new(client);
+    let bucket = |name: &str| kv::Config {
+        bucket: format!("{}-{name}", options.prefix),
+        history: 1,
+        storage: stream::StorageType::File,
+        num_replicas: options.replicas,
+        ..Default::default()
+    };
+    let meta = context
+        .create_key_value(bucket("meta"))
+        .await
+        .map_err(|e| JetStreamError::request("create the meta bucket", e))?;
+    let asked = options.partitions.max(1);
+    let stored = match meta
+        .create(PARTITIONS_KEY, Bytes::from(asked.to_string()))
+        .await
+    {
+        Ok(_) => asked,
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+            let bytes = meta
+                .get(PARTITIONS_KEY)
+                .await
+                .map_err(|e| JetStreamError::request("read the partition count", e))?
+                .unwrap_or_default();
+            std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| StoreError::corrupt(0, "the stored partition count is unreadable"))?
+        }
+        Err(e) => return Err(JetStreamError::request("record the partition count", e)),
+    };
+    if stored != asked {
+        return Err(JetStreamError::PartitionsMismatch { stored, asked });
+    }
+    let mut streams = Vec::with_capacity(stored as usize);
+    for p in 0..stored {
+        let config = stream::Config {
+            name: stream_name(&options.prefix, p),
+            subjects: vec![stream_subjects(&options.prefix, p)],
+            storage: stream::StorageType::File,
+            num_replicas: options.replicas,
+            duplicate_window: options.duplicate_window,
+            deny_delete: true,
+            deny_purge: true,
+            allow_direct: true,
+            ..Default::default()
+        };
+        let s = context
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| JetStreamError::request("create a partition's stream", e))?;
+        streams.push(s);
+    }
+    let checkpoints = context
+        .create_key_value(bucket("checkpoints"))
+        .await
+        .map_err(|e| JetStreamError::request("create the checkpoint bucket", e))?;
+    Ok((context, streams, checkpoints))
+}
