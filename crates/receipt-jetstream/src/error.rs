@@ -44,6 +44,37 @@ pub enum JetStreamError {
         /// The count in the options.
         asked: u32,
     },
+    /// The partition has another owner now: this process's lease was lost, and the server
+    /// refused its append (nothing appended). Stop writing to the partition.
+    #[error("partition {partition} was taken over by another owner")]
+    Fenced {
+        /// The partition.
+        partition: u32,
+    },
+    /// Another process holds the partition's lease until `expires_at_ms`.
+    #[error("partition {partition} is owned by {holder} until {expires_at_ms} ms")]
+    LeaseHeld {
+        /// The partition.
+        partition: u32,
+        /// The owner's id.
+        holder: String,
+        /// When its lease ends unless renewed (Unix time, milliseconds).
+        expires_at_ms: u64,
+    },
+    /// The lease was renewed or taken by another process since this one last held it.
+    #[error("the lease of partition {partition} was lost")]
+    LeaseLost {
+        /// The partition.
+        partition: u32,
+    },
+    /// The conversation is not in the partition the lease is for.
+    #[error("{conversation} is not in partition {partition}")]
+    WrongPartition {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The lease's partition.
+        partition: u32,
+    },
     /// An append of no events.
     #[error("an append needs at least one event")]
     Empty,

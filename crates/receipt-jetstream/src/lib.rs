@@ -12,7 +12,9 @@
 mod error;
 mod log;
 mod naming;
+mod ownership;
 
 pub use error::JetStreamError;
 pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
 pub use naming::partition_of;
+pub use ownership::Lease;

@@ -113,10 +113,11 @@ struct Tip {
 /// The receipt log on a JetStream server or cluster. Blocking: it runs its client on a runtime
 /// of its own.
 pub struct JetStreamLog {
-    runtime: tokio::runtime::Runtime,
+    pub(crate) runtime: tokio::runtime::Runtime,
     context: jetstream::Context,
     streams: Vec<stream::Stream>,
     checkpoints: kv::Store,
+    pub(crate) leases: kv::Store,
     prefix: String,
     /// Each conversation's last message, as this process last saw or wrote it.
     tips: Mutex<HashMap<ConversationId, Tip>>,
@@ -141,12 +142,13 @@ impl JetStreamLog {
             .enable_all()
             .build()
             .map_err(|e| JetStreamError::request("runtime", e))?;
-        let (context, streams, checkpoints) = runtime.block_on(open(options))?;
+        let (context, streams, checkpoints, leases) = runtime.block_on(open(options))?;
         Ok(Self {
             runtime,
             context,
             streams,
             checkpoints,
+            leases,
             prefix: options.prefix.clone(),
             tips: Mutex::new(HashMap::new()),
         })
@@ -202,6 +204,20 @@ impl JetStreamLog {
         expected_version: u64,
         events: &[Event],
     ) -> Result<Appended, JetStreamError> {
+        self.append_fenced(conversation, expected_version, events, None)
+    }
+
+    /// [`JetStreamLog::append`]; with `fence` (the partition stream's last sequence as its
+    /// owner knows it), also only if nothing was appended to the whole partition since: the
+    /// server refuses the append of an owner that another has replaced
+    /// ([`JetStreamError::Fenced`]), whichever conversation it names.
+    pub(crate) fn append_fenced(
+        &self,
+        conversation: &ConversationId,
+        expected_version: u64,
+        events: &[Event],
+        mut fence: Option<&mut u64>,
+    ) -> Result<Appended, JetStreamError> {
         let first = events.first().ok_or(JetStreamError::Empty)?.id;
         let after = expected_version + events.len() as u64;
         let cached = self.tips().get(conversation).copied();
@@ -212,15 +228,18 @@ impl JetStreamLog {
         if tip.version != expected_version {
             return self.settle(conversation, expected_version, after, first, tip);
         }
-        let (_, subject) = self.subject(conversation);
+        let (p, subject) = self.subject(conversation);
         let record = encode_record(expected_version, events)?;
-        let publish = jetstream::message::PublishMessage::build()
+        let mut publish = jetstream::message::PublishMessage::build()
             .payload(Bytes::from(record))
             .message_id(first.0.to_string())
             .expected_last_subject_sequence(tip.sequence)
             .header(POSITION, expected_version.to_string().as_str())
             .header(VERSION, after.to_string().as_str())
             .header(FIRST_EVENT, first.0.to_string().as_str());
+        if let Some(last) = fence.as_deref() {
+            publish = publish.expected_last_sequence(*last);
+        }
         let acked = self
             .runtime
             .block_on(async { self.context.send_publish(subject, publish).await?.await });
@@ -231,6 +250,9 @@ impl JetStreamLog {
                 self.settle(conversation, expected_version, after, first, tip)
             }
             Ok(ack) => {
+                if let Some(last) = fence.as_deref_mut() {
+                    *last = ack.sequence;
+                }
                 self.tips().insert(
                     conversation.clone(),
                     Tip {
@@ -247,7 +269,19 @@ impl JetStreamLog {
             }
             Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
                 let tip = self.fetch_tip(conversation)?;
-                self.settle(conversation, expected_version, after, first, tip)
+                let settled = self.settle(conversation, expected_version, after, first, tip);
+                match (settled, fence) {
+                    // The conversation is where the append expected it: what moved is the
+                    // partition, appended to by another owner.
+                    (Err(JetStreamError::Conflict { actual, .. }), Some(_))
+                        if actual == expected_version =>
+                    {
+                        Err(JetStreamError::Fenced {
+                            partition: p as u32,
+                        })
+                    }
+                    (settled, _) => settled,
+                }
             }
             Err(e) => {
                 // Unknown outcome: forget the tip, so the retry asks the server.
@@ -268,6 +302,7 @@ impl JetStreamLog {
         tip: Tip,
     ) -> Result<Appended, JetStreamError> {
         if tip.version == after && tip.first_event == Some(first) {
+            // Stored already (an earlier attempt), by this or another process.
             return Ok(Appended {
                 version: after,
                 sequence: tip.sequence,
@@ -412,9 +447,18 @@ fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> 
 }
 
 /// Connects and opens (or creates) the partition count, the streams and the buckets.
+#[allow(clippy::type_complexity)]
 async fn open(
     options: &JetStreamOptions,
-) -> Result<(jetstream::Context, Vec<stream::Stream>, kv::Store), JetStreamError> {
+) -> Result<
+    (
+        jetstream::Context,
+        Vec<stream::Stream>,
+        kv::Store,
+        kv::Store,
+    ),
+    JetStreamError,
+> {
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .connect(options.url.as_str())
@@ -480,5 +524,9 @@ async fn open(
         .create_key_value(bucket("checkpoints"))
         .await
         .map_err(|e| JetStreamError::request("create the checkpoint bucket", e))?;
-    Ok((context, streams, checkpoints))
+    let leases = context
+        .create_key_value(bucket("leases"))
+        .await
+        .map_err(|e| JetStreamError::request("create the lease bucket", e))?;
+    Ok((context, streams, checkpoints, leases))
 }

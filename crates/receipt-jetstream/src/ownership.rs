@@ -1,0 +1,169 @@
+//! Ownership: one engine process writes a partition at a time.
+//!
+//! A lease is a KV entry per partition (`{prefix}-leases`, key `p{n}`: the owner's id and when
+//! the lease ends), taken and renewed with compare-and-set on the entry's revision. The lease
+//! only says who *should* write; safety comes from the fence: an owner appends with
+//! `Nats-Expected-Last-Sequence` set to the partition stream's last sequence as it knows it, so
+//! once another owner has appended anything to the partition, every append of the old owner is
+//! refused by the server ([`JetStreamError::Fenced`]), whatever its clock or its view of the
+//! lease. Expiry uses the processes' clocks: a skew shorter than the lease lets a new owner in a
+//! little early or late, never two writers at once.
+
+use crate::error::JetStreamError;
+use crate::log::{Appended, JetStreamLog};
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use receipt_domain::{ConversationId, Event};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// This process's ownership of one partition: the right to append to it while the fence holds.
+#[derive(Debug)]
+pub struct Lease {
+    partition: u32,
+    owner: String,
+    ttl: Duration,
+    /// The lease entry's revision as this owner last wrote it.
+    revision: Mutex<u64>,
+    /// The partition stream's last sequence as this owner knows it (held while appending, so
+    /// this process's own appends to the partition take their turns).
+    last_sequence: Mutex<u64>,
+}
+
+impl Lease {
+    /// The partition.
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// The owner's id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn lease_key(p: u32) -> String {
+    format!("p{p}")
+}
+
+/// `owner` then the end of the lease (Unix ms), on two lines.
+fn lease_value(owner: &str, expires_at_ms: u64) -> Bytes {
+    Bytes::from(format!("{owner}\n{expires_at_ms}"))
+}
+
+fn parse_lease(bytes: &[u8]) -> Option<(String, u64)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (owner, expires) = text.split_once('\n')?;
+    Some((owner.to_string(), expires.parse().ok()?))
+}
+
+impl JetStreamLog {
+    /// Takes partition `p` for `owner` for `ttl` (renew before it ends): refused with
+    /// [`JetStreamError::LeaseHeld`] while another owner's lease runs. The lease starts fenced at
+    /// the partition's current end: whatever the previous owner appended before is kept, and
+    /// nothing it tries after this owner's first append is accepted.
+    pub fn acquire(&self, p: u32, owner: &str, ttl: Duration) -> Result<Lease, JetStreamError> {
+        let key = lease_key(p);
+        let now = now_ms();
+        let value = lease_value(owner, now.saturating_add(ttl.as_millis() as u64));
+        let current = self
+            .runtime
+            .block_on(self.leases.entry(key.clone()))
+            .map_err(|e| JetStreamError::request("read a lease", e))?;
+        let written = match current {
+            None => self
+                .runtime
+                .block_on(self.leases.create(key, value))
+                .map_err(|e| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => {
+                        JetStreamError::LeaseLost { partition: p }
+                    }
+                    _ => JetStreamError::request("take a lease", e),
+                })?,
+            Some(entry) => {
+                if let Some((holder, expires_at_ms)) = parse_lease(&entry.value) {
+                    if holder != owner
+                        && expires_at_ms > now
+                        && entry.operation == kv::Operation::Put
+                    {
+                        return Err(JetStreamError::LeaseHeld {
+                            partition: p,
+                            holder,
+                            expires_at_ms,
+                        });
+                    }
+                }
+                self.runtime
+                    .block_on(self.leases.update(key, value, entry.revision))
+                    .map_err(|e| match e.kind() {
+                        kv::UpdateErrorKind::WrongLastRevision => {
+                            JetStreamError::LeaseLost { partition: p }
+                        }
+                        _ => JetStreamError::request("take a lease", e),
+                    })?
+            }
+        };
+        let last_sequence = self.partition_head(p)?;
+        Ok(Lease {
+            partition: p,
+            owner: owner.to_string(),
+            ttl,
+            revision: Mutex::new(written),
+            last_sequence: Mutex::new(last_sequence),
+        })
+    }
+
+    /// Extends the lease by its time to live from now; [`JetStreamError::LeaseLost`] if another
+    /// owner took it (or renewed it) since.
+    pub fn renew(&self, lease: &Lease) -> Result<(), JetStreamError> {
+        let mut revision = lease
+            .revision
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let value = lease_value(
+            &lease.owner,
+            now_ms().saturating_add(lease.ttl.as_millis() as u64),
+        );
+        *revision = self
+            .runtime
+            .block_on(
+                self.leases
+                    .update(lease_key(lease.partition), value, *revision),
+            )
+            .map_err(|e| match e.kind() {
+                kv::UpdateErrorKind::WrongLastRevision => JetStreamError::LeaseLost {
+                    partition: lease.partition,
+                },
+                _ => JetStreamError::request("renew a lease", e),
+            })?;
+        Ok(())
+    }
+
+    /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with
+    /// [`JetStreamError::Fenced`] once another owner has appended to the partition.
+    pub fn append_owned(
+        &self,
+        lease: &Lease,
+        conversation: &ConversationId,
+        expected_version: u64,
+        events: &[Event],
+    ) -> Result<Appended, JetStreamError> {
+        if self.partition(conversation) != lease.partition {
+            return Err(JetStreamError::WrongPartition {
+                conversation: conversation.clone(),
+                partition: lease.partition,
+            });
+        }
+        let mut last = lease
+            .last_sequence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.append_fenced(conversation, expected_version, events, Some(&mut last))
+    }
+}

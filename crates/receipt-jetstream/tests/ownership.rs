@@ -1,0 +1,113 @@
+//! Ownership on a real server: one owner per partition at a time; a replaced owner is fenced by
+//! the server on its next append, whichever conversation it names, and says so.
+
+mod support;
+
+use receipt_domain::*;
+use receipt_jetstream::*;
+use std::time::Duration;
+use support::NatsServer;
+use uuid::Uuid;
+
+fn group(g: &str) -> ConversationId {
+    ConversationId::Group(GroupId::new(g).unwrap())
+}
+
+fn decision(c: &ConversationId, tag: u128) -> Vec<Event> {
+    vec![Event {
+        id: EventId(Uuid::from_u128(tag)),
+        at_ms: 1_000,
+        body: EventBody::MemberJoined {
+            group: match c {
+                ConversationId::Group(g) => g.clone(),
+                ConversationId::Direct { .. } => unreachable!("groups only here"),
+            },
+            user: UserId::new(format!("u{tag}")).unwrap(),
+            role: Role::Member,
+        },
+    }]
+}
+
+/// `n` groups that live in partition `p`.
+fn groups_in(log: &JetStreamLog, p: u32, n: usize) -> Vec<ConversationId> {
+    (0..)
+        .map(|i| group(&format!("g{i}")))
+        .filter(|c| log.partition(c) == p)
+        .take(n)
+        .collect()
+}
+
+fn connect(server: &NatsServer) -> JetStreamLog {
+    JetStreamLog::connect(&JetStreamOptions::new(server.url.clone()).with_partitions(4)).unwrap()
+}
+
+#[test]
+fn a_replaced_owner_is_fenced_and_told() {
+    let server = NatsServer::start();
+    let (a, b) = (connect(&server), connect(&server));
+    let [c1, c2]: [ConversationId; 2] = groups_in(&a, 0, 2).try_into().unwrap();
+    let ttl = Duration::from_millis(400);
+    let lease_a = a.acquire(0, "engine-a", ttl).unwrap();
+    match b.acquire(0, "engine-b", ttl) {
+        Err(JetStreamError::LeaseHeld {
+            partition, holder, ..
+        }) => {
+            assert_eq!((partition, holder.as_str()), (0, "engine-a"))
+        }
+        other => panic!("{other:?}"),
+    }
+    a.append_owned(&lease_a, &c1, 0, &decision(&c1, 1)).unwrap();
+    a.renew(&lease_a).unwrap();
+    // engine-a stops renewing (it hangs); its lease runs out and engine-b takes the partition.
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    let lease_b = b.acquire(0, "engine-b", ttl).unwrap();
+    b.append_owned(&lease_b, &c2, 0, &decision(&c2, 2)).unwrap();
+    // engine-a wakes up: its append to c1 (whose version it has right) is refused by the server.
+    match a.append_owned(&lease_a, &c1, 1, &decision(&c1, 3)) {
+        Err(JetStreamError::Fenced { partition }) => assert_eq!(partition, 0),
+        other => panic!("{other:?}"),
+    }
+    match a.renew(&lease_a) {
+        Err(JetStreamError::LeaseLost { partition }) => assert_eq!(partition, 0),
+        other => panic!("{other:?}"),
+    }
+    // Nothing of the refused append was stored; the new owner continues c1.
+    assert_eq!(b.read_conversation(&c1).unwrap(), decision(&c1, 1));
+    b.append_owned(&lease_b, &c1, 1, &decision(&c1, 4)).unwrap();
+    assert_eq!(b.version(&c1).unwrap(), 2);
+}
+
+#[test]
+fn an_owner_s_threads_take_turns_on_its_partition() {
+    let server = NatsServer::start();
+    let log = std::sync::Arc::new(connect(&server));
+    let lease = std::sync::Arc::new(log.acquire(1, "engine", Duration::from_secs(30)).unwrap());
+    let conversations = groups_in(&log, 1, 4);
+    let threads: Vec<_> = conversations
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(t, c)| {
+            let (log, lease) = (log.clone(), lease.clone());
+            std::thread::spawn(move || {
+                for v in 0..25u64 {
+                    let tag = (t as u128) << 32 | u128::from(v);
+                    log.append_owned(&lease, &c, v, &decision(&c, tag)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for c in &conversations {
+        assert_eq!(log.version(c).unwrap(), 25);
+    }
+    assert_eq!(log.partition_head(1).unwrap(), 100);
+    // The wrong partition is refused before anything is sent.
+    let other = groups_in(&log, 2, 1).remove(0);
+    assert!(matches!(
+        log.append_owned(&lease, &other, 0, &decision(&other, 99)),
+        Err(JetStreamError::WrongPartition { partition: 1, .. })
+    ));
+}
