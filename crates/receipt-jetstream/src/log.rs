@@ -32,7 +32,8 @@ const PARTITIONS_KEY: &str = "partitions";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JetStreamOptions {
-    /// The server, e.g. `nats://127.0.0.1:4222`.
+    /// The server, e.g. `nats://127.0.0.1:4222`, or several servers of one cluster separated by
+    /// commas (the client moves to another when one fails).
     pub url: String,
     /// Prefix of every stream, subject and bucket of this log (several logs can share a
     /// cluster).
@@ -350,6 +351,17 @@ impl JetStreamLog {
         Ok(info.state.last_sequence)
     }
 
+    /// The name of the server leading partition `p`'s stream (`None` without a cluster, or
+    /// while a leader is being elected).
+    pub fn partition_leader(&self, p: u32) -> Result<Option<String>, JetStreamError> {
+        let stream = self.partition_stream(p)?;
+        let info = self
+            .runtime
+            .block_on(stream.get_info())
+            .map_err(|e| JetStreamError::request("read a partition's info", e))?;
+        Ok(info.cluster.and_then(|c| c.leader))
+    }
+
     fn partition_stream(&self, p: u32) -> Result<&stream::Stream, JetStreamError> {
         self.streams.get(p as usize).ok_or_else(|| {
             JetStreamError::Store(StoreError::corrupt(0, format!("no partition {p}")))
@@ -459,9 +471,19 @@ async fn open(
     ),
     JetStreamError,
 > {
+    // Several servers of one cluster may be given, comma-separated: the client fails over.
+    let addrs = options
+        .url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| JetStreamError::Connect {
+            url: options.url.clone(),
+            reason: e.to_string(),
+        })?;
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
-        .connect(options.url.as_str())
+        .connect(addrs)
         .await
         .map_err(|e| JetStreamError::Connect {
             url: options.url.clone(),

@@ -1,5 +1,9 @@
 //! A NATS server for a test: started from `NATS_SERVER_BIN` (else `nats-server` on `PATH`) on
-//! 127.0.0.1 with a random port and a fresh store directory, stopped by pid when dropped.
+//! 127.0.0.1 with a random port and a fresh store directory, stopped by pid when dropped; and a
+//! cluster of them.
+
+// Each test binary uses some of these helpers (a single server, or a cluster).
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -70,5 +74,101 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// A JetStream cluster of servers on 127.0.0.1, each with fixed ports (so a restarted node
+/// comes back where its peers and the clients look for it); every node killed when dropped.
+pub struct NatsCluster {
+    dir: tempfile::TempDir,
+    client_ports: Vec<u16>,
+    nodes: Vec<Option<Child>>,
+}
+
+impl NatsCluster {
+    /// Starts `n` nodes named `n0`, `n1`, ... routed to each other.
+    pub fn start(n: usize) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let route_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        for i in 0..n {
+            let routes: Vec<String> = route_ports
+                .iter()
+                .map(|p| format!("nats-route://127.0.0.1:{p}"))
+                .collect();
+            let config = format!(
+                "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\ncluster {{ name: receipts, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                client_ports[i],
+                dir.path().join(format!("n{i}")).display(),
+                route_ports[i],
+                routes.join(", ")
+            );
+            std::fs::write(dir.path().join(format!("n{i}.conf")), config).expect("config written");
+        }
+        let mut cluster = Self {
+            dir,
+            client_ports,
+            nodes: (0..n).map(|_| None).collect(),
+        };
+        for i in 0..n {
+            cluster.start_node(i);
+        }
+        cluster
+    }
+
+    fn start_node(&mut self, i: usize) {
+        let child = Command::new(binary())
+            .arg("-c")
+            .arg(self.dir.path().join(format!("n{i}.conf")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{INSTALL} ({}: {e})", binary()));
+        self.nodes[i] = Some(child);
+    }
+
+    /// Every node's client URL, comma-separated (what a client is given to find the cluster).
+    pub fn urls(&self) -> String {
+        self.client_ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Kills node `name` (`n0`, ...) with SIGKILL and reaps it; returns its index.
+    pub fn kill(&mut self, name: &str) -> usize {
+        let i: usize = name.trim_start_matches('n').parse().expect("a node name");
+        if let Some(mut child) = self.nodes[i].take() {
+            let _ = child.kill();
+            let status = child.wait().expect("the killed node is reaped");
+            assert!(
+                !status.success(),
+                "the node was killed, not stopped: {status:?}"
+            );
+        }
+        i
+    }
+
+    /// Restarts node `i` on its ports and its store directory.
+    pub fn restart(&mut self, i: usize) {
+        self.start_node(i);
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for child in self.nodes.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
