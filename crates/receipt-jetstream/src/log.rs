@@ -377,36 +377,78 @@ impl JetStreamLog {
         from: u64,
         mut visit: impl FnMut(&ConversationId, PartitionEvent),
     ) -> Result<u64, JetStreamError> {
+        use futures_util::StreamExt;
         let head = self.partition_head(p)?;
-        let stream = self.partition_stream(p)?;
-        let mut seq = from.max(1);
-        while seq <= head {
-            let got = self.runtime.block_on(stream.direct_get(seq));
-            let m = match got {
-                Ok(m) => m,
-                // Deletes are denied: a gap is a message the server lost, reported as damage.
-                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => {
-                    return Err(
-                        StoreError::corrupt(seq, "a message of the partition is missing").into(),
-                    )
-                }
-                Err(e) => return Err(JetStreamError::request("replay a partition", e)),
-            };
-            let conversation = conversation_of_subject(m.subject.as_str())?;
-            let position = header(&m, POSITION)?;
-            for (i, event) in decode_record(&m.payload, position)?.into_iter().enumerate() {
-                visit(
-                    &conversation,
-                    PartitionEvent {
-                        sequence: m.sequence,
-                        version: position + 1 + i as u64,
-                        event,
-                    },
-                );
-            }
-            seq = m.sequence + 1;
+        let from = from.max(1);
+        if from > head {
+            return Ok(head);
         }
-        Ok(head)
+        let stream = self.partition_stream(p)?;
+        // An ordered consumer streams the messages in batches (one request per message would
+        // bound the replay by round trips), from `from` on.
+        self.runtime.block_on(async {
+            let consumer = stream
+                .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                    deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: from,
+                    },
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| JetStreamError::request("replay a partition", e))?;
+            let mut messages = consumer
+                .messages()
+                .await
+                .map_err(|e| JetStreamError::request("replay a partition", e))?;
+            let mut expected = from;
+            while expected <= head {
+                let m = match messages.next().await {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => return Err(JetStreamError::request("replay a partition", e)),
+                    None => {
+                        return Err(JetStreamError::request(
+                            "replay a partition",
+                            "the consumer ended",
+                        ))
+                    }
+                };
+                let seq = m
+                    .info()
+                    .map_err(|e| JetStreamError::request("replay a partition", e))?
+                    .stream_sequence;
+                // Deletes are denied: a gap is a message the server lost, reported as damage.
+                if seq != expected {
+                    return Err(StoreError::corrupt(
+                        expected,
+                        "a message of the partition is missing",
+                    )
+                    .into());
+                }
+                let conversation = conversation_of_subject(m.subject.as_str())?;
+                let headers = m.headers.as_ref();
+                let position: u64 = headers
+                    .and_then(|h| h.get(POSITION))
+                    .and_then(|v| v.as_str().parse().ok())
+                    .ok_or_else(|| {
+                        StoreError::corrupt(
+                            seq,
+                            format!("message without a valid {POSITION} header"),
+                        )
+                    })?;
+                for (i, event) in decode_record(&m.payload, position)?.into_iter().enumerate() {
+                    visit(
+                        &conversation,
+                        PartitionEvent {
+                            sequence: seq,
+                            version: position + 1 + i as u64,
+                            event,
+                        },
+                    );
+                }
+                expected = seq + 1;
+            }
+            Ok(head)
+        })
     }
 
     /// Stores a checkpoint entry (a cache: the log stays the truth).

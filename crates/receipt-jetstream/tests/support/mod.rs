@@ -29,10 +29,30 @@ fn binary() -> String {
 impl NatsServer {
     /// Starts a single JetStream server; panics with how to install one if there is none.
     pub fn start() -> Self {
+        Self::start_syncing(false)
+    }
+
+    /// [`NatsServer::start`]; with `sync_always`, the server syncs its files on every write
+    /// (`sync_interval: always`) instead of every 2 minutes.
+    pub fn start_syncing(sync_always: bool) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = dir.path().join("server.conf");
+        let sync = if sync_always {
+            "sync_interval: always"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "jetstream {{\n  store_dir: \"{}\"\n  {sync}\n}}\n",
+                dir.path().join("js").display()
+            ),
+        )
+        .expect("config written");
         let mut child = Command::new(binary())
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(dir.path())
+            .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
+            .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
