@@ -238,37 +238,41 @@ fn recall_setup(members: usize, messages: usize) -> (State, Vec<Command>) {
 /// chat. Each iteration decides and folds the recall of the next message of one warm state
 /// (copying a 3,000-member state per iteration would measure the copy's cache misses).
 fn recall(c: &mut Criterion) {
-    const MESSAGES: usize = 20_000;
-    let policy = Policy::all_receipts_on();
     let mut g = c.benchmark_group("recall");
     for members in [2usize, 3_000] {
         g.bench_with_input(
             BenchmarkId::new("decide + fold", format!("{members} members")),
             &members,
             |b, &members| {
-                b.iter_custom(|iters| {
-                    let mut timed = Duration::ZERO;
-                    let mut done = 0u64;
-                    while done < iters {
-                        let n = (iters - done).min(MESSAGES as u64) as usize;
-                        let (mut state, commands) = recall_setup(members, n);
-                        let start = std::time::Instant::now();
-                        for command in &commands {
-                            let d = decide(&state, &policy, command).expect("the sender may");
-                            for e in &d.events {
-                                state.apply(e);
-                            }
-                        }
-                        timed += start.elapsed();
-                        done += n as u64;
-                        std::hint::black_box(state);
-                    }
-                    timed
-                })
+                b.iter_custom(|iters| each_command_timed(iters, |n| recall_setup(members, n)))
             },
         );
     }
     g.finish();
+}
+
+/// Decides and folds `iters` commands, one at a time on one warm state, in rounds of at most
+/// 20,000 built by `setup(n)` (untimed): the time of the decisions and folds only.
+fn each_command_timed(iters: u64, setup: impl Fn(usize) -> (State, Vec<Command>)) -> Duration {
+    const ROUND: u64 = 20_000;
+    let policy = Policy::all_receipts_on();
+    let mut timed = Duration::ZERO;
+    let mut done = 0u64;
+    while done < iters {
+        let n = (iters - done).min(ROUND) as usize;
+        let (mut state, commands) = setup(n);
+        let start = std::time::Instant::now();
+        for command in &commands {
+            let d = decide(&state, &policy, command).expect("an accepted command");
+            for e in &d.events {
+                state.apply(e);
+            }
+        }
+        timed += start.elapsed();
+        done += n as u64;
+        std::hint::black_box(state);
+    }
+    timed
 }
 
 /// A 3,000-member group with one message (by `u0`), its thread followed by `followers` members
@@ -330,33 +334,13 @@ fn thread_setup(followers: usize, replies: usize) -> (State, Vec<Command>) {
 /// fold of the next reply in a thread with 2 followers (the root's sender and the replier)
 /// against one with 3,000 (every member), on one warm state.
 fn thread_reply(c: &mut Criterion) {
-    const REPLIES: usize = 20_000;
-    let policy = Policy::all_receipts_on();
     let mut g = c.benchmark_group("thread_reply");
     for followers in [0usize, 2_998] {
         g.bench_with_input(
             BenchmarkId::new("decide + fold", format!("{} followers", followers + 2)),
             &followers,
             |b, &followers| {
-                b.iter_custom(|iters| {
-                    let mut timed = Duration::ZERO;
-                    let mut done = 0u64;
-                    while done < iters {
-                        let n = (iters - done).min(REPLIES as u64) as usize;
-                        let (mut state, commands) = thread_setup(followers, n);
-                        let start = std::time::Instant::now();
-                        for command in &commands {
-                            let d = decide(&state, &policy, command).expect("a member replies");
-                            for e in &d.events {
-                                state.apply(e);
-                            }
-                        }
-                        timed += start.elapsed();
-                        done += n as u64;
-                        std::hint::black_box(state);
-                    }
-                    timed
-                })
+                b.iter_custom(|iters| each_command_timed(iters, |n| thread_setup(followers, n)))
             },
         );
     }
