@@ -279,10 +279,13 @@ impl Projections {
         if part.state.events_applied() < version {
             // A copy only if a checkpoint write still holds this state.
             Arc::make_mut(&mut part.state).apply(event);
-            let held = part.state.early_acks_held_in(conversation);
-            if held != self.held.in_conversation(conversation) {
-                self.held.set(conversation, held);
-            }
+        }
+        // Set from the partition even when it already held the event: a partition checkpoint
+        // written after the marker (an eviction before a crash) holds events the marker's count
+        // does not, and the open's tail passes them here without folding them again.
+        let held = part.state.early_acks_held_in(conversation);
+        if held != self.held.in_conversation(conversation) {
+            self.held.set(conversation, held);
         }
         let part = self.parts.get(conversation).ok_or_else(vanished)?;
         let state = &part.state;

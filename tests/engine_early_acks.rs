@@ -220,3 +220,40 @@ fn concurrent_acks_in_many_conversations_never_exceed_the_total() {
     logged.sort();
     assert_eq!(held, logged);
 }
+
+#[test]
+fn the_count_is_right_after_a_crash_that_left_a_partition_checkpoint_past_the_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    // A budget that holds the group's partition only by evicting the chat's, and no checkpoint
+    // at close: the reopen finds the marker before the held ack and the chat's partition
+    // checkpoint (written by its eviction) after it.
+    let options = || {
+        options(&clock, 10)
+            .with_memory_budget(96 << 10)
+            .with_checkpoint_every(None)
+    };
+    let team = GroupId::new("team").unwrap();
+    {
+        let engine = Engine::open(dir.path(), options()).unwrap();
+        engine
+            .create_group(&team, &id("ann"), &[id("bob")])
+            .unwrap();
+        engine.checkpoint().unwrap();
+        engine
+            .ack_message_read_in(&chat("cat", "dan"), m(1), &id("dan"))
+            .unwrap();
+        let g = ConversationId::Group(team.clone());
+        for n in 0..1_500 {
+            engine.send_message(&g, m(100 + n), &id("ann")).unwrap();
+        }
+        assert!(
+            engine.cache_stats().eviction_writes > 0,
+            "{:?}",
+            engine.cache_stats()
+        );
+        assert_eq!(engine.early_acks_held(), 1);
+    }
+    let reopened = Engine::open(dir.path(), options()).unwrap();
+    assert_eq!(reopened.early_acks_held(), 1);
+}
