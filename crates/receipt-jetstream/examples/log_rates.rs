@@ -47,9 +47,16 @@ fn connect(url: &str, replicas: usize, prefix: &str) -> JetStreamLog {
     }
 }
 
-/// `threads` writers, each appending `per_thread` decisions one at a time to its own
-/// conversations (so none conflicts); acknowledged decisions per second.
-fn append_rate(log: &Arc<JetStreamLog>, threads: usize, per_thread: usize, tag: u128) -> f64 {
+/// `threads` writers, each appending `per_thread` decisions to its own 8 conversations (so none
+/// conflicts), one at a time or (`together`) 8 per `append_many` call; acknowledged decisions
+/// per second.
+fn append_rate(
+    log: &Arc<JetStreamLog>,
+    threads: usize,
+    per_thread: usize,
+    tag: u128,
+    together: bool,
+) -> f64 {
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
@@ -63,15 +70,28 @@ fn append_rate(log: &Arc<JetStreamLog>, threads: usize, per_thread: usize, tag: 
                     })
                     .collect();
                 let mut versions = [0u64; 8];
+                let id = |k: usize| tag << 64 | (t as u128) << 32 | k as u128;
+                if together {
+                    for round in 0..per_thread / 8 {
+                        let batch: Vec<(ConversationId, u64, Vec<Event>)> = (0..8)
+                            .map(|i| {
+                                let c = conversations[i].clone();
+                                let events = decision(&c, id(round * 8 + i));
+                                (c, versions[i], events)
+                            })
+                            .collect();
+                        let answers = log.append_many(&batch).expect("append");
+                        for (i, answer) in answers.into_iter().enumerate() {
+                            versions[i] = answer.expect("accepted").version;
+                        }
+                    }
+                    return;
+                }
                 for k in 0..per_thread {
                     let i = k % 8;
-                    let id = tag << 64 | (t as u128) << 32 | k as u128;
+                    let c = &conversations[i];
                     let a = log
-                        .append(
-                            &conversations[i],
-                            versions[i],
-                            &decision(&conversations[i], id),
-                        )
+                        .append(c, versions[i], &decision(c, id(k)))
                         .expect("append");
                     versions[i] = a.version;
                 }
@@ -101,8 +121,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(4_000);
-    println!("| setup | 1 writer, decisions/s | 16 writers, decisions/s | replay, events/s |");
-    println!("| --- | ---: | ---: | ---: |");
+    println!(
+        "| setup | 1 writer, decisions/s | 16 writers, decisions/s | 16 writers, 8 per call, decisions/s | replay, events/s |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
     let single = support::NatsServer::start();
     let always = support::NatsServer::start_syncing(true);
     let cluster = support::NatsCluster::start(3);
@@ -121,9 +143,10 @@ fn main() {
     ];
     for (n, (name, url, replicas)) in setups.into_iter().enumerate() {
         let log = Arc::new(connect(&url, replicas, &format!("bench{n}")));
-        let one = append_rate(&log, 1, decisions / 4, 1);
-        let sixteen = append_rate(&log, 16, decisions / 16, 2);
+        let one = append_rate(&log, 1, decisions / 4, 1, false);
+        let sixteen = append_rate(&log, 16, decisions / 16, 2, false);
+        let together = append_rate(&log, 16, decisions / 4, 3, true);
         let replay = replay_rate(&log);
-        println!("| {name} | {one:.0} | {sixteen:.0} | {replay:.0} |");
+        println!("| {name} | {one:.0} | {sixteen:.0} | {together:.0} | {replay:.0} |");
     }
 }

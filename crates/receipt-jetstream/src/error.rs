@@ -75,6 +75,13 @@ pub enum JetStreamError {
         /// The lease's partition.
         partition: u32,
     },
+    /// `append_many` named a conversation twice: its second decision depends on the first's
+    /// acknowledgement, so it belongs in a later call.
+    #[error("{conversation} is named twice in one append_many")]
+    ConversationTwice {
+        /// The conversation.
+        conversation: ConversationId,
+    },
     /// An append of no events.
     #[error("an append needs at least one event")]
     Empty,

@@ -103,6 +103,25 @@ pub struct PartitionEvent {
     pub event: Event,
 }
 
+/// An append ready to publish.
+struct Planned {
+    conversation: ConversationId,
+    partition: u32,
+    subject: String,
+    message: jetstream::message::PublishMessage,
+    expected_version: u64,
+    after: u64,
+    first: EventId,
+}
+
+/// What an append comes to before it is sent.
+enum Plan {
+    /// Answered without sending (a recognised retry, or a conflict).
+    Settled(Result<Appended, JetStreamError>),
+    /// To be sent.
+    Publish(Planned),
+}
+
 /// The last message of a conversation's subject, as far as an append needs it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tip {
@@ -217,8 +236,88 @@ impl JetStreamLog {
         conversation: &ConversationId,
         expected_version: u64,
         events: &[Event],
-        mut fence: Option<&mut u64>,
+        fence: Option<&mut u64>,
     ) -> Result<Appended, JetStreamError> {
+        let planned = match self.plan(conversation, expected_version, events, fence.as_deref())? {
+            Plan::Settled(answer) => return answer,
+            Plan::Publish(planned) => planned,
+        };
+        let acked = self.runtime.block_on(async {
+            self.context
+                .send_publish(planned.subject.clone(), planned.message.clone())
+                .await?
+                .await
+        });
+        let answer = self.finish(&planned, acked, fence.is_some());
+        if let (Ok(a), Some(last)) = (&answer, fence) {
+            if !a.duplicate {
+                *last = a.sequence;
+            }
+        }
+        answer
+    }
+
+    /// Several decisions, each to a different conversation, published without waiting for one
+    /// another's acknowledgement (one round trip for all instead of one each): each is accepted,
+    /// refused or recognised as [`JetStreamLog::append`] would, and answered in order. The
+    /// outer `Err` is a decision naming a conversation twice (its second would depend on the
+    /// first's acknowledgement).
+    pub fn append_many(
+        &self,
+        decisions: &[(ConversationId, u64, Vec<Event>)],
+    ) -> Result<Vec<Result<Appended, JetStreamError>>, JetStreamError> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some((c, _, _)) = decisions.iter().find(|(c, _, _)| !seen.insert(c)) {
+            return Err(JetStreamError::ConversationTwice {
+                conversation: c.clone(),
+            });
+        }
+        let plans = decisions
+            .iter()
+            .map(|(c, v, events)| self.plan(c, *v, events, None))
+            .collect::<Vec<_>>();
+        let acks = self.runtime.block_on(async {
+            let mut pending = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                pending.push(match plan {
+                    Ok(Plan::Publish(p)) => Some(
+                        self.context
+                            .send_publish(p.subject.clone(), p.message.clone())
+                            .await,
+                    ),
+                    _ => None,
+                });
+            }
+            let mut acks = Vec::with_capacity(pending.len());
+            for sent in pending {
+                acks.push(match sent {
+                    Some(Ok(future)) => Some(future.await),
+                    Some(Err(e)) => Some(Err(e)),
+                    None => None,
+                });
+            }
+            acks
+        });
+        Ok(plans
+            .into_iter()
+            .zip(acks)
+            .map(|(plan, ack)| match (plan?, ack) {
+                (Plan::Settled(answer), _) => answer,
+                (Plan::Publish(p), Some(acked)) => self.finish(&p, acked, false),
+                (Plan::Publish(_), None) => Err(JetStreamError::request("append", "not sent")),
+            })
+            .collect())
+    }
+
+    /// What an append of `events` at `expected_version` sends, or its answer when the
+    /// conversation is elsewhere already (a retry of its last decision, or a conflict).
+    fn plan(
+        &self,
+        conversation: &ConversationId,
+        expected_version: u64,
+        events: &[Event],
+        fence: Option<&u64>,
+    ) -> Result<Plan, JetStreamError> {
         let first = events.first().ok_or(JetStreamError::Empty)?.id;
         let after = expected_version + events.len() as u64;
         let cached = self.tips().get(conversation).copied();
@@ -227,66 +326,83 @@ impl JetStreamLog {
             _ => self.fetch_tip(conversation)?,
         };
         if tip.version != expected_version {
-            return self.settle(conversation, expected_version, after, first, tip);
+            return Ok(Plan::Settled(self.settle(
+                conversation,
+                expected_version,
+                after,
+                first,
+                tip,
+            )));
         }
         let (p, subject) = self.subject(conversation);
         let record = encode_record(expected_version, events)?;
-        let mut publish = jetstream::message::PublishMessage::build()
+        let mut message = jetstream::message::PublishMessage::build()
             .payload(Bytes::from(record))
             .message_id(first.0.to_string())
             .expected_last_subject_sequence(tip.sequence)
             .header(POSITION, expected_version.to_string().as_str())
             .header(VERSION, after.to_string().as_str())
             .header(FIRST_EVENT, first.0.to_string().as_str());
-        if let Some(last) = fence.as_deref() {
-            publish = publish.expected_last_sequence(*last);
+        if let Some(last) = fence {
+            message = message.expected_last_sequence(*last);
         }
-        let acked = self
-            .runtime
-            .block_on(async { self.context.send_publish(subject, publish).await?.await });
+        Ok(Plan::Publish(Planned {
+            conversation: conversation.clone(),
+            partition: p as u32,
+            subject,
+            message,
+            expected_version,
+            after,
+            first,
+        }))
+    }
+
+    /// The answer to a published append, from the server's acknowledgement or refusal.
+    fn finish(
+        &self,
+        p: &Planned,
+        acked: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+        fenced: bool,
+    ) -> Result<Appended, JetStreamError> {
         match acked {
             Ok(ack) if ack.duplicate => {
                 // The server had this message id: an earlier attempt was stored. Say where.
-                let tip = self.fetch_tip(conversation)?;
-                self.settle(conversation, expected_version, after, first, tip)
+                let tip = self.fetch_tip(&p.conversation)?;
+                self.settle(&p.conversation, p.expected_version, p.after, p.first, tip)
             }
             Ok(ack) => {
-                if let Some(last) = fence.as_deref_mut() {
-                    *last = ack.sequence;
-                }
                 self.tips().insert(
-                    conversation.clone(),
+                    p.conversation.clone(),
                     Tip {
-                        version: after,
+                        version: p.after,
                         sequence: ack.sequence,
-                        first_event: Some(first),
+                        first_event: Some(p.first),
                     },
                 );
                 Ok(Appended {
-                    version: after,
+                    version: p.after,
                     sequence: ack.sequence,
                     duplicate: false,
                 })
             }
             Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
-                let tip = self.fetch_tip(conversation)?;
-                let settled = self.settle(conversation, expected_version, after, first, tip);
-                match (settled, fence) {
+                let tip = self.fetch_tip(&p.conversation)?;
+                match self.settle(&p.conversation, p.expected_version, p.after, p.first, tip) {
                     // The conversation is where the append expected it: what moved is the
                     // partition, appended to by another owner.
-                    (Err(JetStreamError::Conflict { actual, .. }), Some(_))
-                        if actual == expected_version =>
+                    Err(JetStreamError::Conflict { actual, .. })
+                        if fenced && actual == p.expected_version =>
                     {
                         Err(JetStreamError::Fenced {
-                            partition: p as u32,
+                            partition: p.partition,
                         })
                     }
-                    (settled, _) => settled,
+                    settled => settled,
                 }
             }
             Err(e) => {
                 // Unknown outcome: forget the tip, so the retry asks the server.
-                self.tips().remove(conversation);
+                self.tips().remove(&p.conversation);
                 Err(JetStreamError::request("append", e))
             }
         }

@@ -238,3 +238,48 @@ fn checkpoints_round_trip_and_the_partition_function_is_frozen() {
 
 /// `partition_of` of the four conversations above among 8 partitions, as first computed.
 const FROZEN_PARTITIONS: [u32; 4] = [7, 1, 5, 7];
+
+#[test]
+fn many_decisions_go_out_together_and_each_is_answered_as_alone() {
+    let server = NatsServer::start();
+    let log = log(&server, 4);
+    let cs: Vec<ConversationId> = (0..6).map(|i| group(&format!("m{i}"))).collect();
+    log.append(&cs[0], 0, &decision(&cs[0], "ann", 1, 1))
+        .unwrap();
+    let retried = decision(&cs[1], "ann", 2, 2);
+    log.append(&cs[1], 0, &retried).unwrap();
+    let mut batch: Vec<(ConversationId, u64, Vec<Event>)> = vec![
+        (cs[0].clone(), 0, decision(&cs[0], "ann", 3, 1)), // stale: cs[0] is at 1
+        (cs[1].clone(), 0, retried.clone()),               // a retry of what cs[1] holds
+    ];
+    for (i, c) in cs.iter().enumerate().skip(2) {
+        batch.push((c.clone(), 0, decision(c, "ann", 10 + i as u128, 1 + i % 2)));
+    }
+    let answers = log.append_many(&batch).unwrap();
+    assert!(matches!(
+        answers[0],
+        Err(JetStreamError::Conflict {
+            expected: 0,
+            actual: 1,
+            ..
+        })
+    ));
+    assert!(answers[1].as_ref().unwrap().duplicate);
+    for (answer, (c, _, events)) in answers.iter().zip(&batch).skip(2) {
+        let a = answer.as_ref().unwrap();
+        assert_eq!((a.version, a.duplicate), (events.len() as u64, false));
+        assert_eq!(&log.read_conversation(c).unwrap(), events);
+    }
+    assert_eq!(log.read_conversation(&cs[1]).unwrap(), retried);
+    assert_eq!(log.version(&cs[0]).unwrap(), 1);
+    // A conversation twice in one call is refused before anything is sent.
+    let twice = vec![
+        (cs[2].clone(), 1, decision(&cs[2], "ann", 30, 1)),
+        (cs[2].clone(), 2, decision(&cs[2], "ann", 31, 1)),
+    ];
+    assert!(matches!(
+        log.append_many(&twice),
+        Err(JetStreamError::ConversationTwice { .. })
+    ));
+    assert_eq!(log.version(&cs[2]).unwrap(), 1);
+}
