@@ -3,9 +3,10 @@
 //! the project's checksummed record of its events.
 //!
 //! A conversation's version is its number of events, as in the sled log. Each message says the
-//! version before it (`Receipts-Position`, also inside the checksummed record) and after it
-//! (`Receipts-Version`), so a conversation's version is one direct get of its subject's last
-//! message. An append publishes with `Nats-Expected-Last-Subject-Sequence` (the server refuses
+//! version before it (`Receipts-Position`, checked against the position inside the checksummed
+//! record), so a conversation's version is one direct get of its subject's last message and a
+//! decode of its record. (`Receipts-Version` and `Receipts-First-Event` are written for people
+//! reading the stream with the `nats` tool; the log never trusts them.) An append publishes with `Nats-Expected-Last-Subject-Sequence` (the server refuses
 //! it if anything was appended to the conversation since it was decided) and `Nats-Msg-Id` (its
 //! first event's id: a retry within the stream's duplicate window is dropped by the server); a
 //! retry that arrives after its own append is recognised by reading the subject's last message.
@@ -603,16 +604,16 @@ fn header(m: &jetstream::message::StreamMessage, name: &str) -> Result<u64, JetS
         })
 }
 
+/// The conversation's tip from its last message, taken from the checksummed record (the
+/// version it starts at, checked against the record, its events and the first's id), not from
+/// the headers: a retry is recognised, or refused, on what the record says.
 fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> {
-    let first_event = m
-        .headers
-        .get(FIRST_EVENT)
-        .and_then(|v| v.as_str().parse().ok())
-        .map(EventId);
+    let position = header(m, POSITION)?;
+    let events = decode_record(&m.payload, position)?;
     Ok(Tip {
-        version: header(m, VERSION)?,
+        version: position + events.len() as u64,
         sequence: m.sequence,
-        first_event,
+        first_event: events.first().map(|e| e.id),
     })
 }
 
