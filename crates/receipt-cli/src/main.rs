@@ -5,6 +5,7 @@ mod demo;
 mod exec;
 mod inspect;
 mod maintenance;
+mod nats;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,6 +29,13 @@ struct Cli {
     /// Print JSON instead of a table (`inspect`).
     #[arg(long, global = true)]
     json: bool,
+    /// A receipt log on NATS JetStream instead of `--db` (e.g. `nats://127.0.0.1:4222`,
+    /// several servers of a cluster separated by commas): `verify` and `export` for now.
+    #[arg(long, global = true)]
+    nats: Option<String>,
+    /// The JetStream log's prefix (its streams and buckets).
+    #[arg(long, global = true, default_value = "receipts")]
+    nats_prefix: String,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -99,7 +107,8 @@ enum Cmd {
         #[arg(long, conflicts_with = "policy")]
         receipts_on: bool,
     },
-    /// Print events as JSON lines.
+    /// Print events as JSON lines (with --nats: every partition's, with partition, sequence and
+    /// version).
     Export {
         /// First position to export.
         #[arg(long, default_value_t = 0)]
@@ -110,6 +119,21 @@ enum Cmd {
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result {
+    if let Some(url) = &cli.nats {
+        let prefix = &cli.nats_prefix;
+        return match cli.command {
+            Cmd::Verify => nats::verify(url, prefix),
+            Cmd::Export { from: 0 } => nats::export(url, prefix),
+            Cmd::Export { .. } => Err(output::Usage(
+                "--from is a position of the sled log; a JetStream export is every partition".into(),
+            )
+            .into()),
+            _ => Err(output::Usage(
+                "with --nats only verify and export work: the Engine does not run on JetStream yet (docs/scale-out.md)".into(),
+            )
+            .into()),
+        };
+    }
     let db = &cli.db;
     match cli.command {
         Cmd::Demo {

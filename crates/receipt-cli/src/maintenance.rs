@@ -87,7 +87,7 @@ struct Line {
 
 /// Every `conversation` field as the `direct:a+b` / `group:g` string the tables print (the
 /// derived serde form, `{"Group":"g"}`, is the one snapshots store, so it stays as it is).
-fn conversations_as_strings(value: &mut serde_json::Value, conversation: &str) {
+pub(crate) fn conversations_as_strings(value: &mut serde_json::Value, conversation: &str) {
     match value {
         serde_json::Value::Object(fields) => {
             for (name, field) in fields.iter_mut() {
@@ -136,8 +136,13 @@ pub fn export(db: &Path, from: u64) -> Result {
             failed = Some(e);
         }
     })?;
+    finish_output(out, failed)
+}
+
+/// Ends an export: the first write failure is the answer, but a closed pipe (`receipts export
+/// | head`) is a normal way to stop reading.
+pub fn finish_output(mut out: impl Write, failed: Option<std::io::Error>) -> Result {
     if let Some(e) = failed {
-        // A closed pipe (`receipts export | head`) is a normal way to stop reading.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(e.into());
         }

@@ -14,6 +14,18 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 3;
 }
 
+/// A command line that asks for something this command cannot do.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Usage {}
+
 /// Something the store does not know about.
 #[derive(Debug)]
 pub struct NotFound(pub String);
@@ -34,7 +46,7 @@ pub fn exit_code(e: &(dyn Error + 'static)) -> u8 {
     if e.is::<NotFound>() {
         return exit::NOT_FOUND;
     }
-    if e.is::<InvalidInput>() {
+    if e.is::<InvalidInput>() || e.is::<Usage>() {
         return exit::USAGE;
     }
     match e.downcast_ref::<EngineError>() {

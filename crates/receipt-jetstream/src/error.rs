@@ -82,6 +82,12 @@ pub enum JetStreamError {
         /// The conversation.
         conversation: ConversationId,
     },
+    /// No log with this prefix on the server (`open_existing` creates nothing).
+    #[error("no receipt log with prefix {prefix} on this NATS server")]
+    NoLog {
+        /// The prefix looked for.
+        prefix: String,
+    },
     /// An append of no events.
     #[error("an append needs at least one event")]
     Empty,

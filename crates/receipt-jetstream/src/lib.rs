@@ -13,8 +13,10 @@ mod error;
 mod log;
 mod naming;
 mod ownership;
+mod verify;
 
 pub use error::JetStreamError;
 pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
 pub use naming::partition_of;
 pub use ownership::Lease;
+pub use verify::JetStreamVerifyReport;

@@ -158,12 +158,23 @@ impl JetStreamLog {
     /// exist. An existing log keeps the partition count it was created with: asking for another
     /// is [`JetStreamError::PartitionsMismatch`].
     pub fn connect(options: &JetStreamOptions) -> Result<Self, JetStreamError> {
+        Self::connect_as(options, true)
+    }
+
+    /// Opens the log named by `options.prefix` if it exists, with the partition count it was
+    /// created with (`options.partitions` is not used); [`JetStreamError::NoLog`] if it does not.
+    /// Creates nothing: for tools that inspect a log (`receipts --nats URL verify`).
+    pub fn open_existing(options: &JetStreamOptions) -> Result<Self, JetStreamError> {
+        Self::connect_as(options, false)
+    }
+
+    fn connect_as(options: &JetStreamOptions, create: bool) -> Result<Self, JetStreamError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| JetStreamError::request("runtime", e))?;
-        let (context, streams, checkpoints, leases) = runtime.block_on(open(options))?;
+        let (context, streams, checkpoints, leases) = runtime.block_on(open(options, create))?;
         Ok(Self {
             runtime,
             context,
@@ -621,6 +632,7 @@ fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> 
 #[allow(clippy::type_complexity)]
 async fn open(
     options: &JetStreamOptions,
+    create: bool,
 ) -> Result<
     (
         jetstream::Context,
@@ -656,22 +668,35 @@ async fn open(
         num_replicas: options.replicas,
         ..Default::default()
     };
-    let meta = context
-        .create_key_value(bucket("meta"))
-        .await
-        .map_err(|e| JetStreamError::request("create the meta bucket", e))?;
+    let no_log = || JetStreamError::NoLog {
+        prefix: options.prefix.clone(),
+    };
+    let meta = if create {
+        context
+            .create_key_value(bucket("meta"))
+            .await
+            .map_err(|e| JetStreamError::request("create the meta bucket", e))?
+    } else {
+        context
+            .get_key_value(format!("{}-meta", options.prefix))
+            .await
+            .map_err(|_| no_log())?
+    };
     let asked = options.partitions.max(1);
-    let stored = match meta
-        .create(PARTITIONS_KEY, Bytes::from(asked.to_string()))
-        .await
-    {
+    let created = if create {
+        meta.create(PARTITIONS_KEY, Bytes::from(asked.to_string()))
+            .await
+    } else {
+        Err(kv::CreateError::new(kv::CreateErrorKind::AlreadyExists))
+    };
+    let stored = match created {
         Ok(_) => asked,
         Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
             let bytes = meta
                 .get(PARTITIONS_KEY)
                 .await
                 .map_err(|e| JetStreamError::request("read the partition count", e))?
-                .unwrap_or_default();
+                .ok_or_else(no_log)?;
             std::str::from_utf8(&bytes)
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -679,7 +704,7 @@ async fn open(
         }
         Err(e) => return Err(JetStreamError::request("record the partition count", e)),
     };
-    if stored != asked {
+    if create && stored != asked {
         return Err(JetStreamError::PartitionsMismatch { stored, asked });
     }
     let mut streams = Vec::with_capacity(stored as usize);
@@ -695,19 +720,37 @@ async fn open(
             allow_direct: true,
             ..Default::default()
         };
-        let s = context
-            .get_or_create_stream(config)
-            .await
-            .map_err(|e| JetStreamError::request("create a partition's stream", e))?;
+        let s = if create {
+            context
+                .get_or_create_stream(config)
+                .await
+                .map_err(|e| JetStreamError::request("create a partition's stream", e))?
+        } else {
+            context
+                .get_stream(config.name)
+                .await
+                .map_err(|e| JetStreamError::request("open a partition's stream", e))?
+        };
         streams.push(s);
     }
-    let checkpoints = context
-        .create_key_value(bucket("checkpoints"))
-        .await
-        .map_err(|e| JetStreamError::request("create the checkpoint bucket", e))?;
-    let leases = context
-        .create_key_value(bucket("leases"))
-        .await
-        .map_err(|e| JetStreamError::request("create the lease bucket", e))?;
+    let kv_bucket = |name: &'static str| {
+        let config = bucket(name);
+        let context = context.clone();
+        async move {
+            if create {
+                context
+                    .create_key_value(config)
+                    .await
+                    .map_err(|e| JetStreamError::request("create a bucket", e))
+            } else {
+                context
+                    .get_key_value(config.bucket)
+                    .await
+                    .map_err(|e| JetStreamError::request("open a bucket", e))
+            }
+        }
+    };
+    let checkpoints = kv_bucket("checkpoints").await?;
+    let leases = kv_bucket("leases").await?;
     Ok((context, streams, checkpoints, leases))
 }

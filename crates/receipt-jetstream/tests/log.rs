@@ -208,6 +208,28 @@ fn partitions_are_fixed_at_creation_and_replay_gives_every_event_once() {
     // Deletes are denied: a log is never shortened.
     assert!(log.try_delete(p, 1).is_err());
     assert_eq!(log.partition_head(p).unwrap(), heads[p as usize]);
+    // verify reads it all back, from a connection that creates nothing and takes the stored
+    // partition count whatever the options say.
+    let existing =
+        JetStreamLog::open_existing(&JetStreamOptions::new(server.url.clone()).with_partitions(99))
+            .unwrap();
+    assert_eq!(existing.partitions(), 3);
+    let report = existing.verify().unwrap();
+    assert_eq!(
+        (
+            report.partitions,
+            report.events,
+            report.decisions,
+            report.conversations
+        ),
+        (3, all.len() as u64, 48, 12)
+    );
+    match JetStreamLog::open_existing(
+        &JetStreamOptions::new(server.url.clone()).with_prefix("nothing-here"),
+    ) {
+        Err(JetStreamError::NoLog { prefix }) => assert_eq!(prefix, "nothing-here"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -1,0 +1,73 @@
+//! `--nats URL`: `verify` and `export` of an event log on NATS JetStream (docs/scale-out.md).
+//! The other commands need the Engine on JetStream, which is not built yet: they say so.
+
+use crate::output::NotFound;
+use crate::Result;
+use receipt_jetstream::{JetStreamError, JetStreamLog, JetStreamOptions};
+use std::io::Write;
+
+/// The JetStream log at `url` under `prefix`, if it exists (nothing is created).
+fn open(url: &str, prefix: &str) -> Result<JetStreamLog> {
+    let options = JetStreamOptions::new(url).with_prefix(prefix);
+    match JetStreamLog::open_existing(&options) {
+        Err(JetStreamError::NoLog { prefix }) => {
+            Err(NotFound(format!("no receipt log with prefix {prefix} at {url}")).into())
+        }
+        other => Ok(other?),
+    }
+}
+
+pub fn verify(url: &str, prefix: &str) -> Result {
+    let r = open(url, prefix)?.verify()?;
+    println!(
+        "ok: {} events in {} decisions over {} partitions, every record's checksum and position checked, {} conversations each with consecutive versions, every event id once",
+        r.events, r.decisions, r.partitions, r.conversations
+    );
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Line {
+    partition: u32,
+    sequence: u64,
+    version: u64,
+    stream: String,
+    kind: &'static str,
+    event: serde_json::Value,
+}
+
+pub fn export(url: &str, prefix: &str) -> Result {
+    let log = open(url, prefix)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    for partition in 0..log.partitions() {
+        log.replay_partition(partition, 1, |conversation, e| {
+            if failed.is_some() {
+                return;
+            }
+            let stream = conversation.to_string();
+            let written = serde_json::to_value(&e.event).and_then(|mut value| {
+                crate::maintenance::conversations_as_strings(&mut value, &stream);
+                serde_json::to_writer(
+                    &mut out,
+                    &Line {
+                        partition,
+                        sequence: e.sequence,
+                        version: e.version,
+                        kind: e.event.body.kind_name(),
+                        stream,
+                        event: value,
+                    },
+                )
+            });
+            if let Err(err) = written
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+            {
+                failed = Some(err);
+            }
+        })?;
+    }
+    crate::maintenance::finish_output(out, failed)
+}
