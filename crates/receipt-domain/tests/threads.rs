@@ -329,3 +329,32 @@ fn threads_work_in_direct_chats_too() {
     );
     w.assert_replay_matches();
 }
+
+#[test]
+fn a_recalled_root_keeps_its_thread_readable_so_no_reply_stays_unread() {
+    let mut w = world(Policy::default());
+    reply(&mut w, team(), 1, 100, "bob").unwrap();
+    thread_cmd(&mut w, follow, "cat").unwrap();
+    reply(&mut w, team(), 1, 101, "bob").unwrap();
+    w.run(CommandKind::RecallMessage {
+        message: msg(1),
+        by: user("ann"),
+    })
+    .unwrap();
+    // No new reply or follower...
+    assert_eq!(
+        reply(&mut w, team(), 1, 102, "bob").unwrap_err(),
+        DomainError::MessageRecalled(msg(1))
+    );
+    assert_eq!(
+        thread_cmd(&mut w, follow, "bob").unwrap_err(),
+        DomainError::MessageRecalled(msg(1)),
+        "the root's checks come first, as for every thread command"
+    );
+    // ...but the followers can still clear what they have not read, and leave.
+    assert_eq!((thread_unread(&w, "ann"), thread_unread(&w, "cat")), (2, 1));
+    thread_cmd(&mut w, mark, "ann").unwrap();
+    thread_cmd(&mut w, unfollow, "cat").unwrap();
+    assert_eq!((thread_unread(&w, "ann"), thread_unread(&w, "cat")), (0, 0));
+    w.assert_replay_matches();
+}

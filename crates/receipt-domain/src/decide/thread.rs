@@ -8,11 +8,14 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::policy::Policy;
 use crate::state::{Conversation, State, FLAG_RECALLED};
 
-/// The root of a thread in `conversation`: a message of its own sequence, not recalled.
+/// The root of a thread in `conversation`: a message of its own sequence, and, when
+/// `growing` (a reply, a new follower), not recalled. A recalled root keeps its thread, which
+/// its followers may still read and leave, so no unread reply is stuck there.
 fn root_of<'s>(
     state: &'s State,
     conversation: &ConversationId,
     root: MessageId,
+    growing: bool,
 ) -> Result<&'s Conversation, DomainError> {
     let Some((conv, record, _)) = state.message(&root) else {
         return Err(if state.replies.contains_key(&root) {
@@ -27,7 +30,7 @@ fn root_of<'s>(
             conversation: conversation.clone(),
         });
     }
-    if record.has(FLAG_RECALLED) {
+    if growing && record.has(FLAG_RECALLED) {
         return Err(DomainError::MessageRecalled(root));
     }
     Ok(conv)
@@ -79,7 +82,7 @@ pub(super) fn reply(
             Err(DomainError::MessageIdInUse(message))
         };
     }
-    let conv = root_of(state, conversation, root)?;
+    let conv = root_of(state, conversation, root, true)?;
     participant(state, conv, sender)?;
     Ok(Emit(
         EventBody::ThreadReplySent {
@@ -100,7 +103,7 @@ pub(super) fn follow(
     user: &UserId,
     follow: bool,
 ) -> Result<Outcome, DomainError> {
-    let conv = root_of(state, conversation, root)?;
+    let conv = root_of(state, conversation, root, follow)?;
     let (_, r) = state.thread_reader(user, conversation, &root);
     let following = r.following;
     if follow {
@@ -137,7 +140,7 @@ pub(super) fn read(
             return Err(DomainError::GroupReadReceiptsDisabled);
         }
     }
-    let conv = root_of(state, conversation, root)?;
+    let conv = root_of(state, conversation, root, false)?;
     participant(state, conv, reader)?;
     let (len, r) = state.thread_reader(reader, conversation, &root);
     let unread = state.thread_unread_count(reader, conversation, &root);

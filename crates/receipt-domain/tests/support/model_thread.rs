@@ -44,7 +44,14 @@ impl Model {
         self.reply_thread(m).is_some()
     }
 
-    fn root_check(&self, c: &ConversationId, root: MessageId) -> Result<(), DomainError> {
+    /// `growing`: a reply or a new follower, which a recalled root refuses; reads and
+    /// unfollows are allowed there, so no unread reply is stuck.
+    fn root_check(
+        &self,
+        c: &ConversationId,
+        root: MessageId,
+        growing: bool,
+    ) -> Result<(), DomainError> {
         let Some(m) = self.msgs.get(&root) else {
             return Err(if self.is_reply(&root) {
                 DomainError::ThreadReply(root)
@@ -58,7 +65,7 @@ impl Model {
                 conversation: c.clone(),
             });
         }
-        if m.recalled {
+        if growing && m.recalled {
             return Err(DomainError::MessageRecalled(root));
         }
         Ok(())
@@ -138,7 +145,7 @@ impl Model {
                 Err(DomainError::MessageIdInUse(message))
             };
         }
-        self.root_check(&c, root)?;
+        self.root_check(&c, root, true)?;
         self.participant_check(&c, &sender)?;
         let root_sender = self.msgs[&root].sender.clone();
         let root_sender_current = self.is_participant(&c, &root_sender);
@@ -154,7 +161,7 @@ impl Model {
     }
 
     fn follow(&mut self, c: ConversationId, root: MessageId, user: UserId, follow: bool) -> R {
-        self.root_check(&c, root)?;
+        self.root_check(&c, root, follow)?;
         let following = self
             .threads
             .get(&root)
@@ -198,7 +205,7 @@ impl Model {
                 return Err(DomainError::GroupReadReceiptsDisabled);
             }
         }
-        self.root_check(&c, root)?;
+        self.root_check(&c, root, false)?;
         self.participant_check(&c, &reader)?;
         let unread = self.thread_unread(&reader, &root);
         let t = self.threads.entry(root).or_default();
