@@ -283,8 +283,10 @@ impl Projections {
         // Set from the partition even when it already held the event: a partition checkpoint
         // written after the marker (an eviction before a crash) holds events the marker's count
         // does not, and the open's tail passes them here without folding them again.
-        let held = part.state.early_acks_held_in(conversation);
-        if held != self.held.in_conversation(conversation) {
+        // Almost always nothing is held anywhere: then no lookup by id at all.
+        let held = part.state.early_acks_held();
+        if (held != 0 || self.held.total() != 0) && held != self.held.in_conversation(conversation)
+        {
             self.held.set(conversation, held);
         }
         let part = self.parts.get(conversation).ok_or_else(vanished)?;

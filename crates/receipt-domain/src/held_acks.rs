@@ -100,4 +100,13 @@ impl State {
         self.conversation(conversation)
             .map_or(0, |c| c.early_acks.len() as u32)
     }
+
+    /// Read acks held in every conversation of this state: a partition's own count, without a
+    /// lookup by id (O(conversations), one for a partition).
+    pub fn early_acks_held(&self) -> u32 {
+        self.conversations
+            .iter()
+            .map(|c| c.early_acks.len() as u32)
+            .fold(0, u32::saturating_add)
+    }
 }
