@@ -330,6 +330,10 @@ impl<B: Backend> Engine<B> {
             });
         };
         let conversation = first.body.conversation();
+        if let Some(remote) = &self.options.log_of_record {
+            // Routed to the wrong process: refused before anything is written anywhere.
+            remote.accepts(&conversation)?;
+        }
         // A checkpoint's marker must not count an event that is written but not folded yet.
         let gate = read(&self.shared.fold_gate);
         // Every write to this conversation holds its lock: the log's version is the partition's.
@@ -339,6 +343,13 @@ impl<B: Backend> Engine<B> {
             expected_version,
             events: decision.events,
         };
+        if let Some(remote) = &self.options.log_of_record {
+            // The log of record first: the replica never holds what it may not. A failure
+            // leaves the replica's match with it unknown, so the engine stops (reopen).
+            remote
+                .append(std::slice::from_ref(&request))
+                .map_err(|e| self.stop(e))?;
+        }
         let written = self
             .shared
             .log

@@ -1,7 +1,7 @@
 //! How an [`crate::Engine`] is opened: policy, durability, snapshots, clock, progress reports.
 
 use receipt_domain::Policy;
-use receipt_store::Durability;
+use receipt_store::{Durability, LogOfRecord};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -89,6 +89,11 @@ pub struct EngineOptions {
     pub clock: Arc<dyn Clock>,
     /// Called during replay, every `PROGRESS_EVERY_EVENTS` events and at the end.
     pub on_progress: Option<ProgressFn>,
+    /// A log of record outside this process (NATS JetStream: `receipt_jetstream::open_engine`
+    /// sets it) that each decision is appended to before the engine's own log, which is then a
+    /// replica of the partitions this process owns. `None` (the default): the engine's own log
+    /// is the truth.
+    pub log_of_record: Option<Arc<dyn LogOfRecord>>,
 }
 
 impl Default for EngineOptions {
@@ -100,6 +105,7 @@ impl Default for EngineOptions {
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
             clock: Arc::new(SystemClock),
             on_progress: None,
+            log_of_record: None,
         }
     }
 }
@@ -133,6 +139,13 @@ impl EngineOptions {
     /// Sets the partition cache's memory budget in bytes.
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory_budget_bytes = bytes;
+        self
+    }
+
+    /// Appends every decision to `log` before the engine's own log (see
+    /// [`EngineOptions::log_of_record`]).
+    pub fn with_log_of_record(mut self, log: Arc<dyn LogOfRecord>) -> Self {
+        self.log_of_record = Some(log);
         self
     }
 

@@ -74,6 +74,12 @@ impl<B: Backend> Engine<B> {
     ) -> Result<Vec<Result<Outcome, EngineError>>, EngineError> {
         self.check_running()?;
         let candidates = self.batch_conversations(&commands)?;
+        if let Some(remote) = &self.options.log_of_record {
+            // A batch is written by the process that owns all its conversations.
+            for c in &candidates {
+                remote.accepts(c)?;
+            }
+        }
         let held = self.shared.conversation_locks.lock(candidates.iter());
         // The batch folds each decision before deciding the next, so its own held acks are
         // counted; the admission lock keeps other commands' out of the count meanwhile.
@@ -189,6 +195,9 @@ impl<B: Backend> Engine<B> {
         } else {
             // On failure the projections hold decisions the log refused: `fail` stops the
             // engine rather than serve answers no restart would reproduce.
+            if let Some(remote) = &self.options.log_of_record {
+                remote.append(&requests).map_err(|e| self.fail(e, true))?;
+            }
             Some(
                 self.shared
                     .log

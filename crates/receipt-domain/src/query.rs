@@ -53,6 +53,18 @@ pub struct Badge {
     pub thread_unread: u64,
 }
 
+/// Badges of disjoint sets of conversations add up to the badge of them all: how a service
+/// gathers a user's badge from the engine processes that own parts of the conversations.
+impl std::iter::Sum for Badge {
+    fn sum<I: Iterator<Item = Badge>>(parts: I) -> Self {
+        parts.fold(Badge::default(), |total, part| Badge {
+            unread: total.unread + part.unread,
+            mentions: total.mentions + part.mentions,
+            thread_unread: total.thread_unread + part.thread_unread,
+        })
+    }
+}
+
 impl Badge {
     /// The badge of a conversation list.
     pub fn of(list: &[ConversationUnread]) -> Self {

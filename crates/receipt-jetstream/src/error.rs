@@ -91,12 +91,54 @@ pub enum JetStreamError {
     /// An append of no events.
     #[error("an append needs at least one event")]
     Empty,
+    /// This process does not own the conversation's partition: route the command to the
+    /// process that does ([`crate::partition_of`] names the partition).
+    #[error("{conversation} is in partition {partition}, which this process does not own")]
+    NotOwned {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its partition.
+        partition: u32,
+    },
+    /// A partition number past the log's partition count.
+    #[error("partition {partition} does not exist: the log has {partitions}")]
+    NoPartition {
+        /// The partition asked for.
+        partition: u32,
+        /// The log's partition count.
+        partitions: u32,
+    },
+    /// The engine refused to open over the replayed partitions.
+    #[error(transparent)]
+    Engine(#[from] receipt_engine::EngineError),
     /// Stored bytes are damaged or not this project's (a record, a header, a subject).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl JetStreamError {
+    /// The variant's name, stable across releases (`"Fenced"`, `"Conflict"`, `"NotOwned"`,
+    /// ...): for logs and metrics, and the `kind` of the `StoreError::Remote` an engine reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "Connect",
+            Self::Request { .. } => "Request",
+            Self::Conflict { .. } => "Conflict",
+            Self::PartitionsMismatch { .. } => "PartitionsMismatch",
+            Self::Fenced { .. } => "Fenced",
+            Self::LeaseHeld { .. } => "LeaseHeld",
+            Self::LeaseLost { .. } => "LeaseLost",
+            Self::WrongPartition { .. } => "WrongPartition",
+            Self::ConversationTwice { .. } => "ConversationTwice",
+            Self::NoLog { .. } => "NoLog",
+            Self::Empty => "Empty",
+            Self::NotOwned { .. } => "NotOwned",
+            Self::NoPartition { .. } => "NoPartition",
+            Self::Engine(e) => e.kind(),
+            Self::Store(e) => e.kind(),
+        }
+    }
+
     pub(crate) fn request(what: &'static str, e: impl std::fmt::Display) -> Self {
         Self::Request {
             what,

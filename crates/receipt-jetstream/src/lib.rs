@@ -9,12 +9,14 @@
 
 #![warn(missing_docs)]
 
+mod engine;
 mod error;
 mod log;
 mod naming;
 mod ownership;
 mod verify;
 
+pub use engine::{JetStreamEngine, Ownership, Replayed};
 pub use error::JetStreamError;
 pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
 pub use naming::partition_of;

@@ -140,6 +140,7 @@ pub struct JetStreamLog {
     checkpoints: kv::Store,
     pub(crate) leases: kv::Store,
     prefix: String,
+    url: String,
     /// Each conversation's last message, as this process last saw or wrote it.
     tips: Mutex<HashMap<ConversationId, Tip>>,
 }
@@ -182,8 +183,14 @@ impl JetStreamLog {
             checkpoints,
             leases,
             prefix: options.prefix.clone(),
+            url: options.url.clone(),
             tips: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Where the log is: the server's URL and the log's prefix.
+    pub fn location(&self) -> String {
+        format!("{} (prefix {})", self.url, self.prefix)
     }
 
     /// Partitions of the log (fixed when it was created).
@@ -335,6 +342,10 @@ impl JetStreamLog {
         let cached = self.tips().get(conversation).copied();
         let tip = match cached {
             Some(t) if t.version == expected_version => t,
+            // A conversation never seen: sent as new, without asking. The server checks the
+            // expectation (no message on the subject yet) and refuses it otherwise; `finish`
+            // then asks and answers a retry or a conflict.
+            None if expected_version == 0 => Tip::default(),
             _ => self.fetch_tip(conversation)?,
         };
         if tip.version != expected_version {
@@ -443,6 +454,25 @@ impl JetStreamLog {
             expected: expected_version,
             actual: tip.version,
         })
+    }
+
+    /// Remembers a conversation's last message as a replay found it, so the next append to it
+    /// needs no request to learn where the conversation ends.
+    pub(crate) fn note_tip(
+        &self,
+        conversation: &ConversationId,
+        version: u64,
+        sequence: u64,
+        first_event: EventId,
+    ) {
+        self.tips().insert(
+            conversation.clone(),
+            Tip {
+                version,
+                sequence,
+                first_event: Some(first_event),
+            },
+        );
     }
 
     /// Every event of `conversation`, in order.

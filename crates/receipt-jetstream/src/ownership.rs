@@ -145,6 +145,30 @@ impl JetStreamLog {
         Ok(())
     }
 
+    /// Gives the partition up now (its lease ends at once), so another process can take it
+    /// without waiting for the lease to run out; [`JetStreamError::LeaseLost`] if another
+    /// owner had taken it already.
+    pub fn release(&self, lease: &Lease) -> Result<(), JetStreamError> {
+        let mut revision = lease
+            .revision
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *revision = self
+            .runtime
+            .block_on(self.leases.update(
+                lease_key(lease.partition),
+                lease_value(&lease.owner, 0),
+                *revision,
+            ))
+            .map_err(|e| match e.kind() {
+                kv::UpdateErrorKind::WrongLastRevision => JetStreamError::LeaseLost {
+                    partition: lease.partition,
+                },
+                _ => JetStreamError::request("release a lease", e),
+            })?;
+        Ok(())
+    }
+
     /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with
     /// [`JetStreamError::Fenced`] once another owner has appended to the partition.
     pub fn append_owned(

@@ -111,6 +111,20 @@ pub enum StoreError {
     /// The same event ids were appended twice in one batch, in different decisions.
     #[error("event {0} appears in two requests of one batch")]
     DuplicateInBatch(EventId),
+    /// The log of record (a log outside this process the engine appends to first, such as
+    /// NATS JetStream; see [`crate::LogOfRecord`]) refused an append or did not answer.
+    #[error("the log of record at {location}: {source}")]
+    Remote {
+        /// The log of record's name for what happened: `"NotOwned"` (another process owns the
+        /// conversation's partition), `"Fenced"`, `"Conflict"`, `"Request"` (no answer: the
+        /// outcome is unknown), ...
+        kind: &'static str,
+        /// Where the log of record is.
+        location: String,
+        /// What it said (for JetStream, a `receipt_jetstream::JetStreamError`).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A checkpoint entry disagrees with the log (found by `verify`). The log is intact: an
     /// engine rebuilds such an entry from the log when it meets it, and
     /// `receipts rebuild` (`rebuild_checkpoints`) rewrites them all.
@@ -167,6 +181,7 @@ impl StoreError {
             Self::UnsupportedLayout(..) => "UnsupportedLayout",
             Self::Unsalvageable { .. } => "Unsalvageable",
             Self::DuplicateInBatch(..) => "DuplicateInBatch",
+            Self::Remote { kind, .. } => kind,
         }
     }
 

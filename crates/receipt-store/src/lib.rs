@@ -21,6 +21,7 @@ mod ledger;
 mod log;
 mod log_commit;
 mod log_index;
+mod log_of_record;
 mod log_open;
 mod log_read;
 mod log_verify;
@@ -44,6 +45,7 @@ pub use faulty::{Faults, FaultyBackend};
 pub use log::{
     AppendRequest, Appended, CommandRecord, Durability, EventLog, StoredEvent, StreamEvent, Written,
 };
+pub use log_of_record::LogOfRecord;
 pub use log_verify::{verify_store, VerifyReport};
 pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
 pub use salvage::{salvage, DroppedRange, SalvageReport};

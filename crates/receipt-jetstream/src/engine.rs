@@ -1,0 +1,361 @@
+//! The Engine on JetStream: an engine process takes the leases of some partitions, replays
+//! them into a log of its own (in memory), and opens the Engine over that replica with the
+//! JetStream log as its log of record: every decision is appended to JetStream first (fenced
+//! by the lease), and folded only once the cluster acknowledged it.
+//!
+//! The domain, the Engine and every query run unchanged; what differs is where the truth is
+//! (JetStream) and what a position is (a place in this process's replica: positions are not
+//! comparable across processes, nor across reopenings when the process owns several
+//! partitions, whose streams have no order between them).
+
+use crate::error::JetStreamError;
+use crate::log::JetStreamLog;
+use crate::ownership::Lease;
+use receipt_engine::store::{AppendRequest, LogOfRecord, MemoryBackend, MemoryLog, StoreError};
+use receipt_engine::{ConversationId, Engine, EngineOptions};
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Which partitions an engine process takes, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ownership {
+    /// This process's id in the leases (unique per process: a host name and a pid, say).
+    pub owner: String,
+    /// The partitions to own; `None`: every partition of the log.
+    pub partitions: Option<Vec<u32>>,
+    /// How long a lease lasts unless renewed (the process renews every third of it). Also how
+    /// long the partitions of a process that died stay without an owner.
+    pub lease_ttl_ms: u64,
+    /// How long opening waits for a lease another process holds to run out (0: not at all,
+    /// the open fails with [`JetStreamError::LeaseHeld`]).
+    pub wait_for_lease_ms: u64,
+}
+
+impl Ownership {
+    /// Every partition, as `owner`, with a 10 s lease and no waiting.
+    pub fn all(owner: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            partitions: None,
+            lease_ttl_ms: 10_000,
+            wait_for_lease_ms: 0,
+        }
+    }
+
+    /// The given partitions, as `owner`, with a 10 s lease and no waiting.
+    pub fn of(owner: impl Into<String>, partitions: impl IntoIterator<Item = u32>) -> Self {
+        Self {
+            partitions: Some(partitions.into_iter().collect()),
+            ..Self::all(owner)
+        }
+    }
+
+    /// Sets the lease's time to live.
+    pub fn with_lease_ttl_ms(mut self, ms: u64) -> Self {
+        self.lease_ttl_ms = ms;
+        self
+    }
+
+    /// Sets how long opening waits for leases held by others.
+    pub fn with_wait_for_lease_ms(mut self, ms: u64) -> Self {
+        self.wait_for_lease_ms = ms;
+        self
+    }
+}
+
+/// What opening read from JetStream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Replayed {
+    /// Partitions owned and replayed.
+    pub partitions: usize,
+    /// Decisions (JetStream messages) read.
+    pub decisions: u64,
+    /// Events read.
+    pub events: u64,
+    /// Time to read them from the server into the replica.
+    pub replay: Duration,
+    /// Time for the Engine to fold the replica.
+    pub fold: Duration,
+}
+
+/// The leases this process holds, as the Engine's log of record.
+struct Owned {
+    log: Arc<JetStreamLog>,
+    leases: BTreeMap<u32, Lease>,
+}
+
+impl Owned {
+    fn remote(&self, e: JetStreamError) -> StoreError {
+        StoreError::Remote {
+            kind: e.kind(),
+            location: self.log.location(),
+            source: Box::new(e),
+        }
+    }
+
+    fn lease_for(&self, conversation: &ConversationId) -> Result<&Lease, StoreError> {
+        let partition = self.log.partition(conversation);
+        self.leases.get(&partition).ok_or_else(|| {
+            self.remote(JetStreamError::NotOwned {
+                conversation: conversation.clone(),
+                partition,
+            })
+        })
+    }
+}
+
+impl LogOfRecord for Owned {
+    fn accepts(&self, conversation: &ConversationId) -> Result<(), StoreError> {
+        self.lease_for(conversation).map(|_| ())
+    }
+
+    fn append(&self, requests: &[AppendRequest]) -> Result<(), StoreError> {
+        // One by one: each is fenced at the partition's last sequence, which the previous
+        // append of the same partition moves.
+        for r in requests {
+            let lease = self.lease_for(&r.conversation)?;
+            self.log
+                .append_owned(lease, &r.conversation, r.expected_version, &r.events)
+                .map_err(|e| self.remote(e))?;
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        self.log.location()
+    }
+}
+
+/// An [`Engine`] whose log of record is a JetStream log, owning some of its partitions.
+/// Dereferences to the Engine: commands and queries are the Engine's. Dropping it gives the
+/// partitions up (their leases end at once).
+pub struct JetStreamEngine {
+    engine: Engine<MemoryBackend>,
+    owned: Arc<Owned>,
+    renewer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    replayed: Replayed,
+}
+
+impl std::fmt::Debug for JetStreamEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamEngine")
+            .field("log", &self.owned.log.location())
+            .field("partitions", &self.partitions())
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Takes partition `p`, waiting until `deadline` for a lease another process holds.
+fn acquire_waiting(
+    log: &JetStreamLog,
+    p: u32,
+    ownership: &Ownership,
+    deadline: Instant,
+) -> Result<Lease, JetStreamError> {
+    let ttl = Duration::from_millis(ownership.lease_ttl_ms);
+    loop {
+        match log.acquire(p, &ownership.owner, ttl) {
+            Err(JetStreamError::LeaseHeld { expires_at_ms, .. }) if Instant::now() < deadline => {
+                // Sleep until the lease ends (a little after, for clock steps), at most until
+                // the deadline, and look again: its owner may have renewed it.
+                let until_expiry = Duration::from_millis(expires_at_ms.saturating_sub(now_ms()));
+                let left = deadline.saturating_duration_since(Instant::now());
+                std::thread::sleep((until_expiry + Duration::from_millis(20)).min(left));
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// One JetStream message's events, for the replica.
+struct Decision {
+    sequence: u64,
+    request: AppendRequest,
+}
+
+impl JetStreamEngine {
+    /// Takes the leases of `ownership`'s partitions, replays them into a replica and opens the
+    /// Engine over it with `options` (and the JetStream log as its log of record).
+    pub fn open(
+        log: Arc<JetStreamLog>,
+        ownership: &Ownership,
+        options: EngineOptions,
+    ) -> Result<Self, JetStreamError> {
+        let partitions = ownership
+            .partitions
+            .clone()
+            .unwrap_or_else(|| (0..log.partitions()).collect());
+        if let Some(&p) = partitions.iter().find(|&&p| p >= log.partitions()) {
+            return Err(JetStreamError::NoPartition {
+                partition: p,
+                partitions: log.partitions(),
+            });
+        }
+        let deadline = Instant::now() + Duration::from_millis(ownership.wait_for_lease_ms);
+        let mut leases = BTreeMap::new();
+        for p in partitions {
+            match acquire_waiting(&log, p, ownership, deadline) {
+                Ok(lease) => {
+                    leases.insert(p, lease);
+                }
+                Err(e) => {
+                    release_all(&log, leases.values());
+                    return Err(e);
+                }
+            }
+        }
+        let owned = Arc::new(Owned { log, leases });
+        match Self::replay_and_open(owned.clone(), options) {
+            Ok((engine, replayed)) => Ok(Self {
+                engine,
+                renewer: Some(start_renewer(owned.clone(), ownership.lease_ttl_ms)),
+                owned,
+                replayed,
+            }),
+            Err(e) => {
+                release_all(&owned.log, owned.leases.values());
+                Err(e)
+            }
+        }
+    }
+
+    fn replay_and_open(
+        owned: Arc<Owned>,
+        options: EngineOptions,
+    ) -> Result<(Engine<MemoryBackend>, Replayed), JetStreamError> {
+        let started = Instant::now();
+        let replica = MemoryLog::in_memory();
+        let (mut decisions, mut events) = (0u64, 0u64);
+        for &p in owned.leases.keys() {
+            let mut pending: Option<Decision> = None;
+            let mut failed: Option<StoreError> = None;
+            let mut keep = |d: Decision| -> Result<(), StoreError> {
+                let first = d.request.events[0].id;
+                let version = d.request.expected_version + d.request.events.len() as u64;
+                owned
+                    .log
+                    .note_tip(&d.request.conversation, version, d.sequence, first);
+                decisions += 1;
+                events += d.request.events.len() as u64;
+                replica.append(d.request).map(|_| ())
+            };
+            owned.log.replay_partition(p, 1, |conversation, e| {
+                if failed.is_some() {
+                    return;
+                }
+                if let Some(d) = pending.as_mut().filter(|d| d.sequence == e.sequence) {
+                    d.request.events.push(e.event);
+                    return;
+                }
+                let next = Decision {
+                    sequence: e.sequence,
+                    request: AppendRequest {
+                        conversation: conversation.clone(),
+                        expected_version: e.version - 1,
+                        events: vec![e.event],
+                    },
+                };
+                if let Some(done) = pending.replace(next) {
+                    failed = keep(done).err();
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if let Some(done) = pending {
+                keep(done)?;
+            }
+        }
+        let replay = started.elapsed();
+        let folding = Instant::now();
+        let engine = Engine::over(replica, options.with_log_of_record(owned.clone()))?;
+        Ok((
+            engine,
+            Replayed {
+                partitions: owned.leases.len(),
+                decisions,
+                events,
+                replay,
+                fold: folding.elapsed(),
+            },
+        ))
+    }
+
+    /// The Engine.
+    pub fn engine(&self) -> &Engine<MemoryBackend> {
+        &self.engine
+    }
+
+    /// The partitions this process owns.
+    pub fn partitions(&self) -> Vec<u32> {
+        self.owned.leases.keys().copied().collect()
+    }
+
+    /// Whether this process owns `conversation`'s partition (else its commands are refused
+    /// with the kind `"NotOwned"`: route them to the owner).
+    pub fn owns(&self, conversation: &ConversationId) -> bool {
+        self.owned.lease_for(conversation).is_ok()
+    }
+
+    /// What opening read and folded.
+    pub fn replayed(&self) -> Replayed {
+        self.replayed
+    }
+
+    /// The JetStream log.
+    pub fn jetstream(&self) -> &Arc<JetStreamLog> {
+        &self.owned.log
+    }
+}
+
+impl std::ops::Deref for JetStreamEngine {
+    type Target = Engine<MemoryBackend>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.engine
+    }
+}
+
+impl Drop for JetStreamEngine {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.renewer.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+        release_all(&self.owned.log, self.owned.leases.values());
+    }
+}
+
+/// Renews every lease each third of its time to live until told to stop. A failed renewal is
+/// left alone: if another process took the partition, the fence refuses this one's appends.
+fn start_renewer(owned: Arc<Owned>, ttl_ms: u64) -> (mpsc::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let every = Duration::from_millis((ttl_ms / 3).max(1));
+    let thread = std::thread::spawn(move || {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            for lease in owned.leases.values() {
+                let _ = owned.log.renew(lease);
+            }
+        }
+    });
+    (stop, thread)
+}
+
+/// Gives the leases up, best effort (a lease not released runs out by itself).
+fn release_all<'a>(log: &JetStreamLog, leases: impl Iterator<Item = &'a Lease>) {
+    for lease in leases {
+        let _ = log.release(lease);
+    }
+}

@@ -1,0 +1,212 @@
+//! The Engine on JetStream against the Engine on sled: the same commands give the same
+//! answers; reopening (a replay from the server) gives them again; two processes splitting the
+//! partitions answer together as one engine, once their answers are gathered.
+
+#[path = "../../../tests/support/mod.rs"]
+#[allow(dead_code)] // the root tests' checks; this file uses the cold-fold comparison
+mod checks;
+mod support;
+
+use receipt_engine::*;
+use receipt_jetstream::*;
+use receipt_workload::{Workload, WorkloadConfig};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use support::NatsServer;
+
+fn log(server: &NatsServer, prefix: &str, partitions: u32) -> Arc<JetStreamLog> {
+    Arc::new(
+        JetStreamLog::connect(
+            &JetStreamOptions::new(server.url.clone())
+                .with_prefix(prefix)
+                .with_partitions(partitions),
+        )
+        .unwrap(),
+    )
+}
+
+fn config() -> WorkloadConfig {
+    WorkloadConfig::sized(1_500, 7)
+}
+
+fn options() -> EngineOptions {
+    EngineOptions::default().with_policy(config().policy())
+}
+
+/// Every user of the workload who appears in the engine's answers, with each answer.
+fn answers<B: store::Backend>(engine: &Engine<B>, users: &[UserId]) -> Vec<String> {
+    users
+        .iter()
+        .map(|u| {
+            let mut list = engine.conversations(u).unwrap();
+            list.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+            format!("{u}: {:?} {:?}", engine.badge(u).unwrap(), list)
+        })
+        .collect()
+}
+
+fn users_of(commands: &[Command]) -> Vec<UserId> {
+    let mut users = BTreeSet::new();
+    for c in commands {
+        if let Some(ConversationId::Direct { low: a, high: b }) = c.kind.named_conversation() {
+            users.insert(a);
+            users.insert(b);
+        }
+    }
+    users.into_iter().collect()
+}
+
+/// Runs the commands; returns those accepted with events.
+fn run<B: store::Backend>(engine: &Engine<B>, commands: &[Command]) -> Vec<Command> {
+    let mut recorded = Vec::new();
+    for c in commands {
+        match engine.execute_command(c.clone()) {
+            Ok(o) if !o.events.is_empty() => recorded.push(c.clone()),
+            Ok(_) | Err(EngineError::Rejected(_)) => {}
+            Err(e) => panic!("{:?}: {e}", c.kind),
+        }
+    }
+    recorded
+}
+
+#[test]
+fn the_engine_on_jetstream_answers_as_the_engine_on_sled_and_again_after_reopening() {
+    let server = NatsServer::start();
+    let commands: Vec<Command> = Workload::new(config()).collect();
+    let users = users_of(&commands);
+    let dir = tempfile::tempdir().unwrap();
+    let sled = Engine::open(dir.path(), options()).unwrap();
+    let accepted_on_sled = run(&sled, &commands);
+    let js_log = log(&server, "same", 4);
+    let on_js = JetStreamEngine::open(js_log.clone(), &Ownership::all("one"), options()).unwrap();
+    assert_eq!(run(&on_js, &commands), accepted_on_sled);
+    assert!(accepted_on_sled.len() > 1_000, "{}", accepted_on_sled.len());
+    let want = answers(&sled, &users);
+    assert_eq!(answers(&on_js, &users), want);
+    let events = on_js.head();
+    drop(on_js);
+
+    // Reopened: everything comes back from the server.
+    let reopened =
+        JetStreamEngine::open(js_log.clone(), &Ownership::all("one"), options()).unwrap();
+    assert_eq!(reopened.replayed().events, events);
+    assert_eq!(reopened.replayed().partitions, 4);
+    assert_eq!(answers(&reopened, &users), want);
+    let mut all = Vec::new();
+    reopened.log().replay(0, |e| all.push(e.event)).unwrap();
+    assert_eq!(
+        checks::difference_from_cold_fold(&reopened, &all).unwrap(),
+        None
+    );
+    // Retried commands are recognised after the reopening: the same events, nothing new
+    // appended. (An accepted no-op is remembered by the replica only: docs/scale-out.md.)
+    for c in accepted_on_sled.iter().step_by(7) {
+        let again = reopened.execute_command(c.clone()).unwrap();
+        assert!(again.repeated, "{:?}", c.kind);
+    }
+    assert_eq!(reopened.head(), events);
+    let report = js_log.verify().unwrap();
+    assert_eq!(report.events, events);
+}
+
+/// The partition a command belongs to, as a service's router finds it: by the conversation it
+/// names, or for a command naming only a message, by the conversation the service stored the
+/// message in.
+fn route(
+    command: &Command,
+    partitions: u32,
+    sent: &mut std::collections::HashMap<MessageId, ConversationId>,
+) -> Option<u32> {
+    if let CommandKind::SendMessage {
+        conversation,
+        message,
+        ..
+    }
+    | CommandKind::SendMessageMentioning {
+        conversation,
+        message,
+        ..
+    }
+    | CommandKind::SendThreadReply {
+        conversation,
+        message,
+        ..
+    } = &command.kind
+    {
+        sent.insert(*message, conversation.clone());
+    }
+    let conversation = command.kind.named_conversation().or_else(|| {
+        command
+            .kind
+            .named_message()
+            .and_then(|m| sent.get(&m).cloned())
+    })?;
+    Some(partition_of(&conversation, partitions))
+}
+
+#[test]
+fn two_processes_split_the_partitions_and_their_gathered_answers_are_one_engines() {
+    let server = NatsServer::start();
+    let commands: Vec<Command> = Workload::new(config()).collect();
+    let users = users_of(&commands);
+    let single = Engine::in_memory(options()).unwrap();
+    let js_log = log(&server, "split", 4);
+    let a = JetStreamEngine::open(js_log.clone(), &Ownership::of("a", [0, 2]), options()).unwrap();
+    let b = JetStreamEngine::open(js_log.clone(), &Ownership::of("b", [1, 3]), options()).unwrap();
+    // A third process cannot take a partition that is owned.
+    match JetStreamEngine::open(js_log.clone(), &Ownership::of("c", [1]), options()) {
+        Err(JetStreamError::LeaseHeld {
+            partition: 1,
+            holder,
+            ..
+        }) => assert_eq!(holder, "b"),
+        other => panic!("{other:?}"),
+    }
+    let mut sent = std::collections::HashMap::new();
+    let mut unroutable = 0;
+    for c in &commands {
+        let single_answer = single.execute_command(c.clone());
+        let Some(p) = route(c, 4, &mut sent) else {
+            unroutable += 1;
+            assert!(single_answer.is_err(), "{:?}", c.kind);
+            continue;
+        };
+        let (owner, other) = if [0, 2].contains(&p) {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
+        let got = owner.execute_command(c.clone());
+        match (&single_answer, &got) {
+            (Ok(x), Ok(y)) => assert_eq!((&x.events, &x.note), (&y.events, &y.note)),
+            (Err(x), Err(y)) => assert_eq!(x.to_string(), y.to_string()),
+            _ => panic!("{:?}: {single_answer:?} vs {got:?}", c.kind),
+        }
+        // The process that does not own the partition refuses the command, and says why.
+        if let Some(conversation) = c.kind.named_conversation() {
+            if single_answer.is_ok() {
+                let refused = other.execute_command(Command {
+                    id: CommandId(uuid::Uuid::now_v7()),
+                    ..c.clone()
+                });
+                match refused {
+                    Err(EngineError::Store(e)) => assert_eq!(e.kind(), "NotOwned"),
+                    // Decided before routing matters: a rule refused it (unknown group...).
+                    Err(EngineError::Rejected(_)) => {}
+                    other => panic!("{conversation}: {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(unroutable < commands.len() / 10, "{unroutable}");
+    for u in &users {
+        let gathered: Badge = [a.badge(u).unwrap(), b.badge(u).unwrap()].into_iter().sum();
+        assert_eq!(gathered, single.badge(u).unwrap(), "{u}");
+        let mut list = a.conversations(u).unwrap();
+        list.extend(b.conversations(u).unwrap());
+        list.sort_by(|x, y| x.conversation.cmp(&y.conversation));
+        let mut want = single.conversations(u).unwrap();
+        want.sort_by(|x, y| x.conversation.cmp(&y.conversation));
+        assert_eq!(list, want, "{u}");
+    }
+}
