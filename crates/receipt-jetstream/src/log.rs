@@ -411,15 +411,11 @@ impl JetStreamLog {
             Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
                 let tip = self.fetch_tip(&p.conversation)?;
                 match self.settle(&p.conversation, p.expected_version, p.after, p.first, tip) {
-                    // The conversation is where the append expected it: what moved is the
-                    // partition, appended to by another owner.
-                    Err(JetStreamError::Conflict { actual, .. })
-                        if fenced && actual == p.expected_version =>
-                    {
-                        Err(JetStreamError::Fenced {
-                            partition: p.partition,
-                        })
-                    }
+                    // Not a retry, and the partition or the conversation moved past what its
+                    // owner knew: only another owner appends to an owned partition.
+                    Err(JetStreamError::Conflict { .. }) if fenced => Err(JetStreamError::Fenced {
+                        partition: p.partition,
+                    }),
                     settled => settled,
                 }
             }
