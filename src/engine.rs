@@ -318,6 +318,11 @@ impl<B: Backend> Engine<B> {
             }
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
+            if let (Some(remote), Some(conversation)) = (&self.options.log_of_record, &route) {
+                remote
+                    .record_noop(conversation, command.id)
+                    .map_err(|e| self.stop(e))?;
+            }
             let written = self.shared.log.record_noop(command.id)?;
             drop(held);
             self.await_durable(self.shared.log.wait_durable(&written))?;

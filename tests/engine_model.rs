@@ -32,10 +32,6 @@ impl Opener for OnSled {
     fn positions_kept(&self) -> bool {
         true
     }
-
-    fn noops_kept(&self) -> bool {
-        true
-    }
 }
 
 proptest! {

@@ -98,7 +98,7 @@ impl<B: Backend> Engine<B> {
         let mut accepted: HashMap<CommandId, usize> = HashMap::new();
         // No-ops are recorded only once the batch's events are written: each was decided
         // against a state that includes the batch, so its record must not outlive a failed write.
-        let mut noops: Vec<CommandId> = Vec::new();
+        let mut noops: Vec<(CommandId, Option<ConversationId>)> = Vec::new();
         // A command found in the log may have been written by a concurrent caller whose commit
         // is still on its way: its answer waits for that, as in `execute_command`.
         let mut found_recorded = false;
@@ -146,7 +146,7 @@ impl<B: Backend> Engine<B> {
             };
             accepted.insert(command.id, slots.len());
             let Some(first) = decision.events.first() else {
-                noops.push(command.id);
+                noops.push((command.id, route));
                 slots.push(Slot::NoOp(decision.note));
                 continue;
             };
@@ -212,7 +212,12 @@ impl<B: Backend> Engine<B> {
             .as_ref()
             .map(|w| w.outcomes.iter().map(|a| a.first_position).collect())
             .unwrap_or_default();
-        for id in noops {
+        for (id, route) in noops {
+            if let (Some(remote), Some(conversation)) = (&self.options.log_of_record, &route) {
+                remote
+                    .record_noop(conversation, id)
+                    .map_err(|e| self.fail(e, true))?;
+            }
             written = Some(
                 self.shared
                     .log

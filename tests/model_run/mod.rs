@@ -24,8 +24,6 @@ pub trait Opener {
     /// Whether log positions survive a reopening (they do on one log; a replica rebuilt from
     /// several partitions, which have no order between them, numbers them anew).
     fn positions_kept(&self) -> bool;
-    /// Whether an accepted no-op is remembered across a reopening.
-    fn noops_kept(&self) -> bool;
 }
 
 const USERS: [&str; 4] = ["ann", "bob", "cat", "dan"];
@@ -269,10 +267,6 @@ pub fn run_case<O: Opener>(
             }
             Step::Retry(i) if !accepted.is_empty() => {
                 let (command, first, when) = accepted[i % accepted.len()].clone();
-                if first.events.is_empty() && when < reopenings && !opener.noops_kept() {
-                    // Decided again after the reopening, by design of this log: see Opener.
-                    continue;
-                }
                 let head = engine.head();
                 let again = engine.execute_command(command.clone());
                 let again = match again {

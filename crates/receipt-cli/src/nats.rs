@@ -20,8 +20,8 @@ fn open(url: &str, prefix: &str) -> Result<JetStreamLog> {
 pub fn verify(url: &str, prefix: &str) -> Result {
     let r = open(url, prefix)?.verify()?;
     println!(
-        "ok: {} events in {} decisions over {} partitions, every record's checksum and position checked, {} conversations each with consecutive versions, every event id once",
-        r.events, r.decisions, r.partitions, r.conversations
+        "ok: {} events in {} decisions over {} partitions, every record's checksum and position checked, {} conversations each with consecutive versions, every event id once; {} no-op records",
+        r.events, r.decisions, r.partitions, r.conversations, r.noops
     );
     Ok(())
 }

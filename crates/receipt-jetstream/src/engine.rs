@@ -12,7 +12,7 @@ use crate::error::JetStreamError;
 use crate::log::JetStreamLog;
 use crate::ownership::Lease;
 use receipt_engine::store::{AppendRequest, LogOfRecord, MemoryBackend, MemoryLog, StoreError};
-use receipt_engine::{ConversationId, Engine, EngineOptions};
+use receipt_engine::{CommandId, ConversationId, Engine, EngineOptions};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -124,6 +124,17 @@ impl LogOfRecord for Owned {
                 .map_err(|e| self.remote(e))?;
         }
         Ok(())
+    }
+
+    fn record_noop(
+        &self,
+        conversation: &ConversationId,
+        command: CommandId,
+    ) -> Result<(), StoreError> {
+        let lease = self.lease_for(conversation)?;
+        self.log
+            .record_noop_owned(lease, conversation, command)
+            .map_err(|e| self.remote(e))
     }
 
     fn location(&self) -> String {
@@ -251,31 +262,41 @@ impl JetStreamEngine {
                 events += d.request.events.len() as u64;
                 replica.append(d.request).map(|_| ())
             };
-            owned.log.replay_partition(p, 1, |conversation, e| {
-                if failed.is_some() {
-                    return;
-                }
-                if let Some(d) = pending.as_mut().filter(|d| d.sequence == e.sequence) {
-                    d.request.events.push(e.event);
-                    return;
-                }
-                let next = Decision {
-                    sequence: e.sequence,
-                    request: AppendRequest {
-                        conversation: conversation.clone(),
-                        expected_version: e.version - 1,
-                        events: vec![e.event],
-                    },
-                };
-                if let Some(done) = pending.replace(next) {
-                    failed = keep(done).err();
-                }
-            })?;
+            // No-op records are only looked up by command id: kept once the events are.
+            let mut noops: Vec<CommandId> = Vec::new();
+            owned.log.replay_partition_with(
+                p,
+                1,
+                |conversation, e| {
+                    if failed.is_some() {
+                        return;
+                    }
+                    if let Some(d) = pending.as_mut().filter(|d| d.sequence == e.sequence) {
+                        d.request.events.push(e.event);
+                        return;
+                    }
+                    let next = Decision {
+                        sequence: e.sequence,
+                        request: AppendRequest {
+                            conversation: conversation.clone(),
+                            expected_version: e.version - 1,
+                            events: vec![e.event],
+                        },
+                    };
+                    if let Some(done) = pending.replace(next) {
+                        failed = keep(done).err();
+                    }
+                },
+                |_, command| noops.push(command),
+            )?;
             if let Some(e) = failed {
                 return Err(e.into());
             }
             if let Some(done) = pending {
                 keep(done)?;
+            }
+            for command in noops {
+                replica.record_noop(command)?;
             }
         }
         let replay = started.elapsed();

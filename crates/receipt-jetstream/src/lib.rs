@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod log;
 mod naming;
+mod noop;
 mod ownership;
 mod verify;
 

@@ -15,9 +15,10 @@ use crate::error::JetStreamError;
 use crate::naming::{
     conversation_of_subject, kv_key, partition_of, stream_name, stream_subjects, subject_of,
 };
+use crate::noop::{decode_noop, encode_noop, noop_subject, NOOP_TOKEN};
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
-use receipt_domain::{ConversationId, Event, EventId};
+use receipt_domain::{CommandId, ConversationId, Event, EventId};
 use receipt_store::wire::{decode_record, encode_record};
 use receipt_store::StoreError;
 use std::collections::HashMap;
@@ -452,6 +453,39 @@ impl JetStreamLog {
         })
     }
 
+    /// Records the no-op `command` in partition `p`, fenced at `last` (the partition's last
+    /// sequence as its owner knows it, moved on success). A retry is dropped by the server
+    /// (the message id names the command).
+    pub(crate) fn append_noop_fenced(
+        &self,
+        p: u32,
+        command: CommandId,
+        last: &mut u64,
+    ) -> Result<(), JetStreamError> {
+        let message = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(encode_noop(command)))
+            .message_id(format!("noop-{}", command.0))
+            .expected_last_sequence(*last);
+        let acked = self.runtime.block_on(async {
+            self.context
+                .send_publish(noop_subject(&self.prefix, p), message)
+                .await?
+                .await
+        });
+        match acked {
+            Ok(ack) => {
+                if !ack.duplicate {
+                    *last = ack.sequence;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                Err(JetStreamError::Fenced { partition: p })
+            }
+            Err(e) => Err(JetStreamError::request("record a no-op", e)),
+        }
+    }
+
     /// Remembers a conversation's last message as a replay found it, so the next append to it
     /// needs no request to learn where the conversation ends.
     pub(crate) fn note_tip(
@@ -529,7 +563,19 @@ impl JetStreamLog {
         &self,
         p: u32,
         from: u64,
+        visit: impl FnMut(&ConversationId, PartitionEvent),
+    ) -> Result<u64, JetStreamError> {
+        self.replay_partition_with(p, from, visit, |_, _| {})
+    }
+
+    /// [`JetStreamLog::replay_partition`], also visiting each no-op record (its sequence and
+    /// command id).
+    pub(crate) fn replay_partition_with(
+        &self,
+        p: u32,
+        from: u64,
         mut visit: impl FnMut(&ConversationId, PartitionEvent),
+        mut visit_noop: impl FnMut(u64, CommandId),
     ) -> Result<u64, JetStreamError> {
         use futures_util::StreamExt;
         let head = self.partition_head(p)?;
@@ -577,6 +623,11 @@ impl JetStreamLog {
                         "a message of the partition is missing",
                     )
                     .into());
+                }
+                if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) {
+                    visit_noop(seq, decode_noop(&m.payload, seq)?);
+                    expected = seq + 1;
+                    continue;
                 }
                 let conversation = conversation_of_subject(m.subject.as_str())?;
                 let headers = m.headers.as_ref();

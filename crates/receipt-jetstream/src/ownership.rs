@@ -13,7 +13,7 @@ use crate::error::JetStreamError;
 use crate::log::{Appended, JetStreamLog};
 use async_nats::jetstream::kv;
 use bytes::Bytes;
-use receipt_domain::{ConversationId, Event};
+use receipt_domain::{CommandId, ConversationId, Event};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -167,6 +167,27 @@ impl JetStreamLog {
                 _ => JetStreamError::request("release a lease", e),
             })?;
         Ok(())
+    }
+
+    /// Records that `command`, concerning `conversation`, was accepted as a no-op, as the owner
+    /// of the conversation's partition (fenced like [`JetStreamLog::append_owned`]).
+    pub fn record_noop_owned(
+        &self,
+        lease: &Lease,
+        conversation: &ConversationId,
+        command: CommandId,
+    ) -> Result<(), JetStreamError> {
+        if self.partition(conversation) != lease.partition {
+            return Err(JetStreamError::WrongPartition {
+                conversation: conversation.clone(),
+                partition: lease.partition,
+            });
+        }
+        let mut last = lease
+            .last_sequence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.append_noop_fenced(lease.partition, command, &mut last)
     }
 
     /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with

@@ -19,6 +19,8 @@ pub struct JetStreamVerifyReport {
     pub events: u64,
     /// Conversations seen.
     pub conversations: u64,
+    /// Accepted no-ops recorded (each checked: its checksum and format).
+    pub noops: u64,
 }
 
 impl JetStreamLog {
@@ -36,35 +38,42 @@ impl JetStreamLog {
         let mut damage: Option<StoreError> = None;
         for p in 0..self.partitions() {
             let mut last_sequence = 0;
-            self.replay_partition(p, 1, |c, e| {
-                if damage.is_some() {
-                    return;
-                }
-                let at = e.sequence;
-                if self.partition(c) != p {
-                    damage = Some(StoreError::corrupt(
-                        at,
-                        format!("{c} stored in partition {p}"),
-                    ));
-                }
-                let v = versions.entry(c.clone()).or_insert(0);
-                if e.version != *v + 1 {
-                    damage = Some(StoreError::corrupt(
-                        at,
-                        format!("{c}: version {} follows {}", e.version, v),
-                    ));
-                }
-                *v = e.version;
-                if !ids.insert(e.event.id) {
-                    damage = Some(StoreError::corrupt(
-                        at,
-                        format!("event {} stored twice", e.event.id),
-                    ));
-                }
-                report.events += 1;
-                report.decisions += u64::from(e.sequence != last_sequence);
-                last_sequence = e.sequence;
-            })?;
+            let mut noops = 0u64;
+            self.replay_partition_with(
+                p,
+                1,
+                |c, e| {
+                    if damage.is_some() {
+                        return;
+                    }
+                    let at = e.sequence;
+                    if self.partition(c) != p {
+                        damage = Some(StoreError::corrupt(
+                            at,
+                            format!("{c} stored in partition {p}"),
+                        ));
+                    }
+                    let v = versions.entry(c.clone()).or_insert(0);
+                    if e.version != *v + 1 {
+                        damage = Some(StoreError::corrupt(
+                            at,
+                            format!("{c}: version {} follows {}", e.version, v),
+                        ));
+                    }
+                    *v = e.version;
+                    if !ids.insert(e.event.id) {
+                        damage = Some(StoreError::corrupt(
+                            at,
+                            format!("event {} stored twice", e.event.id),
+                        ));
+                    }
+                    report.events += 1;
+                    report.decisions += u64::from(e.sequence != last_sequence);
+                    last_sequence = e.sequence;
+                },
+                |_, _| noops += 1,
+            )?;
+            report.noops += noops;
             if let Some(d) = damage.take() {
                 return Err(d.into());
             }

@@ -56,17 +56,17 @@ fn users_of(commands: &[Command]) -> Vec<UserId> {
     users.into_iter().collect()
 }
 
-/// Runs the commands; returns those accepted with events.
-fn run<B: store::Backend>(engine: &Engine<B>, commands: &[Command]) -> Vec<Command> {
-    let mut recorded = Vec::new();
+/// Runs the commands; returns those accepted (with events or as no-ops), with their outcome.
+fn run<B: store::Backend>(engine: &Engine<B>, commands: &[Command]) -> Vec<(Command, Outcome)> {
+    let mut accepted = Vec::new();
     for c in commands {
         match engine.execute_command(c.clone()) {
-            Ok(o) if !o.events.is_empty() => recorded.push(c.clone()),
-            Ok(_) | Err(EngineError::Rejected(_)) => {}
+            Ok(o) => accepted.push((c.clone(), o)),
+            Err(EngineError::Rejected(_)) => {}
             Err(e) => panic!("{:?}: {e}", c.kind),
         }
     }
-    recorded
+    accepted
 }
 
 #[test]
@@ -79,7 +79,11 @@ fn the_engine_on_jetstream_answers_as_the_engine_on_sled_and_again_after_reopeni
     let accepted_on_sled = run(&sled, &commands);
     let js_log = log(&server, "same", 4);
     let on_js = JetStreamEngine::open(js_log.clone(), &Ownership::all("one"), options()).unwrap();
-    assert_eq!(run(&on_js, &commands), accepted_on_sled);
+    let accepted_on_js = run(&on_js, &commands);
+    assert_eq!(accepted_on_js.len(), accepted_on_sled.len());
+    for ((c, x), (_, y)) in accepted_on_js.iter().zip(&accepted_on_sled) {
+        assert_eq!((&x.events, &x.note), (&y.events, &y.note), "{:?}", c.kind);
+    }
     assert!(accepted_on_sled.len() > 1_000, "{}", accepted_on_sled.len());
     let want = answers(&sled, &users);
     assert_eq!(answers(&on_js, &users), want);
@@ -98,15 +102,22 @@ fn the_engine_on_jetstream_answers_as_the_engine_on_sled_and_again_after_reopeni
         checks::difference_from_cold_fold(&reopened, &all).unwrap(),
         None
     );
-    // Retried commands are recognised after the reopening: the same events, nothing new
-    // appended. (An accepted no-op is remembered by the replica only: docs/scale-out.md.)
-    for c in accepted_on_sled.iter().step_by(7) {
+    // Retried commands are recognised after the reopening, no-ops included: the same
+    // answer, nothing new appended.
+    let noops = accepted_on_js
+        .iter()
+        .filter(|(_, o)| o.events.is_empty())
+        .count();
+    assert!(noops > 10, "{noops}");
+    for (c, first) in &accepted_on_js {
         let again = reopened.execute_command(c.clone()).unwrap();
         assert!(again.repeated, "{:?}", c.kind);
+        assert_eq!((&again.events, &again.note), (&first.events, &first.note));
     }
     assert_eq!(reopened.head(), events);
     let report = js_log.verify().unwrap();
     assert_eq!(report.events, events);
+    assert_eq!(report.noops, noops as u64);
 }
 
 /// The partition a command belongs to, as a service's router finds it: by the conversation it

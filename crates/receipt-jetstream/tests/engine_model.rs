@@ -3,7 +3,8 @@
 //! commands, policy changes, clock jumps, under a memory budget drawn per case), each restart
 //! a reopening that replays the partitions from the server. Half the cases use one partition
 //! (positions survive a reopening, and are checked), half use three (a reopening numbers
-//! positions anew: notifications are compared without them). Each case runs under its own
+//! positions anew: notifications are compared without them). Accepted no-ops are recorded in
+//! the partitions, so their retries are checked across reopenings too. Each case runs under its own
 //! prefix on one server this test starts. `PROPTEST_CASES` sets the number of cases (default
 //! 48).
 
@@ -39,11 +40,6 @@ impl Opener for OnJetStream {
 
     fn positions_kept(&self) -> bool {
         self.log.partitions() == 1
-    }
-
-    /// An accepted no-op is remembered by the replica only (docs/scale-out.md).
-    fn noops_kept(&self) -> bool {
-        false
     }
 }
 

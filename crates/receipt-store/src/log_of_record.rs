@@ -9,7 +9,7 @@
 
 use crate::error::StoreError;
 use crate::log::AppendRequest;
-use receipt_domain::ConversationId;
+use receipt_domain::{CommandId, ConversationId};
 
 /// A log of record the engine appends to before its own log.
 ///
@@ -26,6 +26,15 @@ pub trait LogOfRecord: Send + Sync + 'static {
     /// can no longer tell whether its replica matches the log of record, so an engine stops and
     /// is reopened (which rebuilds the replica from the log of record).
     fn append(&self, requests: &[AppendRequest]) -> Result<(), StoreError>;
+
+    /// Records that `command`, concerning `conversation`, was accepted as a no-op, so a retry
+    /// after a reopening gets the same answer. On `Err` the caller treats its replica as stale,
+    /// as for [`LogOfRecord::append`].
+    fn record_noop(
+        &self,
+        conversation: &ConversationId,
+        command: CommandId,
+    ) -> Result<(), StoreError>;
 
     /// Where the log of record is, for messages (a URL and a prefix).
     fn location(&self) -> String;
