@@ -46,6 +46,10 @@ impl<B: Backend> Engine<B> {
     /// expired acks of other conversations and decides it again (a batch holds its
     /// conversations' locks and cannot take others'); retry such an ack on its own.
     ///
+    /// On a log of record ([`crate::EngineOptions::log_of_record`]: JetStream) the commands are
+    /// appended one after another, each as its own decision, with the same answers; a failure
+    /// part way leaves the commands before it stored, not acknowledged.
+    ///
     /// The outer `Err` is a storage failure: then nothing of the batch is acknowledged, and if
     /// the projections already held some of its decisions the engine stops (the log may not
     /// hold them); reopen it to recover from the log. No-op records are written after the
@@ -79,6 +83,7 @@ impl<B: Backend> Engine<B> {
             for c in &candidates {
                 remote.accepts(c)?;
             }
+            return self.execute_each(&commands);
         }
         let held = self.shared.conversation_locks.lock(candidates.iter());
         // The batch folds each decision before deciding the next, so its own held acks are
@@ -260,6 +265,28 @@ impl<B: Backend> Engine<B> {
 impl<B: Backend> Engine<B> {
     /// Every conversation a batch's commands may concern: those they name, and those of the
     /// messages they name (the log's index, or the batch's own sends, which name theirs).
+    /// A batch on a log of record: its commands one after another, each its own append.
+    ///
+    /// Why: a log of record answers after a round trip, and the batch path holds the
+    /// projections from its first decision to its write, so every other command and query would
+    /// wait for the round trip; one by one, each holds them only to decide and to fold. The
+    /// answers are the same (a batch is decided as if its commands ran one by one). What differs
+    /// is atomicity: when an append fails, the commands before it are stored (the outer `Err`
+    /// acknowledges none of them; retried with their ids, they are recognised).
+    fn execute_each(
+        &self,
+        commands: &[Command],
+    ) -> Result<Vec<Result<Outcome, EngineError>>, EngineError> {
+        let mut answers = Vec::with_capacity(commands.len());
+        for command in commands {
+            match self.execute_once(command, true) {
+                Err(e @ (EngineError::Stopped(_) | EngineError::Store(_))) => return Err(e),
+                answer => answers.push(answer),
+            }
+        }
+        Ok(answers)
+    }
+
     fn batch_conversations(
         &self,
         commands: &[Command],

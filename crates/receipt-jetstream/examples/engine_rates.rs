@@ -59,8 +59,13 @@ fn split(commands: &[Command], threads: usize) -> Vec<Vec<Command>> {
     parts
 }
 
-/// Runs the parts from one thread each: (accepted commands per second, events per second).
-fn run<B: store::Backend>(engine: &Engine<B>, parts: &[Vec<Command>]) -> (f64, f64) {
+/// Runs the parts from one thread each, `per_call` commands per call (1: `execute_command`,
+/// more: `execute_batch`): (accepted commands per second, events per second).
+fn run<B: store::Backend>(
+    engine: &Engine<B>,
+    parts: &[Vec<Command>],
+    per_call: usize,
+) -> (f64, f64) {
     let started = Instant::now();
     let totals: Vec<(u64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = parts
@@ -68,14 +73,22 @@ fn run<B: store::Backend>(engine: &Engine<B>, parts: &[Vec<Command>]) -> (f64, f
             .map(|part| {
                 s.spawn(move || {
                     let (mut accepted, mut events) = (0u64, 0u64);
-                    for c in part {
-                        match engine.execute_command(c.clone()) {
-                            Ok(o) => {
-                                accepted += 1;
-                                events += o.events.len() as u64;
-                            }
-                            Err(EngineError::Rejected(_)) => {}
-                            Err(e) => panic!("{:?}: {e}", c.kind),
+                    let mut count = |answer: Result<Outcome, EngineError>| match answer {
+                        Ok(o) => {
+                            accepted += 1;
+                            events += o.events.len() as u64;
+                        }
+                        Err(EngineError::Rejected(_)) => {}
+                        Err(e) => panic!("{e:?}"),
+                    };
+                    if per_call == 1 {
+                        for c in part {
+                            count(engine.execute_command(c.clone()));
+                        }
+                    } else {
+                        for chunk in part.chunks(per_call) {
+                            let answers = engine.execute_batch(chunk.to_vec()).expect("batch");
+                            answers.into_iter().for_each(&mut count);
                         }
                     }
                     (accepted, events)
@@ -120,10 +133,11 @@ fn options(config: &WorkloadConfig) -> EngineOptions {
     EngineOptions::default().with_policy(config.policy())
 }
 
-fn row(name: &str, one: (f64, f64), sixteen: (f64, f64), extra: &str) {
+fn row(name: &str, rates: [(f64, f64); 3], extra: &str) {
+    let [one, sixteen, batched] = rates;
     println!(
-        "| {name} | {:.0} ({:.0}) | {:.0} ({:.0}) | {extra} |",
-        one.0, one.1, sixteen.0, sixteen.1
+        "| {name} | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.0} ({:.0}) | {extra} |",
+        one.0, one.1, sixteen.0, sixteen.1, batched.0, batched.1
     );
 }
 
@@ -195,8 +209,8 @@ fn main() {
         .unwrap_or(20_000);
     println!("{PARTITIONS} partitions; the standard workload, split by conversation; accepted commands/s (events/s)");
     println!();
-    println!("| log | 1 thread | 16 threads | reopening: replay, fold |");
-    println!("| --- | ---: | ---: | --- |");
+    println!("| log | 1 thread | 16 threads | 16 threads, 8 per `execute_batch` | reopening: replay, fold |");
+    println!("| --- | ---: | ---: | ---: | --- |");
     let (small_config, small) = workload(commands / 4, 1);
     let (config, big) = workload(commands, 2);
     let one_parts = split(&small, 1);
@@ -206,15 +220,21 @@ fn main() {
     let one = run(
         &Engine::open(dir.path().join("one"), options(&small_config)).expect("sled"),
         &one_parts,
+        1,
     );
     let sixteen = run(
         &Engine::open(dir.path().join("sixteen"), options(&config)).expect("sled"),
         &sixteen_parts,
+        1,
+    );
+    let batched = run(
+        &Engine::open(dir.path().join("batched"), options(&config)).expect("sled"),
+        &sixteen_parts,
+        8,
     );
     row(
         "sled, group commit (`fdatasync` per commit)",
-        one,
-        sixteen,
+        [one, sixteen, batched],
         "",
     );
 
@@ -243,12 +263,17 @@ fn main() {
         let engine =
             JetStreamEngine::open(log_one, &Ownership::all("bench"), options(&small_config))
                 .expect("open");
-        let one = run(&engine, &one_parts);
+        let one = run(&engine, &one_parts, 1);
         drop(engine);
         let log = connect(&url, replicas, &format!("sixteen{n}"));
         let engine = JetStreamEngine::open(log.clone(), &Ownership::all("bench"), options(&config))
             .expect("open");
-        let sixteen = run(&engine, &sixteen_parts);
+        let sixteen = run(&engine, &sixteen_parts, 1);
+        drop(engine);
+        let log_batched = connect(&url, replicas, &format!("batched{n}"));
+        let engine = JetStreamEngine::open(log_batched, &Ownership::all("bench"), options(&config))
+            .expect("open");
+        let batched = run(&engine, &sixteen_parts, 8);
         drop(engine);
         let reopened =
             JetStreamEngine::open(log.clone(), &Ownership::all("bench"), options(&config))
@@ -262,7 +287,7 @@ fn main() {
             r.partitions,
             r.events as f64 / r.fold.as_secs_f64()
         );
-        row(name, one, sixteen, &replay);
+        row(name, [one, sixteen, batched], &replay);
     }
     let log = connect(&cluster.urls(), 3, "failover");
     println!();

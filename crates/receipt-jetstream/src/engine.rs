@@ -115,15 +115,22 @@ impl LogOfRecord for Owned {
     }
 
     fn append(&self, requests: &[AppendRequest]) -> Result<(), StoreError> {
-        // One by one: each is fenced at the partition's last sequence, which the previous
-        // append of the same partition moves.
+        // All sent before any answer is awaited (each fenced at the sequence the previous
+        // send of its partition will have), and other threads' sends go out meanwhile.
+        let mut decisions = Vec::with_capacity(requests.len());
         for r in requests {
             let lease = self.lease_for(&r.conversation)?;
-            self.log
-                .append_owned(lease, &r.conversation, r.expected_version, &r.events)
-                .map_err(|e| self.remote(e))?;
+            decisions.push((
+                lease,
+                &r.conversation,
+                r.expected_version,
+                r.events.as_slice(),
+            ));
         }
-        Ok(())
+        self.log
+            .append_owned_many(&decisions)
+            .map(|_| ())
+            .map_err(|e| self.remote(e))
     }
 
     fn record_noop(

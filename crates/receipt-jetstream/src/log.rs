@@ -124,6 +124,20 @@ enum Plan {
     Publish(Planned),
 }
 
+/// Whether the server refused a publish because a sequence it expected was not the last:
+/// error 10071, or its constant form 10164 (which the client does not classify). Either is a
+/// refusal (nothing stored), not a lost answer. On a cluster, 10164 also answers an expectation
+/// sent before the message it names was applied: which is why an owner sends its appends to a
+/// partition one at a time (docs/scale-out.md).
+fn wrong_last_sequence(e: &jetstream::context::PublishError) -> bool {
+    e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<jetstream::Error>())
+            .is_some_and(|j| {
+                j.error_code() == jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            })
+}
+
 /// The last message of a conversation's subject, as far as an append needs it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tip {
@@ -409,7 +423,7 @@ impl JetStreamLog {
                     duplicate: false,
                 })
             }
-            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+            Err(e) if wrong_last_sequence(&e) => {
                 let tip = self.fetch_tip(&p.conversation)?;
                 match self.settle(&p.conversation, p.expected_version, p.after, p.first, tip) {
                     // Not a retry, and the partition or the conversation moved past what its
@@ -479,9 +493,7 @@ impl JetStreamLog {
                 }
                 Ok(())
             }
-            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
-                Err(JetStreamError::Fenced { partition: p })
-            }
+            Err(e) if wrong_last_sequence(&e) => Err(JetStreamError::Fenced { partition: p }),
             Err(e) => Err(JetStreamError::request("record a no-op", e)),
         }
     }

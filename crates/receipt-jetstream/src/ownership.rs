@@ -190,6 +190,25 @@ impl JetStreamLog {
         self.append_noop_fenced(lease.partition, command, &mut last)
     }
 
+    /// Several decisions as the owner of their partitions (each with its partition's lease),
+    /// in order, each as [`JetStreamLog::append_owned`]: `Err` is the first failure, and the
+    /// decisions before it are stored.
+    ///
+    /// One at a time, not pipelined: a fenced append names the partition's last sequence, and a
+    /// 3-node cluster refuses one sent before the message it names was applied (error 10164,
+    /// seen in `examples/engine_rates.rs` when these were pipelined).
+    pub fn append_owned_many(
+        &self,
+        decisions: &[(&Lease, &ConversationId, u64, &[Event])],
+    ) -> Result<Vec<Appended>, JetStreamError> {
+        decisions
+            .iter()
+            .map(|&(lease, conversation, version, events)| {
+                self.append_owned(lease, conversation, version, events)
+            })
+            .collect()
+    }
+
     /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with
     /// [`JetStreamError::Fenced`] once another owner has appended to the partition.
     pub fn append_owned(
