@@ -1,4 +1,5 @@
-//! `receipts demo`: a seeded workload through the engine on sled, then a report.
+//! `receipts demo`: a seeded workload through the engine (on sled, or with `--nats` on
+//! JetStream), then a report.
 
 use crate::output::{count, explain, time};
 use crate::Result;
@@ -17,14 +18,53 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
         std::fs::remove_dir_all(db)?;
     }
     let config = WorkloadConfig::sized(commands, seed);
-    let workload = Workload::new(config.clone());
-    let setup = workload.setup_commands() as u64;
     let engine = Engine::open(
         db,
         EngineOptions::default()
             .with_policy(config.policy())
             .with_durability(durability),
     )?;
+    println!("receipts demo into {}", db.display());
+    let events = drive(&engine, &config, &format!("durability {durability:?}"))?;
+    let bytes = engine.log().backend().size_bytes();
+    println!(
+        "store: {} bytes on disk ({:.0} bytes/event)",
+        count(bytes),
+        bytes as f64 / events.max(1) as f64
+    );
+    Ok(())
+}
+
+/// `receipts --nats URL demo`: the same workload through the Engine on JetStream, owning every
+/// partition of the log under `prefix` (created if missing; it must hold nothing yet).
+pub fn run_nats(url: &str, prefix: &str, commands: u64, seed: u64) -> Result {
+    let config = WorkloadConfig::sized(commands, seed);
+    let engine = crate::nats::open_engine(url, prefix, config.policy(), true)?;
+    if engine.head() > 0 {
+        return Err(format!("the JetStream log with prefix {prefix} at {url} already holds {} events; choose another --nats-prefix (a JetStream log is never deleted by this tool)", engine.head()).into());
+    }
+    println!(
+        "receipts demo into the JetStream log at {url}, prefix {prefix} ({} partitions, all owned by this process)",
+        engine.partitions().len()
+    );
+    let events = drive(
+        &engine,
+        &config,
+        "durability: acknowledged by JetStream (see docs/scale-out.md)",
+    )?;
+    println!(
+        "log: {} events in JetStream; `receipts --nats {url} --nats-prefix {prefix} verify` checks them",
+        count(events)
+    );
+    Ok(())
+}
+
+/// Runs the workload of `config` through `engine` and prints the report; returns the events
+/// written.
+fn drive<B: Backend>(engine: &Engine<B>, config: &WorkloadConfig, durability: &str) -> Result<u64> {
+    let (commands, seed) = (config.commands, config.seed);
+    let workload = Workload::new(config.clone());
+    let setup = workload.setup_commands() as u64;
     let bar = indicatif::ProgressBar::new(setup + commands);
     // Fits 80 columns; the rate is ours, rounded (indicatif's {per_sec} prints 4 decimals).
     bar.set_style(indicatif::ProgressStyle::with_template(
@@ -80,7 +120,6 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
             engine.with_partition(&ConversationId::Group(g.clone()), |s, _| s.member_count(&g))?;
         largest_group = largest_group.max(members);
     }
-    println!("receipts demo into {}", db.display());
     println!(
         "workload: seed {seed}, {} setup joins + {} commands; {} users, {} groups (largest {} members now; group receipts up to {}), {} direct chats",
         count(setup),
@@ -92,7 +131,7 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
         count(u64::from(config.direct_chats))
     );
     println!(
-        "wrote {} events in {secs:.2} s: {} events/s ({} commands/s), durability {durability:?}",
+        "wrote {} events in {secs:.2} s: {} events/s ({} commands/s), {durability}",
         count(events),
         count((events as f64 / secs) as u64),
         count(((setup + commands) as f64 / secs) as u64)
@@ -145,13 +184,7 @@ pub fn run(db: &Path, commands: u64, seed: u64, durability: Durability, reset: b
             println!("  {:<10} at {}", e.reader, time(e.at_ms));
         }
     }
-    let bytes = engine.log().backend().size_bytes();
-    println!(
-        "store: {} bytes on disk ({:.0} bytes/event)",
-        count(bytes),
-        bytes as f64 / events.max(1) as f64
-    );
-    Ok(())
+    Ok(events)
 }
 
 /// One line per reason, most frequent first, with what it means.

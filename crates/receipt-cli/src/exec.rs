@@ -63,6 +63,17 @@ pub fn policy(file: Option<&Path>, receipts_on: bool) -> Result<Policy> {
 
 pub fn run(db: &Path, policy: Policy) -> Result {
     let engine = Engine::open(db, EngineOptions::default().with_policy(policy))?;
+    serve(&engine)
+}
+
+/// `receipts --nats URL exec`: the same, through the Engine on JetStream (owning every
+/// partition while it runs; the log is created if missing).
+pub fn run_nats(url: &str, prefix: &str, policy: Policy) -> Result {
+    let engine = crate::nats::open_engine(url, prefix, policy, true)?;
+    serve(&engine)
+}
+
+fn serve<B: receipt_engine::store::Backend>(engine: &Engine<B>) -> Result {
     let stdin = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
     let mut refused = 0;

@@ -56,6 +56,17 @@ fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce()) -> Re
 pub fn run(db: &Path, json: bool, what: What) -> Result {
     crate::existing_store(db)?;
     let engine = Engine::open(db, EngineOptions::default())?;
+    answer(&engine, json, what)
+}
+
+/// `receipts --nats URL inspect`: the same answers from the Engine on JetStream (it takes every
+/// partition's lease while it runs, so run it when no engine process owns them).
+pub fn run_nats(url: &str, prefix: &str, json: bool, what: What) -> Result {
+    let engine = crate::nats::open_engine(url, prefix, Policy::default(), false)?;
+    answer(&engine, json, what)
+}
+
+fn answer<B: store::Backend>(engine: &Engine<B>, json: bool, what: What) -> Result {
     match what {
         What::User { id } => {
             let user = UserId::new(id)?;

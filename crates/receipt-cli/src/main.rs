@@ -30,7 +30,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// A receipt log on NATS JetStream instead of `--db` (e.g. `nats://127.0.0.1:4222`,
-    /// several servers of a cluster separated by commas): `verify` and `export` for now.
+    /// several servers of a cluster separated by commas): `demo`, `inspect`, `exec`, `verify`
+    /// and `export` run there.
     #[arg(long, global = true)]
     nats: Option<String>,
     /// The JetStream log's prefix (its streams and buckets).
@@ -128,8 +129,23 @@ fn run(cli: Cli) -> Result {
                 "--from is a position of the sled log; a JetStream export is every partition".into(),
             )
             .into()),
-            _ => Err(output::Usage(
-                "with --nats only verify and export work: the Engine does not run on JetStream yet (docs/scale-out.md)".into(),
+            Cmd::Demo {
+                commands,
+                seed,
+                durability: DurabilityArg::Buffered,
+                reset: false,
+            } => demo::run_nats(url, prefix, commands, seed),
+            Cmd::Demo { .. } => Err(output::Usage(
+                "--durability and --reset are for the sled store: JetStream acknowledges an append once it is stored (docs/scale-out.md), and this tool never deletes a JetStream log (choose another --nats-prefix)".into(),
+            )
+            .into()),
+            Cmd::Inspect { what } => inspect::run_nats(url, prefix, cli.json, what),
+            Cmd::Exec {
+                policy,
+                receipts_on,
+            } => exec::run_nats(url, prefix, exec::policy(policy.as_deref(), receipts_on)?),
+            Cmd::Rebuild | Cmd::Salvage { .. } => Err(output::Usage(
+                "rebuild and salvage are for the sled store: on JetStream the engine rebuilds its replica from the log at every opening, and the streams deny deletes".into(),
             )
             .into()),
         };

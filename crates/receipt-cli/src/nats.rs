@@ -1,10 +1,37 @@
-//! `--nats URL`: `verify` and `export` of an event log on NATS JetStream (docs/scale-out.md).
-//! The other commands need the Engine on JetStream, which is not built yet: they say so.
+//! `--nats URL`: the commands on an event log on NATS JetStream (docs/scale-out.md): `verify`
+//! and `export` read the log; `demo`, `inspect` and `exec` run the Engine on it, owning every
+//! partition while they run.
 
 use crate::output::NotFound;
 use crate::Result;
-use receipt_jetstream::{JetStreamError, JetStreamLog, JetStreamOptions};
+use receipt_engine::{EngineOptions, Policy};
+use receipt_jetstream::{
+    JetStreamEngine, JetStreamError, JetStreamLog, JetStreamOptions, Ownership,
+};
 use std::io::Write;
+use std::sync::Arc;
+
+/// The Engine on the JetStream log at `url` under `prefix` (created when `create`, else it must
+/// exist), owning every partition: waits up to 15 s for a lease another process holds.
+pub fn open_engine(
+    url: &str,
+    prefix: &str,
+    policy: Policy,
+    create: bool,
+) -> Result<JetStreamEngine> {
+    let log = if create {
+        JetStreamLog::connect(&JetStreamOptions::new(url).with_prefix(prefix))?
+    } else {
+        open(url, prefix)?
+    };
+    let owner = format!("receipts-cli-{}", std::process::id());
+    let ownership = Ownership::all(owner).with_wait_for_lease_ms(15_000);
+    Ok(JetStreamEngine::open(
+        Arc::new(log),
+        &ownership,
+        EngineOptions::default().with_policy(policy),
+    )?)
+}
 
 /// The JetStream log at `url` under `prefix`, if it exists (nothing is created).
 fn open(url: &str, prefix: &str) -> Result<JetStreamLog> {

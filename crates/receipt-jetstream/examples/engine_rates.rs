@@ -124,6 +124,22 @@ fn connect(url: &str, replicas: usize, prefix: &str) -> Arc<JetStreamLog> {
     }
 }
 
+/// Opens the Engine owning every partition, retrying while a freshly formed cluster has no
+/// leader yet for the leases bucket ("no responders").
+fn open(log: &Arc<JetStreamLog>, config: &WorkloadConfig) -> JetStreamEngine {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match JetStreamEngine::open(log.clone(), &Ownership::all("bench"), options(config)) {
+            Ok(engine) => return engine,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("opening: {e}");
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Err(e) => panic!("open: {e}"),
+        }
+    }
+}
+
 fn workload(commands: u64, seed: u64) -> (WorkloadConfig, Vec<Command>) {
     let config = WorkloadConfig::sized(commands, seed);
     (config.clone(), Workload::new(config).collect())
@@ -260,24 +276,18 @@ fn main() {
     ];
     for (n, (name, url, replicas)) in setups.into_iter().enumerate() {
         let log_one = connect(&url, replicas, &format!("one{n}"));
-        let engine =
-            JetStreamEngine::open(log_one, &Ownership::all("bench"), options(&small_config))
-                .expect("open");
+        let engine = open(&log_one, &small_config);
         let one = run(&engine, &one_parts, 1);
         drop(engine);
         let log = connect(&url, replicas, &format!("sixteen{n}"));
-        let engine = JetStreamEngine::open(log.clone(), &Ownership::all("bench"), options(&config))
-            .expect("open");
+        let engine = open(&log, &config);
         let sixteen = run(&engine, &sixteen_parts, 1);
         drop(engine);
         let log_batched = connect(&url, replicas, &format!("batched{n}"));
-        let engine = JetStreamEngine::open(log_batched, &Ownership::all("bench"), options(&config))
-            .expect("open");
+        let engine = open(&log_batched, &config);
         let batched = run(&engine, &sixteen_parts, 8);
         drop(engine);
-        let reopened =
-            JetStreamEngine::open(log.clone(), &Ownership::all("bench"), options(&config))
-                .expect("reopen");
+        let reopened = open(&log, &config);
         let r = reopened.replayed();
         drop(reopened);
         let replay = format!(
