@@ -286,6 +286,10 @@ impl<B: Backend> Engine<B> {
         // locking still holds after. A message unknown now is decided as unknown: the command
         // is ordered before any send of it that races with it.
         let route = self.route(&command.kind, &FxHashMap::default())?;
+        if let (Some(remote), Some(conversation)) = (&self.options.log_of_record, &route) {
+            // Routed to the wrong process: refused before anything is decided.
+            remote.accepts(conversation)?;
+        }
         let held = self.shared.conversation_locks.lock(route.iter());
         if let Some(record) = self.shared.log.find_command(command.id)? {
             drop(held);
@@ -335,10 +339,6 @@ impl<B: Backend> Engine<B> {
             });
         };
         let conversation = first.body.conversation();
-        if let Some(remote) = &self.options.log_of_record {
-            // Routed to the wrong process: refused before anything is written anywhere.
-            remote.accepts(&conversation)?;
-        }
         // A checkpoint's marker must not count an event that is written but not folded yet.
         let gate = read(&self.shared.fold_gate);
         // Every write to this conversation holds its lock: the log's version is the partition's.
