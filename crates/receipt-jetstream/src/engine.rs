@@ -33,6 +33,9 @@ pub struct Ownership {
     /// How long opening waits for a lease another process holds to run out (0: not at all,
     /// the open fails with [`JetStreamError::LeaseHeld`]).
     pub wait_for_lease_ms: u64,
+    /// How long an append whose answer was lost (a timeout, a leader election) is sent again
+    /// before the engine gives up and stops (20 s: a leader election here takes 5–10 s).
+    pub retry_lost_answers_ms: u64,
 }
 
 impl Ownership {
@@ -43,6 +46,7 @@ impl Ownership {
             partitions: None,
             lease_ttl_ms: 10_000,
             wait_for_lease_ms: 0,
+            retry_lost_answers_ms: 20_000,
         }
     }
 
@@ -57,6 +61,12 @@ impl Ownership {
     /// Sets the lease's time to live.
     pub fn with_lease_ttl_ms(mut self, ms: u64) -> Self {
         self.lease_ttl_ms = ms;
+        self
+    }
+
+    /// Sets how long an append whose answer was lost is sent again.
+    pub fn with_retry_lost_answers_ms(mut self, ms: u64) -> Self {
+        self.retry_lost_answers_ms = ms;
         self
     }
 
@@ -87,6 +97,7 @@ pub struct Replayed {
 struct Owned {
     log: Arc<JetStreamLog>,
     leases: BTreeMap<u32, Lease>,
+    retry_lost_answers: Duration,
 }
 
 impl Owned {
@@ -115,22 +126,21 @@ impl LogOfRecord for Owned {
     }
 
     fn append(&self, requests: &[AppendRequest]) -> Result<(), StoreError> {
-        // All sent before any answer is awaited (each fenced at the sequence the previous
-        // send of its partition will have), and other threads' sends go out meanwhile.
-        let mut decisions = Vec::with_capacity(requests.len());
+        // One after another: each is fenced at the partition's last sequence, which the
+        // previous one of the same partition moves.
         for r in requests {
             let lease = self.lease_for(&r.conversation)?;
-            decisions.push((
-                lease,
-                &r.conversation,
-                r.expected_version,
-                r.events.as_slice(),
-            ));
+            self.log
+                .append_owned_retrying(
+                    lease,
+                    &r.conversation,
+                    r.expected_version,
+                    &r.events,
+                    self.retry_lost_answers,
+                )
+                .map_err(|e| self.remote(e))?;
         }
-        self.log
-            .append_owned_many(&decisions)
-            .map(|_| ())
-            .map_err(|e| self.remote(e))
+        Ok(())
     }
 
     fn record_noop(
@@ -140,7 +150,7 @@ impl LogOfRecord for Owned {
     ) -> Result<(), StoreError> {
         let lease = self.lease_for(conversation)?;
         self.log
-            .record_noop_owned(lease, conversation, command)
+            .record_noop_owned(lease, conversation, command, self.retry_lost_answers)
             .map_err(|e| self.remote(e))
     }
 
@@ -234,7 +244,11 @@ impl JetStreamEngine {
                 }
             }
         }
-        let owned = Arc::new(Owned { log, leases });
+        let owned = Arc::new(Owned {
+            log,
+            leases,
+            retry_lost_answers: Duration::from_millis(ownership.retry_lost_answers_ms),
+        });
         match Self::replay_and_open(owned.clone(), options) {
             Ok((engine, replayed)) => Ok(Self {
                 engine,

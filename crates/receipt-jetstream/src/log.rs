@@ -520,6 +520,11 @@ impl JetStreamLog {
                     Ok(())
                 }
                 Err(e) if wrong_last_sequence(&e) => {
+                    if self.noop_at(p, *last + 1, command)? {
+                        // Stored by an earlier attempt whose answer was lost.
+                        *last += 1;
+                        return Ok(());
+                    }
                     if rechecks < FENCE_RECHECKS && !self.moved_past(p, *last)? {
                         // Refused before the previous message was applied: as in
                         // `append_fenced`, sent again.
@@ -531,6 +536,19 @@ impl JetStreamLog {
                 }
                 Err(e) => Err(JetStreamError::request("record a no-op", e)),
             };
+        }
+    }
+
+    /// Whether the message at `sequence` of partition `p` is the no-op record of `command`.
+    fn noop_at(&self, p: u32, sequence: u64, command: CommandId) -> Result<bool, JetStreamError> {
+        let stream = self.partition_stream(p)?;
+        match self.runtime.block_on(stream.direct_get(sequence)) {
+            Ok(m) if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) => {
+                Ok(decode_noop(&m.payload, sequence)? == command)
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(false),
+            Err(e) => Err(JetStreamError::request("read a message", e)),
         }
     }
 

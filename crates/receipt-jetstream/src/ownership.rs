@@ -171,11 +171,16 @@ impl JetStreamLog {
 
     /// Records that `command`, concerning `conversation`, was accepted as a no-op, as the owner
     /// of the conversation's partition (fenced like [`JetStreamLog::append_owned`]).
+    ///
+    /// A record whose answer is lost is sent again for up to `retry_for`, as in
+    /// [`JetStreamLog::append_owned_retrying`] (one stored by an earlier attempt is found at the
+    /// partition's next sequence).
     pub fn record_noop_owned(
         &self,
         lease: &Lease,
         conversation: &ConversationId,
         command: CommandId,
+        retry_for: Duration,
     ) -> Result<(), JetStreamError> {
         if self.partition(conversation) != lease.partition {
             return Err(JetStreamError::WrongPartition {
@@ -187,26 +192,9 @@ impl JetStreamLog {
             .last_sequence
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.append_noop_fenced(lease.partition, command, &mut last)
-    }
-
-    /// Several decisions as the owner of their partitions (each with its partition's lease),
-    /// in order, each as [`JetStreamLog::append_owned`]: `Err` is the first failure, and the
-    /// decisions before it are stored.
-    ///
-    /// One at a time, not pipelined: a fenced append names the partition's last sequence, and a
-    /// 3-node cluster refuses one sent before the message it names was applied (error 10164,
-    /// seen in `examples/engine_rates.rs` when these were pipelined).
-    pub fn append_owned_many(
-        &self,
-        decisions: &[(&Lease, &ConversationId, u64, &[Event])],
-    ) -> Result<Vec<Appended>, JetStreamError> {
-        decisions
-            .iter()
-            .map(|&(lease, conversation, version, events)| {
-                self.append_owned(lease, conversation, version, events)
-            })
-            .collect()
+        resolving(retry_for, || {
+            self.append_noop_fenced(lease.partition, command, &mut last)
+        })
     }
 
     /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with
@@ -218,6 +206,30 @@ impl JetStreamLog {
         expected_version: u64,
         events: &[Event],
     ) -> Result<Appended, JetStreamError> {
+        self.append_owned_retrying(
+            lease,
+            conversation,
+            expected_version,
+            events,
+            Duration::ZERO,
+        )
+    }
+
+    /// [`JetStreamLog::append_owned`], sending the same decision again while its answer is lost
+    /// (`Request`: a timeout, a leader election), for up to `retry_for`. Each attempt is the same
+    /// decision (same events, same message id), so it is stored once: the log recognises one an
+    /// earlier attempt stored (the conversation's last record is it), and the fence still
+    /// refuses it if another owner appended meanwhile. The partition's fence is held across the
+    /// attempts, so this owner's other appends to the partition wait for the outcome rather than
+    /// be refused by a fence the lost answer would have moved.
+    pub fn append_owned_retrying(
+        &self,
+        lease: &Lease,
+        conversation: &ConversationId,
+        expected_version: u64,
+        events: &[Event],
+        retry_for: Duration,
+    ) -> Result<Appended, JetStreamError> {
         if self.partition(conversation) != lease.partition {
             return Err(JetStreamError::WrongPartition {
                 conversation: conversation.clone(),
@@ -228,6 +240,27 @@ impl JetStreamLog {
             .last_sequence
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.append_fenced(conversation, expected_version, events, Some(&mut last))
+        resolving(retry_for, || {
+            self.append_fenced(conversation, expected_version, events, Some(&mut last))
+        })
+    }
+}
+
+/// `attempt` until its answer is not lost (`Request`), for up to `retry_for`, backing off from
+/// 50 ms to 1 s between attempts.
+fn resolving<T>(
+    retry_for: Duration,
+    mut attempt: impl FnMut() -> Result<T, JetStreamError>,
+) -> Result<T, JetStreamError> {
+    let deadline = std::time::Instant::now() + retry_for;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match attempt() {
+            Err(JetStreamError::Request { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            answer => return answer,
+        }
     }
 }
