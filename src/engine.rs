@@ -536,6 +536,11 @@ impl<B: Backend> Engine<B> {
         self.shared.log.head()
     }
 
+    /// Why the engine stopped taking commands, if it did ([`EngineError::Stopped`]).
+    pub fn stopped(&self) -> Option<Arc<StoreError>> {
+        self.shared.stopped.get().cloned()
+    }
+
     /// The log underneath, for inspection and export.
     pub fn log(&self) -> &EventLog<B> {
         &self.shared.log

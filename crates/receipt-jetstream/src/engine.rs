@@ -1,5 +1,6 @@
 //! The Engine on JetStream: an engine process takes the leases of some partitions, replays
-//! them into a log of its own (in memory), and opens the Engine over that replica with the
+//! them into a log of its own (in memory, or on sled in a directory kept between openings:
+//! src/replica.rs), and opens the Engine over that replica with the
 //! JetStream log as its log of record: every decision is appended to JetStream first (fenced
 //! by the lease), and folded only once the cluster acknowledged it.
 //!
@@ -11,9 +12,14 @@
 use crate::error::JetStreamError;
 use crate::log::JetStreamLog;
 use crate::ownership::Lease;
-use receipt_engine::store::{AppendRequest, LogOfRecord, MemoryBackend, MemoryLog, StoreError};
-use receipt_engine::{CommandId, ConversationId, Engine, EngineOptions};
+use crate::replica::{self, Held};
+use receipt_engine::store::{
+    AppendRequest, Backend, EventLog, LogOfRecord, MemoryBackend, MemoryLog, SledBackend, SledLog,
+    StoreError,
+};
+use receipt_engine::{CommandId, ConversationId, Durability, Engine, EngineOptions};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -159,17 +165,20 @@ impl LogOfRecord for Owned {
     }
 }
 
-/// An [`Engine`] whose log of record is a JetStream log, owning some of its partitions.
+/// An [`Engine`] whose log of record is a JetStream log, owning some of its partitions; its
+/// replica in memory ([`JetStreamEngine::open`]) or on sled ([`JetStreamEngine::open_in`]).
 /// Dereferences to the Engine: commands and queries are the Engine's. Dropping it gives the
-/// partitions up (their leases end at once).
-pub struct JetStreamEngine {
-    engine: Engine<MemoryBackend>,
+/// partitions up (their leases end at once), after marking what an on-disk replica holds.
+pub struct JetStreamEngine<B: Backend = MemoryBackend> {
+    engine: Engine<B>,
     owned: Arc<Owned>,
     renewer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     replayed: Replayed,
+    /// The on-disk replica's directory and what it is a replica of.
+    kept: Option<(PathBuf, Held)>,
 }
 
-impl std::fmt::Debug for JetStreamEngine {
+impl<B: Backend> std::fmt::Debug for JetStreamEngine<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JetStreamEngine")
             .field("log", &self.owned.log.location())
@@ -213,13 +222,89 @@ struct Decision {
     request: AppendRequest,
 }
 
-impl JetStreamEngine {
-    /// Takes the leases of `ownership`'s partitions, replays them into a replica and opens the
-    /// Engine over it with `options` (and the JetStream log as its log of record).
+impl JetStreamEngine<MemoryBackend> {
+    /// Takes the leases of `ownership`'s partitions, replays them into a replica in memory and
+    /// opens the Engine over it with `options` (and the JetStream log as its log of record).
     pub fn open(
         log: Arc<JetStreamLog>,
         ownership: &Ownership,
         options: EngineOptions,
+    ) -> Result<Self, JetStreamError> {
+        Self::open_with(log, ownership, options, |_, _| {
+            Ok((MemoryLog::in_memory(), BTreeMap::new(), None))
+        })
+    }
+}
+
+/// A quarter of the memory budget goes to sled's page cache, as `Engine::open` gives it; sled
+/// needs at least 1 MiB to work well.
+const SLED_SHARE_OF_BUDGET: usize = 4;
+const MIN_SLED_CACHE_BYTES: usize = 1 << 20;
+
+impl JetStreamEngine<SledBackend> {
+    /// [`JetStreamEngine::open`] with the replica on sled in `dir`, kept between openings: its
+    /// memory follows the Engine's budget (not the partitions' history), and after a clean
+    /// close the next opening reads only what the partitions gained since (by this process or
+    /// another that owned them meanwhile). After a crash it reads them from their start,
+    /// skipping what the replica holds. The replica is a cache: JetStream stays the truth, and
+    /// the replica's own durability is sled's background flush (no `fdatasync` per command).
+    /// `dir` must hold a replica of the same log and partitions, or nothing
+    /// ([`JetStreamError::ReplicaMismatch`]).
+    pub fn open_in(
+        log: Arc<JetStreamLog>,
+        ownership: &Ownership,
+        options: EngineOptions,
+        dir: impl AsRef<Path>,
+    ) -> Result<Self, JetStreamError> {
+        let dir = dir.as_ref().to_path_buf();
+        let mut options = options;
+        let cache_bytes =
+            (options.memory_budget_bytes / SLED_SHARE_OF_BUDGET).max(MIN_SLED_CACHE_BYTES);
+        options.memory_budget_bytes -= options.memory_budget_bytes / SLED_SHARE_OF_BUDGET;
+        Self::open_with(log, ownership, options, |log, owned| {
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(dir.display(), e))?;
+            let found = replica::read(&dir);
+            let replica =
+                SledLog::open_dir_with_cache(&dir, Durability::Buffered, cache_bytes as u64)?;
+            let held = Held {
+                prefix: log.prefix().to_string(),
+                partitions: log.partitions(),
+                owned: owned.to_vec(),
+                sequences: BTreeMap::new(),
+            };
+            let from = match found {
+                Some(f)
+                    if f.prefix == held.prefix
+                        && f.partitions == held.partitions
+                        && f.owned == held.owned =>
+                {
+                    f.sequences
+                }
+                None if replica.head() == 0 => BTreeMap::new(),
+                _ => {
+                    return Err(JetStreamError::ReplicaMismatch {
+                        dir: dir.display().to_string(),
+                    })
+                }
+            };
+            // What the replica holds is unknown from here until the clean close says.
+            replica::write(&dir, &held).map_err(|e| StoreError::io(dir.display(), e))?;
+            Ok((replica, from, Some((dir.clone(), held))))
+        })
+    }
+}
+
+/// A replica, where each partition's replay starts (after this sequence), and where it is kept.
+type Replica<B> = (EventLog<B>, BTreeMap<u32, u64>, Option<(PathBuf, Held)>);
+
+impl<B: Backend> JetStreamEngine<B> {
+    /// Takes the leases, makes the replica (`make`: given the log and the owned partitions),
+    /// replays each partition after where the replica ends, and opens the Engine.
+    fn open_with(
+        log: Arc<JetStreamLog>,
+        ownership: &Ownership,
+        options: EngineOptions,
+        make: impl FnOnce(&JetStreamLog, &[u32]) -> Result<Replica<B>, JetStreamError>,
     ) -> Result<Self, JetStreamError> {
         let partitions = ownership
             .partitions
@@ -249,12 +334,17 @@ impl JetStreamEngine {
             leases,
             retry_lost_answers: Duration::from_millis(ownership.retry_lost_answers_ms),
         });
-        match Self::replay_and_open(owned.clone(), options) {
-            Ok((engine, replayed)) => Ok(Self {
+        let owned_partitions: Vec<u32> = owned.leases.keys().copied().collect();
+        let opened = make(&owned.log, &owned_partitions).and_then(|(replica, from, kept)| {
+            Self::replay_and_open(owned.clone(), replica, &from, options).map(|o| (o, kept))
+        });
+        match opened {
+            Ok(((engine, replayed), kept)) => Ok(Self {
                 engine,
                 renewer: Some(start_renewer(owned.clone(), ownership.lease_ttl_ms)),
                 owned,
                 replayed,
+                kept,
             }),
             Err(e) => {
                 release_all(&owned.log, owned.leases.values());
@@ -265,10 +355,11 @@ impl JetStreamEngine {
 
     fn replay_and_open(
         owned: Arc<Owned>,
+        replica: EventLog<B>,
+        from: &BTreeMap<u32, u64>,
         options: EngineOptions,
-    ) -> Result<(Engine<MemoryBackend>, Replayed), JetStreamError> {
+    ) -> Result<(Engine<B>, Replayed), JetStreamError> {
         let started = Instant::now();
-        let replica = MemoryLog::in_memory();
         let (mut decisions, mut events) = (0u64, 0u64);
         for &p in owned.leases.keys() {
             let mut pending: Option<Decision> = None;
@@ -285,9 +376,11 @@ impl JetStreamEngine {
             };
             // No-op records are only looked up by command id: kept once the events are.
             let mut noops: Vec<CommandId> = Vec::new();
+            // Appends the replica holds already (after a crash) are recognised by their event
+            // ids and skipped.
             owned.log.replay_partition_with(
                 p,
-                1,
+                from.get(&p).map_or(1, |last| last + 1),
                 |conversation, e| {
                     if failed.is_some() {
                         return;
@@ -336,7 +429,7 @@ impl JetStreamEngine {
     }
 
     /// The Engine.
-    pub fn engine(&self) -> &Engine<MemoryBackend> {
+    pub fn engine(&self) -> &Engine<B> {
         &self.engine
     }
 
@@ -362,19 +455,34 @@ impl JetStreamEngine {
     }
 }
 
-impl std::ops::Deref for JetStreamEngine {
-    type Target = Engine<MemoryBackend>;
+impl<B: Backend> std::ops::Deref for JetStreamEngine<B> {
+    type Target = Engine<B>;
 
     fn deref(&self) -> &Self::Target {
         &self.engine
     }
 }
 
-impl Drop for JetStreamEngine {
+impl<B: Backend> Drop for JetStreamEngine<B> {
     fn drop(&mut self) {
         if let Some((stop, thread)) = self.renewer.take() {
             let _ = stop.send(());
             let _ = thread.join();
+        }
+        // An on-disk replica that followed every append it acknowledged (the engine never
+        // stopped) holds each partition up to the owner's last known sequence: say so, once
+        // it is flushed. Otherwise the marker keeps no sequence and the next opening reads
+        // the partitions from their start.
+        if let Some((dir, held)) = self.kept.take() {
+            if self.engine.stopped().is_none() && self.engine.flush().is_ok() {
+                let sequences = self
+                    .owned
+                    .leases
+                    .iter()
+                    .map(|(&p, lease)| (p, lease.last_sequence()))
+                    .collect();
+                let _ = replica::write(&dir, &Held { sequences, ..held });
+            }
         }
         release_all(&self.owned.log, self.owned.leases.values());
     }

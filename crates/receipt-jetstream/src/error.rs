@@ -108,6 +108,13 @@ pub enum JetStreamError {
         /// The log's partition count.
         partitions: u32,
     },
+    /// The directory given for an engine's replica holds a replica of another log or of other
+    /// partitions (or one this build cannot tell the origin of): use a directory of its own.
+    #[error("the replica in {dir} is of another log or other partitions: give this engine a directory of its own")]
+    ReplicaMismatch {
+        /// The directory.
+        dir: String,
+    },
     /// The engine refused to open over the replayed partitions.
     #[error(transparent)]
     Engine(#[from] receipt_engine::EngineError),
@@ -134,6 +141,7 @@ impl JetStreamError {
             Self::Empty => "Empty",
             Self::NotOwned { .. } => "NotOwned",
             Self::NoPartition { .. } => "NoPartition",
+            Self::ReplicaMismatch { .. } => "ReplicaMismatch",
             Self::Engine(e) => e.kind(),
             Self::Store(e) => e.kind(),
         }

@@ -15,6 +15,7 @@ mod log;
 mod naming;
 mod noop;
 mod ownership;
+mod replica;
 mod verify;
 
 pub use engine::{JetStreamEngine, Ownership, Replayed};
@@ -22,4 +23,5 @@ pub use error::JetStreamError;
 pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
 pub use naming::partition_of;
 pub use ownership::Lease;
+pub use replica::REPLICA_MARKER_FILE;
 pub use verify::JetStreamVerifyReport;

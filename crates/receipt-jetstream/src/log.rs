@@ -212,6 +212,11 @@ impl JetStreamLog {
         format!("{} (prefix {})", self.url, self.prefix)
     }
 
+    /// The log's prefix (its streams, subjects and buckets start with it).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Partitions of the log (fixed when it was created).
     pub fn partitions(&self) -> u32 {
         self.streams.len() as u32

@@ -40,6 +40,15 @@ impl Lease {
     pub fn owner(&self) -> &str {
         &self.owner
     }
+
+    /// The partition stream's last sequence as this owner knows it: everything up to it is in
+    /// the owner's replica once its appends have returned.
+    pub(crate) fn last_sequence(&self) -> u64 {
+        *self
+            .last_sequence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 fn now_ms() -> u64 {

@@ -221,3 +221,67 @@ fn two_processes_split_the_partitions_and_their_gathered_answers_are_one_engines
         assert_eq!(list, want, "{u}");
     }
 }
+
+#[test]
+fn a_replica_on_disk_reads_only_what_the_partitions_gained_since_it_was_closed() {
+    let server = NatsServer::start();
+    let commands: Vec<Command> = Workload::new(config()).collect();
+    let users = users_of(&commands);
+    let (first, rest) = commands.split_at(commands.len() / 2);
+    let js_log = log(&server, "kept", 4);
+    let dir = tempfile::tempdir().unwrap();
+    let replica = dir.path().join("replica");
+    let open_a = || {
+        JetStreamEngine::open_in(js_log.clone(), &Ownership::all("a"), options(), &replica).unwrap()
+    };
+    let a = open_a();
+    run(&a, first);
+    let (held_by_a, a_answers) = (a.head(), answers(&a, &users));
+    drop(a);
+    // Reopened after a clean close: nothing to read, the same answers.
+    let a = open_a();
+    assert_eq!(a.replayed().events, 0);
+    assert_eq!(a.head(), held_by_a);
+    assert_eq!(answers(&a, &users), a_answers);
+    drop(a);
+    // Another process takes the partitions over and goes on; a's replica then reads only what
+    // it appended, and answers as it does.
+    let b = JetStreamEngine::open(js_log.clone(), &Ownership::all("b"), options()).unwrap();
+    run(&b, rest);
+    let (total, b_answers) = (b.head(), answers(&b, &users));
+    drop(b);
+    let a = open_a();
+    assert_eq!(a.replayed().events, total - held_by_a);
+    assert_eq!(answers(&a, &users), b_answers);
+    drop(a);
+    // After a crash the marker holds no sequence: every partition is read again, and what the
+    // replica holds already is recognised, not appended twice.
+    let marker = replica.join(REPLICA_MARKER_FILE);
+    let text = std::fs::read_to_string(&marker).unwrap();
+    let crashed: String = text
+        .lines()
+        .filter(|l| !(l.starts_with('p') && l.as_bytes().get(1).is_some_and(u8::is_ascii_digit)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(crashed.len() < text.len(), "{text}");
+    std::fs::write(&marker, crashed).unwrap();
+    let a = open_a();
+    assert_eq!(a.replayed().events, total);
+    assert_eq!(a.head(), total);
+    assert_eq!(answers(&a, &users), b_answers);
+    let mut all = Vec::new();
+    a.log().replay(0, |e| all.push(e.event)).unwrap();
+    assert_eq!(checks::difference_from_cold_fold(&a, &all).unwrap(), None);
+    drop(a);
+    // A replica of other partitions is refused: it would answer for conversations this
+    // process does not own.
+    match JetStreamEngine::open_in(
+        js_log.clone(),
+        &Ownership::of("a", [0]),
+        options(),
+        &replica,
+    ) {
+        Err(JetStreamError::ReplicaMismatch { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
