@@ -257,6 +257,7 @@ fn main() {
     let single = support::NatsServer::start();
     let always = support::NatsServer::start_syncing(true);
     let mut cluster = support::NatsCluster::start(3);
+    let mut reopenings = Vec::new();
     let setups: [(&str, String, usize); 3] = [
         (
             "JetStream, 1 server, `sync_interval: always` (`fsync` per write)",
@@ -298,6 +299,9 @@ fn main() {
             r.events as f64 / r.fold.as_secs_f64()
         );
         row(name, [one, sixteen, batched], &replay);
+        if n == 1 {
+            reopenings.push(reopening(&log, &config));
+        }
     }
     let log = connect(&cluster.urls(), 3, "failover");
     println!();
@@ -305,4 +309,38 @@ fn main() {
         "Failover (3-node cluster): {}",
         failover(&mut cluster, &log)
     );
+    for line in reopenings {
+        println!("{line}");
+    }
+}
+
+/// Opening times on the 16-thread log of the default-sync server: the replica in memory (read
+/// from the server), on sled the first time (read from the server), and on sled again after a
+/// clean close (nothing to read).
+fn reopening(log: &Arc<JetStreamLog>, config: &WorkloadConfig) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let on_disk = || {
+        let started = Instant::now();
+        let engine = JetStreamEngine::open_in(
+            log.clone(),
+            &Ownership::all("bench"),
+            options(config),
+            dir.path(),
+        )
+        .expect("open_in");
+        // Timed up to here: the close (a flush and the marker) is not part of opening.
+        (started.elapsed(), engine.replayed().events)
+    };
+    let started = Instant::now();
+    let engine = open(log, config);
+    let (memory, memory_events) = (started.elapsed(), engine.replayed().events);
+    drop(engine);
+    let (first, first_events) = on_disk();
+    let (again, again_events) = on_disk();
+    format!(
+        "Opening (1 server, {memory_events} events in 16 partitions): replica in memory {:.0} ms; on sled, first {:.0} ms ({first_events} events read), after a clean close {:.0} ms ({again_events} read)",
+        memory.as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3,
+        again.as_secs_f64() * 1e3
+    )
 }
