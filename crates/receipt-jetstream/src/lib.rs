@@ -12,16 +12,22 @@
 mod engine;
 mod error;
 mod log;
+mod log_append;
+mod log_read;
 mod naming;
 mod noop;
+mod owned;
 mod ownership;
 mod replica;
 mod verify;
 
-pub use engine::{JetStreamEngine, Ownership, Replayed};
+pub use engine::JetStreamEngine;
 pub use error::JetStreamError;
-pub use log::{Appended, JetStreamLog, JetStreamOptions, PartitionEvent};
+pub use log::{JetStreamLog, JetStreamOptions};
+pub use log_append::Appended;
+pub use log_read::PartitionEvent;
 pub use naming::partition_of;
+pub use owned::{Ownership, Replayed};
 pub use ownership::Lease;
 pub use replica::REPLICA_MARKER_FILE;
 pub use verify::JetStreamVerifyReport;

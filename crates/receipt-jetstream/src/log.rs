@@ -12,22 +12,19 @@
 //! retry that arrives after its own append is recognised by reading the subject's last message.
 
 use crate::error::JetStreamError;
-use crate::naming::{
-    conversation_of_subject, kv_key, partition_of, stream_name, stream_subjects, subject_of,
-};
-use crate::noop::{decode_noop, encode_noop, noop_subject, NOOP_TOKEN};
+use crate::naming::{kv_key, partition_of, stream_name, stream_subjects, subject_of};
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
-use receipt_domain::{CommandId, ConversationId, Event, EventId};
-use receipt_store::wire::{decode_record, encode_record};
+use receipt_domain::{ConversationId, EventId};
+use receipt_store::wire::decode_record;
 use receipt_store::StoreError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const POSITION: &str = "Receipts-Position";
-const VERSION: &str = "Receipts-Version";
-const FIRST_EVENT: &str = "Receipts-First-Event";
+pub(crate) const POSITION: &str = "Receipts-Position";
+pub(crate) const VERSION: &str = "Receipts-Version";
+pub(crate) const FIRST_EVENT: &str = "Receipts-First-Event";
 const PARTITIONS_KEY: &str = "partitions";
 
 /// How to reach and lay out the log.
@@ -81,84 +78,23 @@ impl JetStreamOptions {
     }
 }
 
-/// What an append did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Appended {
-    /// The conversation's version after it.
-    pub version: u64,
-    /// The message's sequence in its partition's stream.
-    pub sequence: u64,
-    /// The same events were already appended (a retry): nothing new was stored.
-    pub duplicate: bool,
-}
-
-/// One event read from a partition, where it is.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct PartitionEvent {
-    /// The message's sequence in the partition's stream.
-    pub sequence: u64,
-    /// The conversation's version this event makes (1 for its first event).
-    pub version: u64,
-    /// The event.
-    pub event: Event,
-}
-
-/// An append ready to publish.
-struct Planned {
-    conversation: ConversationId,
-    partition: u32,
-    subject: String,
-    message: jetstream::message::PublishMessage,
-    expected_version: u64,
-    after: u64,
-    first: EventId,
-}
-
-/// What an append comes to before it is sent.
-enum Plan {
-    /// Answered without sending (a recognised retry, or a conflict).
-    Settled(Result<Appended, JetStreamError>),
-    /// To be sent.
-    Publish(Planned),
-}
-
-/// How many times an owner's append refused for its fence is sent again while its partition
-/// holds nothing past the fence (see `JetStreamLog::moved_past`).
-const FENCE_RECHECKS: u32 = 20;
-
-/// Whether the server refused a publish because a sequence it expected was not the last:
-/// error 10071, or its constant form 10164 (which the client does not classify). Either is a
-/// refusal (nothing stored), not a lost answer. On a cluster, 10164 also answers an expectation
-/// sent before the message it names was applied: which is why an owner sends its appends to a
-/// partition one at a time (docs/scale-out.md).
-fn wrong_last_sequence(e: &jetstream::context::PublishError) -> bool {
-    e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence
-        || std::error::Error::source(e)
-            .and_then(|s| s.downcast_ref::<jetstream::Error>())
-            .is_some_and(|j| {
-                j.error_code() == jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
-            })
-}
-
 /// The last message of a conversation's subject, as far as an append needs it.
 #[derive(Debug, Clone, Copy, Default)]
-struct Tip {
-    version: u64,
-    sequence: u64,
-    first_event: Option<EventId>,
+pub(crate) struct Tip {
+    pub(crate) version: u64,
+    pub(crate) sequence: u64,
+    pub(crate) first_event: Option<EventId>,
 }
 
 /// The receipt log on a JetStream server or cluster. Blocking: it runs its client on a runtime
 /// of its own.
 pub struct JetStreamLog {
     pub(crate) runtime: tokio::runtime::Runtime,
-    context: jetstream::Context,
-    streams: Vec<stream::Stream>,
+    pub(crate) context: jetstream::Context,
+    pub(crate) streams: Vec<stream::Stream>,
     checkpoints: kv::Store,
     pub(crate) leases: kv::Store,
-    prefix: String,
+    pub(crate) prefix: String,
     url: String,
     /// Each conversation's last message, as this process last saw or wrote it.
     tips: Mutex<HashMap<ConversationId, Tip>>,
@@ -227,19 +163,19 @@ impl JetStreamLog {
         partition_of(conversation, self.partitions())
     }
 
-    fn subject(&self, conversation: &ConversationId) -> (usize, String) {
+    pub(crate) fn subject(&self, conversation: &ConversationId) -> (usize, String) {
         let p = self.partition(conversation);
         (p as usize, subject_of(&self.prefix, p, conversation))
     }
 
-    fn tips(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Tip>> {
+    pub(crate) fn tips(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Tip>> {
         self.tips
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The conversation's last message as the server has it.
-    fn fetch_tip(&self, conversation: &ConversationId) -> Result<Tip, JetStreamError> {
+    pub(crate) fn fetch_tip(&self, conversation: &ConversationId) -> Result<Tip, JetStreamError> {
         let (p, subject) = self.subject(conversation);
         let got = self
             .runtime
@@ -256,305 +192,6 @@ impl JetStreamLog {
     /// The conversation's version: its number of events.
     pub fn version(&self, conversation: &ConversationId) -> Result<u64, JetStreamError> {
         Ok(self.fetch_tip(conversation)?.version)
-    }
-
-    /// Appends one decision's `events` to `conversation`, decided at `expected_version`: all of
-    /// them or none, only if nothing was appended to the conversation since, once however often
-    /// it is retried (a retry is answered with `duplicate`).
-    pub fn append(
-        &self,
-        conversation: &ConversationId,
-        expected_version: u64,
-        events: &[Event],
-    ) -> Result<Appended, JetStreamError> {
-        self.append_fenced(conversation, expected_version, events, None)
-    }
-
-    /// [`JetStreamLog::append`]; with `fence` (the partition stream's last sequence as its
-    /// owner knows it), also only if nothing was appended to the whole partition since: the
-    /// server refuses the append of an owner that another has replaced
-    /// ([`JetStreamError::Fenced`]), whichever conversation it names.
-    pub(crate) fn append_fenced(
-        &self,
-        conversation: &ConversationId,
-        expected_version: u64,
-        events: &[Event],
-        mut fence: Option<&mut u64>,
-    ) -> Result<Appended, JetStreamError> {
-        let mut rechecks = 0;
-        loop {
-            let planned =
-                match self.plan(conversation, expected_version, events, fence.as_deref())? {
-                    Plan::Settled(answer) => return answer,
-                    Plan::Publish(planned) => planned,
-                };
-            let acked = self.runtime.block_on(async {
-                self.context
-                    .send_publish(planned.subject.clone(), planned.message.clone())
-                    .await?
-                    .await
-            });
-            let answer = self.finish(&planned, acked, fence.is_some());
-            match (&answer, fence.as_deref_mut()) {
-                // Stored (or found stored: a retry of ours the client sent again) past the
-                // fence: the fence moves to it.
-                (Ok(a), Some(last)) if a.sequence > *last => *last = a.sequence,
-                (Err(JetStreamError::Fenced { partition }), Some(last))
-                    if rechecks < FENCE_RECHECKS && !self.moved_past(*partition, *last)? =>
-                {
-                    rechecks += 1;
-                    std::thread::sleep(Duration::from_millis(5 * u64::from(rechecks)));
-                    continue;
-                }
-                _ => {}
-            }
-            return answer;
-        }
-    }
-
-    /// Whether partition `p` holds a message past sequence `last`: what tells a real fence
-    /// (another owner appended) from a refusal of a cluster that had not applied the owner's
-    /// previous message yet when the next one came (error 10164, seen under load on the
-    /// 3-node cluster in `examples/engine_rates.rs`, with nothing appended by anyone else).
-    fn moved_past(&self, p: u32, last: u64) -> Result<bool, JetStreamError> {
-        Ok(self.partition_head(p)? > last)
-    }
-
-    /// Several decisions, each to a different conversation, published without waiting for one
-    /// another's acknowledgement (one round trip for all instead of one each): each is accepted,
-    /// refused or recognised as [`JetStreamLog::append`] would, and answered in order. The
-    /// outer `Err` is a decision naming a conversation twice (its second would depend on the
-    /// first's acknowledgement).
-    pub fn append_many(
-        &self,
-        decisions: &[(ConversationId, u64, Vec<Event>)],
-    ) -> Result<Vec<Result<Appended, JetStreamError>>, JetStreamError> {
-        let mut seen = std::collections::HashSet::new();
-        if let Some((c, _, _)) = decisions.iter().find(|(c, _, _)| !seen.insert(c)) {
-            return Err(JetStreamError::ConversationTwice {
-                conversation: c.clone(),
-            });
-        }
-        let plans = decisions
-            .iter()
-            .map(|(c, v, events)| self.plan(c, *v, events, None))
-            .collect::<Vec<_>>();
-        let acks = self.runtime.block_on(async {
-            let mut pending = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                pending.push(match plan {
-                    Ok(Plan::Publish(p)) => Some(
-                        self.context
-                            .send_publish(p.subject.clone(), p.message.clone())
-                            .await,
-                    ),
-                    _ => None,
-                });
-            }
-            let mut acks = Vec::with_capacity(pending.len());
-            for sent in pending {
-                acks.push(match sent {
-                    Some(Ok(future)) => Some(future.await),
-                    Some(Err(e)) => Some(Err(e)),
-                    None => None,
-                });
-            }
-            acks
-        });
-        Ok(plans
-            .into_iter()
-            .zip(acks)
-            .map(|(plan, ack)| match (plan?, ack) {
-                (Plan::Settled(answer), _) => answer,
-                (Plan::Publish(p), Some(acked)) => self.finish(&p, acked, false),
-                (Plan::Publish(_), None) => Err(JetStreamError::request("append", "not sent")),
-            })
-            .collect())
-    }
-
-    /// What an append of `events` at `expected_version` sends, or its answer when the
-    /// conversation is elsewhere already (a retry of its last decision, or a conflict).
-    fn plan(
-        &self,
-        conversation: &ConversationId,
-        expected_version: u64,
-        events: &[Event],
-        fence: Option<&u64>,
-    ) -> Result<Plan, JetStreamError> {
-        let first = events.first().ok_or(JetStreamError::Empty)?.id;
-        let after = expected_version + events.len() as u64;
-        let cached = self.tips().get(conversation).copied();
-        let tip = match cached {
-            Some(t) if t.version == expected_version => t,
-            // A conversation never seen: sent as new, without asking. The server checks the
-            // expectation (no message on the subject yet) and refuses it otherwise; `finish`
-            // then asks and answers a retry or a conflict.
-            None if expected_version == 0 => Tip::default(),
-            _ => self.fetch_tip(conversation)?,
-        };
-        if tip.version != expected_version {
-            return Ok(Plan::Settled(self.settle(
-                conversation,
-                expected_version,
-                after,
-                first,
-                tip,
-            )));
-        }
-        let (p, subject) = self.subject(conversation);
-        let record = encode_record(expected_version, events)?;
-        let mut message = jetstream::message::PublishMessage::build()
-            .payload(Bytes::from(record))
-            .message_id(first.0.to_string())
-            .expected_last_subject_sequence(tip.sequence)
-            .header(POSITION, expected_version.to_string().as_str())
-            .header(VERSION, after.to_string().as_str())
-            .header(FIRST_EVENT, first.0.to_string().as_str());
-        if let Some(last) = fence {
-            message = message.expected_last_sequence(*last);
-        }
-        Ok(Plan::Publish(Planned {
-            conversation: conversation.clone(),
-            partition: p as u32,
-            subject,
-            message,
-            expected_version,
-            after,
-            first,
-        }))
-    }
-
-    /// The answer to a published append, from the server's acknowledgement or refusal.
-    fn finish(
-        &self,
-        p: &Planned,
-        acked: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
-        fenced: bool,
-    ) -> Result<Appended, JetStreamError> {
-        match acked {
-            Ok(ack) if ack.duplicate => {
-                // The server had this message id: an earlier attempt was stored. Say where.
-                let tip = self.fetch_tip(&p.conversation)?;
-                self.settle(&p.conversation, p.expected_version, p.after, p.first, tip)
-            }
-            Ok(ack) => {
-                self.tips().insert(
-                    p.conversation.clone(),
-                    Tip {
-                        version: p.after,
-                        sequence: ack.sequence,
-                        first_event: Some(p.first),
-                    },
-                );
-                Ok(Appended {
-                    version: p.after,
-                    sequence: ack.sequence,
-                    duplicate: false,
-                })
-            }
-            Err(e) if wrong_last_sequence(&e) => {
-                let tip = self.fetch_tip(&p.conversation)?;
-                match self.settle(&p.conversation, p.expected_version, p.after, p.first, tip) {
-                    // Not a retry, and the partition or the conversation moved past what its
-                    // owner knew: only another owner appends to an owned partition.
-                    Err(JetStreamError::Conflict { .. }) if fenced => Err(JetStreamError::Fenced {
-                        partition: p.partition,
-                    }),
-                    settled => settled,
-                }
-            }
-            Err(e) => {
-                // Unknown outcome: forget the tip, so the retry asks the server.
-                self.tips().remove(&p.conversation);
-                Err(JetStreamError::request("append", e))
-            }
-        }
-    }
-
-    /// The conversation is not at `expected_version`: the append is a retry of the decision
-    /// the server holds last (`duplicate`), or a conflict.
-    fn settle(
-        &self,
-        conversation: &ConversationId,
-        expected_version: u64,
-        after: u64,
-        first: EventId,
-        tip: Tip,
-    ) -> Result<Appended, JetStreamError> {
-        if tip.version == after && tip.first_event == Some(first) {
-            // Stored already (an earlier attempt), by this or another process.
-            return Ok(Appended {
-                version: after,
-                sequence: tip.sequence,
-                duplicate: true,
-            });
-        }
-        Err(JetStreamError::Conflict {
-            conversation: conversation.clone(),
-            expected: expected_version,
-            actual: tip.version,
-        })
-    }
-
-    /// Records the no-op `command` in partition `p`, fenced at `last` (the partition's last
-    /// sequence as its owner knows it, moved on success). A retry is dropped by the server
-    /// (the message id names the command).
-    pub(crate) fn append_noop_fenced(
-        &self,
-        p: u32,
-        command: CommandId,
-        last: &mut u64,
-    ) -> Result<(), JetStreamError> {
-        let mut rechecks = 0;
-        loop {
-            let message = jetstream::message::PublishMessage::build()
-                .payload(Bytes::from(encode_noop(command)))
-                .message_id(format!("noop-{}", command.0))
-                .expected_last_sequence(*last);
-            let acked = self.runtime.block_on(async {
-                self.context
-                    .send_publish(noop_subject(&self.prefix, p), message)
-                    .await?
-                    .await
-            });
-            return match acked {
-                Ok(ack) => {
-                    if ack.sequence > *last {
-                        *last = ack.sequence;
-                    }
-                    Ok(())
-                }
-                Err(e) if wrong_last_sequence(&e) => {
-                    if self.noop_at(p, *last + 1, command)? {
-                        // Stored by an earlier attempt whose answer was lost.
-                        *last += 1;
-                        return Ok(());
-                    }
-                    if rechecks < FENCE_RECHECKS && !self.moved_past(p, *last)? {
-                        // Refused before the previous message was applied: as in
-                        // `append_fenced`, sent again.
-                        rechecks += 1;
-                        std::thread::sleep(Duration::from_millis(5 * u64::from(rechecks)));
-                        continue;
-                    }
-                    Err(JetStreamError::Fenced { partition: p })
-                }
-                Err(e) => Err(JetStreamError::request("record a no-op", e)),
-            };
-        }
-    }
-
-    /// Whether the message at `sequence` of partition `p` is the no-op record of `command`.
-    fn noop_at(&self, p: u32, sequence: u64, command: CommandId) -> Result<bool, JetStreamError> {
-        let stream = self.partition_stream(p)?;
-        match self.runtime.block_on(stream.direct_get(sequence)) {
-            Ok(m) if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) => {
-                Ok(decode_noop(&m.payload, sequence)? == command)
-            }
-            Ok(_) => Ok(false),
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(false),
-            Err(e) => Err(JetStreamError::request("read a message", e)),
-        }
     }
 
     /// Remembers a conversation's last message as a replay found it, so the next append to it
@@ -574,30 +211,6 @@ impl JetStreamLog {
                 first_event: Some(first_event),
             },
         );
-    }
-
-    /// Every event of `conversation`, in order.
-    pub fn read_conversation(
-        &self,
-        conversation: &ConversationId,
-    ) -> Result<Vec<Event>, JetStreamError> {
-        let (p, subject) = self.subject(conversation);
-        let mut events = Vec::new();
-        let mut next = 1;
-        loop {
-            let got = self
-                .runtime
-                .block_on(self.streams[p].direct_get_next_for_subject(subject.clone(), Some(next)));
-            let m = match got {
-                Ok(m) => m,
-                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => break,
-                Err(e) => return Err(JetStreamError::request("read a conversation", e)),
-            };
-            let position = events.len() as u64;
-            events.extend(decode_record(&m.payload, position)?);
-            next = m.sequence + 1;
-        }
-        Ok(events)
     }
 
     /// The last sequence of partition `p`'s stream (0 when empty).
@@ -621,109 +234,9 @@ impl JetStreamLog {
         Ok(info.cluster.and_then(|c| c.leader))
     }
 
-    fn partition_stream(&self, p: u32) -> Result<&stream::Stream, JetStreamError> {
+    pub(crate) fn partition_stream(&self, p: u32) -> Result<&stream::Stream, JetStreamError> {
         self.streams.get(p as usize).ok_or_else(|| {
             JetStreamError::Store(StoreError::corrupt(0, format!("no partition {p}")))
-        })
-    }
-
-    /// Partition `p`'s events from stream sequence `from` (1 is the start) to its head as of
-    /// the call, in stream order (each conversation's in its own order), each checked against
-    /// its checksum and the version its message says.
-    pub fn replay_partition(
-        &self,
-        p: u32,
-        from: u64,
-        visit: impl FnMut(&ConversationId, PartitionEvent),
-    ) -> Result<u64, JetStreamError> {
-        self.replay_partition_with(p, from, visit, |_, _| {})
-    }
-
-    /// [`JetStreamLog::replay_partition`], also visiting each no-op record (its sequence and
-    /// command id).
-    pub(crate) fn replay_partition_with(
-        &self,
-        p: u32,
-        from: u64,
-        mut visit: impl FnMut(&ConversationId, PartitionEvent),
-        mut visit_noop: impl FnMut(u64, CommandId),
-    ) -> Result<u64, JetStreamError> {
-        use futures_util::StreamExt;
-        let head = self.partition_head(p)?;
-        let from = from.max(1);
-        if from > head {
-            return Ok(head);
-        }
-        let stream = self.partition_stream(p)?;
-        // An ordered consumer streams the messages in batches (one request per message would
-        // bound the replay by round trips), from `from` on.
-        self.runtime.block_on(async {
-            let consumer = stream
-                .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                    deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
-                        start_sequence: from,
-                    },
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| JetStreamError::request("replay a partition", e))?;
-            let mut messages = consumer
-                .messages()
-                .await
-                .map_err(|e| JetStreamError::request("replay a partition", e))?;
-            let mut expected = from;
-            while expected <= head {
-                let m = match messages.next().await {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => return Err(JetStreamError::request("replay a partition", e)),
-                    None => {
-                        return Err(JetStreamError::request(
-                            "replay a partition",
-                            "the consumer ended",
-                        ))
-                    }
-                };
-                let seq = m
-                    .info()
-                    .map_err(|e| JetStreamError::request("replay a partition", e))?
-                    .stream_sequence;
-                // Deletes are denied: a gap is a message the server lost, reported as damage.
-                if seq != expected {
-                    return Err(StoreError::corrupt(
-                        expected,
-                        "a message of the partition is missing",
-                    )
-                    .into());
-                }
-                if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) {
-                    visit_noop(seq, decode_noop(&m.payload, seq)?);
-                    expected = seq + 1;
-                    continue;
-                }
-                let conversation = conversation_of_subject(m.subject.as_str())?;
-                let headers = m.headers.as_ref();
-                let position: u64 = headers
-                    .and_then(|h| h.get(POSITION))
-                    .and_then(|v| v.as_str().parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::corrupt(
-                            seq,
-                            format!("message without a valid {POSITION} header"),
-                        )
-                    })?;
-                for (i, event) in decode_record(&m.payload, position)?.into_iter().enumerate() {
-                    visit(
-                        &conversation,
-                        PartitionEvent {
-                            sequence: seq,
-                            version: position + 1 + i as u64,
-                            event,
-                        },
-                    );
-                }
-                expected = seq + 1;
-            }
-            Ok(head)
         })
     }
 
@@ -754,7 +267,10 @@ impl JetStreamLog {
     }
 }
 
-fn header(m: &jetstream::message::StreamMessage, name: &str) -> Result<u64, JetStreamError> {
+pub(crate) fn header(
+    m: &jetstream::message::StreamMessage,
+    name: &str,
+) -> Result<u64, JetStreamError> {
     m.headers
         .get(name)
         .and_then(|v| v.as_str().parse().ok())
@@ -766,7 +282,7 @@ fn header(m: &jetstream::message::StreamMessage, name: &str) -> Result<u64, JetS
 /// The conversation's tip from its last message, taken from the checksummed record (the
 /// version it starts at, checked against the record, its events and the first's id), not from
 /// the headers: a retry is recognised, or refused, on what the record says.
-fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> {
+pub(crate) fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetStreamError> {
     let position = header(m, POSITION)?;
     let events = decode_record(&m.payload, position)?;
     Ok(Tip {

@@ -10,7 +10,8 @@
 //! little early or late, never two writers at once.
 
 use crate::error::JetStreamError;
-use crate::log::{Appended, JetStreamLog};
+use crate::log::JetStreamLog;
+use crate::log_append::Appended;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use receipt_domain::{CommandId, ConversationId, Event};
