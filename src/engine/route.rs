@@ -62,31 +62,16 @@ impl<B: Backend> Engine<B> {
         reserved: &mut Reserved<'_>,
     ) -> Result<Result<Decision, EngineError>, StoreError> {
         let mut sending = None;
-        if let CommandKind::SendMessage {
-            conversation,
-            message,
-            ..
-        }
-        | CommandKind::SendMessageMentioning {
-            conversation,
-            message,
-            ..
-        }
-        | CommandKind::SendThreadReply {
-            conversation,
-            message,
-            ..
-        } = &command.kind
-        {
+        if let Some((message, conversation)) = command.kind.sent_message() {
             match self
                 .shared
                 .reservations
-                .reserve(&self.shared.log, *message, conversation)?
+                .reserve(&self.shared.log, message, conversation)?
             {
-                Reservation::InUse => return Ok(Err(DomainError::MessageIdInUse(*message).into())),
+                Reservation::InUse => return Ok(Err(DomainError::MessageIdInUse(message).into())),
                 Reservation::Reserved => {
-                    reserved.messages.push(*message);
-                    sending = Some(*message);
+                    reserved.messages.push(message);
+                    sending = Some(message);
                 }
                 Reservation::Here => {}
             }

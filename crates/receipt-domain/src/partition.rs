@@ -285,6 +285,30 @@ impl CommandKind {
         }
     }
 
+    /// The message a command sends and the conversation it sends it in (a message, a message
+    /// with mentions, a thread reply), if it sends one: what a service records to route the
+    /// later commands that name only the message.
+    pub fn sent_message(&self) -> Option<(crate::ids::MessageId, &ConversationId)> {
+        match self {
+            Self::SendMessage {
+                conversation,
+                message,
+                ..
+            }
+            | Self::SendMessageMentioning {
+                conversation,
+                message,
+                ..
+            }
+            | Self::SendThreadReply {
+                conversation,
+                message,
+                ..
+            } => Some((*message, conversation)),
+            _ => None,
+        }
+    }
+
     /// The message a command names, if it names one instead of a conversation.
     pub fn named_message(&self) -> Option<crate::ids::MessageId> {
         match self {

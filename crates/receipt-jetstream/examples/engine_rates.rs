@@ -30,29 +30,13 @@ fn split(commands: &[Command], threads: usize) -> Vec<Vec<Command>> {
     let mut sent: HashMap<MessageId, ConversationId> = HashMap::new();
     let mut parts = vec![Vec::new(); threads];
     for c in commands {
-        let conversation = match &c.kind {
-            CommandKind::SendMessage {
-                conversation,
-                message,
-                ..
-            }
-            | CommandKind::SendMessageMentioning {
-                conversation,
-                message,
-                ..
-            }
-            | CommandKind::SendThreadReply {
-                conversation,
-                message,
-                ..
-            } => {
-                sent.insert(*message, conversation.clone());
-                Some(conversation.clone())
-            }
-            kind => kind
-                .named_conversation()
-                .or_else(|| kind.named_message().and_then(|m| sent.get(&m).cloned())),
-        };
+        if let Some((message, conversation)) = c.kind.sent_message() {
+            sent.insert(message, conversation.clone());
+        }
+        let conversation = c
+            .kind
+            .named_conversation()
+            .or_else(|| c.kind.named_message().and_then(|m| sent.get(&m).cloned()));
         let part = conversation.map_or(0, |c| partition_of(&c, threads as u32) as usize);
         parts[part].push(c.clone());
     }

@@ -192,16 +192,7 @@ impl JetStreamLog {
         command: CommandId,
         retry_for: Duration,
     ) -> Result<(), JetStreamError> {
-        if self.partition(conversation) != lease.partition {
-            return Err(JetStreamError::WrongPartition {
-                conversation: conversation.clone(),
-                partition: lease.partition,
-            });
-        }
-        let mut last = lease
-            .last_sequence
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self.fence(lease, conversation)?;
         resolving(retry_for, || {
             self.append_noop_fenced(lease.partition, command, &mut last)
         })
@@ -240,19 +231,30 @@ impl JetStreamLog {
         events: &[Event],
         retry_for: Duration,
     ) -> Result<Appended, JetStreamError> {
+        let mut last = self.fence(lease, conversation)?;
+        resolving(retry_for, || {
+            self.append_fenced(conversation, expected_version, events, Some(&mut last))
+        })
+    }
+
+    /// The lease's fence, held: the partition's last sequence as this owner knows it, which
+    /// this owner's appends to the partition take turns on. `WrongPartition` if `conversation`
+    /// is in another partition.
+    fn fence<'a>(
+        &self,
+        lease: &'a Lease,
+        conversation: &ConversationId,
+    ) -> Result<std::sync::MutexGuard<'a, u64>, JetStreamError> {
         if self.partition(conversation) != lease.partition {
             return Err(JetStreamError::WrongPartition {
                 conversation: conversation.clone(),
                 partition: lease.partition,
             });
         }
-        let mut last = lease
+        Ok(lease
             .last_sequence
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        resolving(retry_for, || {
-            self.append_fenced(conversation, expected_version, events, Some(&mut last))
-        })
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 

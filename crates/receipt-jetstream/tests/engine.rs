@@ -128,23 +128,8 @@ fn route(
     partitions: u32,
     sent: &mut std::collections::HashMap<MessageId, ConversationId>,
 ) -> Option<u32> {
-    if let CommandKind::SendMessage {
-        conversation,
-        message,
-        ..
-    }
-    | CommandKind::SendMessageMentioning {
-        conversation,
-        message,
-        ..
-    }
-    | CommandKind::SendThreadReply {
-        conversation,
-        message,
-        ..
-    } = &command.kind
-    {
-        sent.insert(*message, conversation.clone());
+    if let Some((message, conversation)) = command.kind.sent_message() {
+        sent.insert(message, conversation.clone());
     }
     let conversation = command.kind.named_conversation().or_else(|| {
         command
