@@ -160,20 +160,18 @@ impl Projections {
             // the summary was refreshed with it: both agree.
             let header = self.header(log, &conversation)?;
             let summary = self.current(log, user, &conversation, summary, header)?;
-            list.push((
-                header.last_message_at_ms,
-                ConversationUnread {
-                    unread: summary.unread(header.len),
-                    mentions: summary.mentions,
-                    mode: summary.mode,
-                    thread_unread: summary.thread_unread,
-                    conversation,
-                },
-            ));
+            list.push(ConversationUnread {
+                unread: summary.unread(header.len),
+                mentions: summary.mentions,
+                mode: summary.mode,
+                thread_unread: summary.thread_unread,
+                last_message_at_ms: header.last_message_at_ms,
+                conversation,
+            });
         }
         self.users.to_back(user);
         order_conversation_list(&mut list);
-        Ok(list.into_iter().map(|(_, c)| c).collect())
+        Ok(list)
     }
 
     /// Reads every checkpointed summary of `user` the cache does not hold yet.

@@ -27,6 +27,9 @@ pub struct ConversationUnread {
     pub mode: NotificationMode,
     /// Unread replies in the threads the user follows in it, apart from `unread`.
     pub thread_unread: u32,
+    /// When its last message was sent (Unix ms; 0 before any): what the list is ordered by, and
+    /// how lists gathered from several engine processes merge ([`order_conversation_list`]).
+    pub last_message_at_ms: u64,
 }
 
 impl ConversationUnread {
@@ -178,11 +181,13 @@ pub(crate) fn check_page_size(page_size: u32) -> Result<(), QueryError> {
 }
 
 /// Orders a conversation list the way chat clients show it: the conversation whose last message
-/// is newest first (the `u64` is that message's time), ties by conversation id. It needs no
-/// order across conversations' streams, so partitions can answer it apart.
-pub fn order_conversation_list(list: &mut [(u64, ConversationUnread)]) {
-    list.sort_by(|(at_a, a), (at_b, b)| {
-        at_b.cmp(at_a)
+/// is newest first, ties by conversation id. It needs no order across conversations' streams,
+/// so partitions (and engine processes owning some of them) can answer apart: the lists of
+/// several processes, put together and ordered by this, are the list one engine would give.
+pub fn order_conversation_list(list: &mut [ConversationUnread]) {
+    list.sort_by(|a, b| {
+        b.last_message_at_ms
+            .cmp(&a.last_message_at_ms)
             .then_with(|| a.conversation.cmp(&b.conversation))
     });
 }
@@ -268,26 +273,24 @@ impl State {
         let Some(u) = self.user_idx(user) else {
             return Vec::new();
         };
-        let mut list: Vec<(u64, ConversationUnread)> = self.users[u as usize]
+        let mut list: Vec<ConversationUnread> = self.users[u as usize]
             .conversations
             .iter()
             .filter_map(|&c| {
                 let conv = &self.conversations[c as usize];
                 let r = conv.readers.get(&u)?;
-                Some((
-                    conv.messages.last().map_or(0, |m| m.sent_at_ms),
-                    ConversationUnread {
-                        conversation: conv.id.clone(),
-                        unread: conv.unread_of(u, r),
-                        mentions: conv.mentions_of(u, r),
-                        mode: r.mode,
-                        thread_unread: conv.thread_unread_of(u),
-                    },
-                ))
+                Some(ConversationUnread {
+                    conversation: conv.id.clone(),
+                    unread: conv.unread_of(u, r),
+                    mentions: conv.mentions_of(u, r),
+                    mode: r.mode,
+                    thread_unread: conv.thread_unread_of(u),
+                    last_message_at_ms: conv.messages.last().map_or(0, |m| m.sent_at_ms),
+                })
             })
             .collect();
         order_conversation_list(&mut list);
-        list.into_iter().map(|(_, c)| c).collect()
+        list
     }
 
     /// Current members of a group (0 for an unknown group).

@@ -124,6 +124,7 @@ fn former_member_keeps_the_conversation_and_may_clear_it() {
             mentions: 0,
             mode: NotificationMode::All,
             thread_unread: 0,
+            last_message_at_ms: w.now_ms,
         }]
     );
     w.mark_all(gconv("team"), "bob").unwrap();
@@ -153,6 +154,7 @@ fn badge_and_conversation_list_add_up_every_conversation() {
                 mentions: 0,
                 mode: NotificationMode::All,
                 thread_unread: 0,
+                last_message_at_ms: w.now_ms,
             },
             ConversationUnread {
                 conversation: direct("bob", "carol"),
@@ -160,6 +162,7 @@ fn badge_and_conversation_list_add_up_every_conversation() {
                 mentions: 0,
                 mode: NotificationMode::All,
                 thread_unread: 0,
+                last_message_at_ms: w.now_ms,
             },
             ConversationUnread {
                 conversation: gconv("team"),
@@ -167,6 +170,7 @@ fn badge_and_conversation_list_add_up_every_conversation() {
                 mentions: 0,
                 mode: NotificationMode::All,
                 thread_unread: 0,
+                last_message_at_ms: w.now_ms,
             },
         ]
     );

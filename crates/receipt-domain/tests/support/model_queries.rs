@@ -38,6 +38,7 @@ impl Model {
                 mentions: self.mentions(u, c),
                 mode: self.mode(u, c),
                 thread_unread: self.conversation_thread_unread(u, c),
+                last_message_at_ms: last_at(c),
             })
             .collect()
     }
