@@ -175,14 +175,19 @@ impl JetStreamLog {
     }
 
     /// The conversation's last message as the server has it.
+    ///
+    /// Read from the stream's leader, not with a direct get: a direct get may be answered by a
+    /// replica that lags (after a leader change, say), and an append decided or settled on a
+    /// tip older than the leader's would be refused, or a stored retry taken for a conflict (a
+    /// spurious `Fenced`, seen once in CI on the 3-node cluster right after the leader's kill).
     pub(crate) fn fetch_tip(&self, conversation: &ConversationId) -> Result<Tip, JetStreamError> {
         let (p, subject) = self.subject(conversation);
         let got = self
             .runtime
-            .block_on(self.streams[p].direct_get_last_for_subject(subject));
+            .block_on(self.streams[p].get_last_raw_message_by_subject(&subject));
         let tip = match got {
             Ok(m) => tip_of(&m)?,
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Tip::default(),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Tip::default(),
             Err(e) => return Err(JetStreamError::request("read the conversation's tip", e)),
         };
         self.tips().insert(conversation.clone(), tip);

@@ -46,6 +46,16 @@ enum Plan {
 /// holds nothing past the fence (see `JetStreamLog::moved_past`).
 const FENCE_RECHECKS: u32 = 20;
 
+/// A refusal for the partition's fence while nothing is past it, after every recheck: not a
+/// fence, not stored; reported as a lost answer (`Request`), which an owner resolving lost
+/// answers (`append_owned_retrying`) sends again.
+fn unexplained_refusal() -> JetStreamError {
+    JetStreamError::request(
+        "append",
+        "refused for the partition's last sequence while nothing was past it",
+    )
+}
+
 /// Whether the server refused a publish because a sequence it expected was not the last:
 /// error 10071, or its constant form 10164 (which the client does not classify). Either is a
 /// refusal (nothing stored), not a lost answer. On a cluster, 10164 also answers an expectation
@@ -103,11 +113,16 @@ impl JetStreamLog {
                 // fence: the fence moves to it.
                 (Ok(a), Some(last)) if a.sequence > *last => *last = a.sequence,
                 (Err(JetStreamError::Fenced { partition }), Some(last))
-                    if rechecks < FENCE_RECHECKS && !self.moved_past(*partition, *last)? =>
+                    if !self.moved_past(*partition, *last)? =>
                 {
-                    rechecks += 1;
-                    std::thread::sleep(Duration::from_millis(5 * u64::from(rechecks)));
-                    continue;
+                    if rechecks < FENCE_RECHECKS {
+                        rechecks += 1;
+                        std::thread::sleep(Duration::from_millis(5 * u64::from(rechecks)));
+                        continue;
+                    }
+                    // Not fenced (nothing is past the fence) and not stored: an answer not
+                    // understood, which a caller resolving lost answers sends again.
+                    return Err(unexplained_refusal());
                 }
                 _ => {}
             }
@@ -333,14 +348,17 @@ impl JetStreamLog {
                         *last += 1;
                         return Ok(());
                     }
-                    if rechecks < FENCE_RECHECKS && !self.moved_past(p, *last)? {
+                    if self.moved_past(p, *last)? {
+                        return Err(JetStreamError::Fenced { partition: p });
+                    }
+                    if rechecks < FENCE_RECHECKS {
                         // Refused before the previous message was applied: as in
                         // `append_fenced`, sent again.
                         rechecks += 1;
                         std::thread::sleep(Duration::from_millis(5 * u64::from(rechecks)));
                         continue;
                     }
-                    Err(JetStreamError::Fenced { partition: p })
+                    Err(unexplained_refusal())
                 }
                 Err(e) => Err(JetStreamError::request("record a no-op", e)),
             };
@@ -350,12 +368,13 @@ impl JetStreamLog {
     /// Whether the message at `sequence` of partition `p` is the no-op record of `command`.
     fn noop_at(&self, p: u32, sequence: u64, command: CommandId) -> Result<bool, JetStreamError> {
         let stream = self.partition_stream(p)?;
-        match self.runtime.block_on(stream.direct_get(sequence)) {
+        // From the leader, as `fetch_tip` reads: a lagging replica may not have it yet.
+        match self.runtime.block_on(stream.get_raw_message(sequence)) {
             Ok(m) if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) => {
                 Ok(decode_noop(&m.payload, sequence)? == command)
             }
             Ok(_) => Ok(false),
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(false),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(false),
             Err(e) => Err(JetStreamError::request("read a message", e)),
         }
     }
