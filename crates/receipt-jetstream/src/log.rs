@@ -4,7 +4,7 @@
 //!
 //! A conversation's version is its number of events, as in the sled log. Each message says the
 //! version before it (`Receipts-Position`, checked against the position inside the checksummed
-//! record), so a conversation's version is one direct get of its subject's last message and a
+//! record), so a conversation's version is one read (from the stream's leader) of its subject's last message and a
 //! decode of its record. (`Receipts-Version` and `Receipts-First-Event` are written for people
 //! reading the stream with the `nats` tool; the log never trusts them.) An append publishes with `Nats-Expected-Last-Subject-Sequence` (the server refuses
 //! it if anything was appended to the conversation since it was decided) and `Nats-Msg-Id` (its
