@@ -1,5 +1,5 @@
-//! Append and replay rates of the JetStream log (the log alone: the Engine does not run on it
-//! yet), on servers this program starts on 127.0.0.1: one server with its default sync (files
+//! Append and replay rates of the JetStream log alone (`examples/engine_rates.rs` measures the
+//! Engine on it), on servers this program starts on 127.0.0.1: one server with its default sync (files
 //! synced every 2 minutes), one server syncing every write (`sync_interval: always`), and a
 //! 3-node cluster with 3 replicas (default sync). Prints a table.
 //!
