@@ -71,6 +71,11 @@ fn acquire_waiting(
                 let left = deadline.saturating_duration_since(Instant::now());
                 std::thread::sleep((until_expiry + Duration::from_millis(20)).min(left));
             }
+            // The entry changed between reading and writing it (the previous owner's last
+            // renewal landing late, say): look again, it says who holds the lease now.
+            Err(JetStreamError::LeaseLost { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             answer => return answer,
         }
     }

@@ -96,21 +96,27 @@ impl JetStreamLog {
     ) -> Result<Appended, JetStreamError> {
         let mut rechecks = 0;
         loop {
-            let planned =
+            let answer =
                 match self.plan(conversation, expected_version, events, fence.as_deref())? {
-                    Plan::Settled(answer) => return answer,
-                    Plan::Publish(planned) => planned,
+                    // Found stored before sending (an earlier attempt whose answer was lost) or a
+                    // conflict: no message sent, but a stored attempt still moves the fence below.
+                    Plan::Settled(answer) => answer,
+                    Plan::Publish(planned) => {
+                        let acked = self.runtime.block_on(async {
+                            self.context
+                                .send_publish(planned.subject.clone(), planned.message.clone())
+                                .await?
+                                .await
+                        });
+                        self.finish(&planned, acked, fence.is_some())
+                    }
                 };
-            let acked = self.runtime.block_on(async {
-                self.context
-                    .send_publish(planned.subject.clone(), planned.message.clone())
-                    .await?
-                    .await
-            });
-            let answer = self.finish(&planned, acked, fence.is_some());
             match (&answer, fence.as_deref_mut()) {
-                // Stored (or found stored: a retry of ours the client sent again) past the
-                // fence: the fence moves to it.
+                // Stored, or found stored (an earlier attempt of ours, recognised before sending
+                // or after the server refused the resend), past the fence: the fence moves to
+                // it. Missing this when a retry is recognised before sending left the fence one
+                // message short, and this owner's next append to the partition was refused as
+                // fenced by its own earlier message (seen in CI after a leader's kill).
                 (Ok(a), Some(last)) if a.sequence > *last => *last = a.sequence,
                 (Err(JetStreamError::Fenced { partition }), Some(last))
                     if !self.moved_past(*partition, *last)? =>

@@ -226,14 +226,26 @@ fn a_killed_owner_is_taken_over_on_a_cluster_and_every_acknowledged_command_is_k
     assert_eq!(status.signal(), Some(9), "{status:?}");
     let killed_at = Instant::now();
 
-    let b = JetStreamEngine::open(
-        log.clone(),
-        &Ownership::all("b")
-            .with_lease_ttl_ms(ttl_ms)
-            .with_wait_for_lease_ms(30_000),
-        engine_options(&config),
-    )
-    .unwrap();
+    // As a service does (and the child): an opening whose request went unanswered (the
+    // cluster is busy catching the restarted node up) is tried again; anything else fails.
+    let b = loop {
+        match JetStreamEngine::open(
+            log.clone(),
+            &Ownership::all("b")
+                .with_lease_ttl_ms(ttl_ms)
+                .with_wait_for_lease_ms(30_000),
+            engine_options(&config),
+        ) {
+            Ok(b) => break b,
+            Err(e @ JetStreamError::Request { .. })
+                if killed_at.elapsed() < Duration::from_secs(60) =>
+            {
+                eprintln!("opening b: {e}; again");
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Err(e) => panic!("opening b: {e:?}"),
+        }
+    };
     let takeover = killed_at.elapsed();
     eprintln!(
         "takeover {takeover:?} after the kill; {} events replayed in {:?}, folded in {:?}",

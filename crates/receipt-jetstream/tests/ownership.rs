@@ -111,3 +111,32 @@ fn an_owner_s_threads_take_turns_on_its_partition() {
         Err(JetStreamError::WrongPartition { partition: 1, .. })
     ));
 }
+
+#[test]
+fn an_owner_s_retry_of_a_stored_append_moves_its_fence() {
+    let server = NatsServer::start();
+    let log = connect(&server);
+    let lease = log.acquire(3, "engine", Duration::from_secs(30)).unwrap();
+    let [c1, c2, c3]: [ConversationId; 3] = groups_in(&log, 3, 3).try_into().unwrap();
+    // An owned append whose answer was lost, stored by its first attempt: the log knows c1's
+    // new tip (as after a lost answer it reads it again), the lease's fence does not.
+    log.append(&c1, 0, &decision(&c1, 1)).unwrap();
+    let retried = log
+        .append_owned_retrying(&lease, &c1, 0, &decision(&c1, 1), Duration::from_secs(5))
+        .unwrap();
+    assert!(retried.duplicate, "{retried:?}");
+    // The retry recognised before sending moved the fence: the owner's next append to the
+    // partition is not refused as fenced by the owner's own message.
+    log.append_owned(&lease, &c2, 0, &decision(&c2, 2)).unwrap();
+    // The same when the retry is sent and refused by the server (another client stored the
+    // first attempt, so this one's cached tip is behind).
+    let other = connect(&server);
+    other.append(&c3, 0, &decision(&c3, 3)).unwrap();
+    let retried = log
+        .append_owned_retrying(&lease, &c3, 0, &decision(&c3, 3), Duration::from_secs(5))
+        .unwrap();
+    assert!(retried.duplicate, "{retried:?}");
+    log.append_owned(&lease, &c1, 1, &decision(&c1, 4)).unwrap();
+    assert_eq!(log.partition_head(3).unwrap(), 4);
+    assert_eq!([&c1, &c2, &c3].map(|c| log.version(c).unwrap()), [2, 1, 1]);
+}
