@@ -5,7 +5,13 @@
 //!
 //! `NATS_SERVER_BIN=target/nats/bin/nats-server cargo run --release -p receipt-jetstream --example engine_rates`
 //! (`-- --commands N`: commands of the 16-thread run, default 20,000; the 1-thread run does a
-//! quarter of them.)
+//! quarter of them. `--partitions N`: 16 by default. `--only K`: only the JetStream row K
+//! (0, 1, 2) or, with 3, only the table of independent commands.)
+//!
+//! The standard workload's 16-thread runs are bounded by its busiest client (it runs its
+//! conversations' commands in order, and the busiest group has about a fifth of them; the
+//! program prints the shares): a second table runs commands that depend on nothing (messages
+//! round 64 direct chats per client), what 16 clients can do when none waits for another.
 //!
 //! What "durable" means on each side, named because it differs: sled with group commit returns
 //! after `fdatasync` of its files; a JetStream server with `sync_interval: always` returns after
@@ -21,8 +27,6 @@ use receipt_workload::{Workload, WorkloadConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const PARTITIONS: u32 = 16;
 
 /// The workload's commands split among `threads` clients by conversation (a message-only
 /// command goes with its message's conversation), each client's in the workload's order.
@@ -41,6 +45,29 @@ fn split(commands: &[Command], threads: usize) -> Vec<Vec<Command>> {
         parts[part].push(c.clone());
     }
     parts
+}
+
+/// The conversation with the most commands (a message-only command counts for its message's
+/// conversation), and how many.
+fn busiest_conversation(commands: &[Command]) -> (String, usize) {
+    let mut sent: HashMap<MessageId, ConversationId> = HashMap::new();
+    let mut counts: HashMap<ConversationId, usize> = HashMap::new();
+    for c in commands {
+        if let Some((message, conversation)) = c.kind.sent_message() {
+            sent.insert(message, conversation.clone());
+        }
+        if let Some(conversation) = c
+            .kind
+            .named_conversation()
+            .or_else(|| c.kind.named_message().and_then(|m| sent.get(&m).cloned()))
+        {
+            *counts.entry(conversation).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or((String::new(), 0), |(c, n)| (c.to_string(), n))
 }
 
 /// Runs the parts from one thread each, `per_call` commands per call (1: `execute_command`,
@@ -90,9 +117,9 @@ fn run<B: store::Backend>(
     (accepted as f64 / seconds, events as f64 / seconds)
 }
 
-fn connect(url: &str, replicas: usize, prefix: &str) -> Arc<JetStreamLog> {
+fn connect(url: &str, replicas: usize, prefix: &str, partitions: u32) -> Arc<JetStreamLog> {
     let options = JetStreamOptions::new(url)
-        .with_partitions(PARTITIONS)
+        .with_partitions(partitions)
         .with_replicas(replicas)
         .with_prefix(prefix);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -153,7 +180,7 @@ fn failover(cluster: &mut support::NatsCluster, log: &Arc<JetStreamLog>) -> Stri
         .filter(|c| {
             c.kind
                 .named_conversation()
-                .is_some_and(|conv| partition_of(&conv, PARTITIONS) == 0)
+                .is_some_and(|conv| partition_of(&conv, log.partitions()) == 0)
         })
         .cloned()
         .collect();
@@ -207,7 +234,12 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    println!("{PARTITIONS} partitions; the standard workload, split by conversation; accepted commands/s (events/s)");
+    let partitions: u32 = std::env::args()
+        .skip_while(|a| a != "--partitions")
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
+    println!("{partitions} partitions; the standard workload, split by conversation; accepted commands/s (events/s)");
     println!();
     println!("| log | 1 thread | 16 threads | 16 threads, 8 per `execute_batch` | reopening: replay, fold |");
     println!("| --- | ---: | ---: | ---: | --- |");
@@ -215,28 +247,45 @@ fn main() {
     let (config, big) = workload(commands, 2);
     let one_parts = split(&small, 1);
     let sixteen_parts = split(&big, 16);
+    let busiest_client = sixteen_parts.iter().map(Vec::len).max().unwrap_or(0);
+    let (busiest, in_busiest) = busiest_conversation(&big);
+    // A client runs its commands in order, so the 16-thread runs last as long as the busiest
+    // client's: what bounds them on every log here.
+    eprintln!(
+        "16 clients: the busiest sends {busiest_client} of {} commands ({:.0} %); the busiest conversation, {busiest}, has {in_busiest} ({:.0} %)",
+        big.len(),
+        100.0 * busiest_client as f64 / big.len() as f64,
+        100.0 * in_busiest as f64 / big.len() as f64
+    );
 
+    // `--only N`: only JetStream setup N (0, 1, 2: the rows below), for profiling one.
+    let only: Option<usize> = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .and_then(|s| s.parse().ok());
     let dir = tempfile::tempdir().expect("dir");
-    let one = run(
-        &Engine::open(dir.path().join("one"), options(&small_config)).expect("sled"),
-        &one_parts,
-        1,
-    );
-    let sixteen = run(
-        &Engine::open(dir.path().join("sixteen"), options(&config)).expect("sled"),
-        &sixteen_parts,
-        1,
-    );
-    let batched = run(
-        &Engine::open(dir.path().join("batched"), options(&config)).expect("sled"),
-        &sixteen_parts,
-        8,
-    );
-    row(
-        "sled, group commit (`fdatasync` per commit)",
-        [one, sixteen, batched],
-        "",
-    );
+    if only.is_none() {
+        let one = run(
+            &Engine::open(dir.path().join("one"), options(&small_config)).expect("sled"),
+            &one_parts,
+            1,
+        );
+        let sixteen = run(
+            &Engine::open(dir.path().join("sixteen"), options(&config)).expect("sled"),
+            &sixteen_parts,
+            1,
+        );
+        let batched = run(
+            &Engine::open(dir.path().join("batched"), options(&config)).expect("sled"),
+            &sixteen_parts,
+            8,
+        );
+        row(
+            "sled, group commit (`fdatasync` per commit)",
+            [one, sixteen, batched],
+            "",
+        );
+    }
 
     let single = support::NatsServer::start();
     let always = support::NatsServer::start_syncing(true);
@@ -260,15 +309,18 @@ fn main() {
         ),
     ];
     for (n, (name, url, replicas)) in setups.into_iter().enumerate() {
-        let log_one = connect(&url, replicas, &format!("one{n}"));
+        if only.is_some_and(|o| o != n) {
+            continue;
+        }
+        let log_one = connect(&url, replicas, &format!("one{n}"), partitions);
         let engine = open(&log_one, &small_config);
         let one = run(&engine, &one_parts, 1);
         drop(engine);
-        let log = connect(&url, replicas, &format!("sixteen{n}"));
+        let log = connect(&url, replicas, &format!("sixteen{n}"), partitions);
         let engine = open(&log, &config);
         let sixteen = run(&engine, &sixteen_parts, 1);
         drop(engine);
-        let log_batched = connect(&url, replicas, &format!("batched{n}"));
+        let log_batched = connect(&url, replicas, &format!("batched{n}"), partitions);
         let engine = open(&log_batched, &config);
         let batched = run(&engine, &sixteen_parts, 8);
         drop(engine);
@@ -287,7 +339,13 @@ fn main() {
             reopenings.push(reopening(&log, &config));
         }
     }
-    let log = connect(&cluster.urls(), 3, "failover");
+    if only.is_none_or(|o| o == 3) {
+        independent_table(commands as usize, partitions, &single.url, &cluster.urls());
+    }
+    if only.is_some() {
+        return;
+    }
+    let log = connect(&cluster.urls(), 3, "failover", partitions);
     println!();
     println!(
         "Failover (3-node cluster): {}",
@@ -295,6 +353,72 @@ fn main() {
     );
     for line in reopenings {
         println!("{line}");
+    }
+}
+
+/// `threads` clients, each sending `per_thread` messages round the 64 direct chats of its own
+/// users: commands that depend on nothing, so every client can keep one in flight all along
+/// (the standard workload cannot: its busiest group is 22 % of its commands, in order).
+fn independent(threads: usize, per_thread: usize) -> Vec<Vec<Command>> {
+    let user = |t: usize, k: usize, side: &str| UserId::new(format!("c{t}{side}{k}")).expect("id");
+    (0..threads)
+        .map(|t| {
+            (0..per_thread)
+                .map(|i| {
+                    let k = i % 64;
+                    Command {
+                        id: CommandId(uuid::Uuid::now_v7()),
+                        at_ms: 1_000 + i as u64,
+                        kind: CommandKind::SendMessage {
+                            conversation: ConversationId::direct(user(t, k, "a"), user(t, k, "b"))
+                                .expect("two users"),
+                            message: MessageId(uuid::Uuid::now_v7()),
+                            sender: user(t, k, "a"),
+                            needs_group_ack: false,
+                        },
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The table of [`independent`] commands, 16 clients, on sled and on JetStream.
+fn independent_table(commands: usize, partitions: u32, single: &str, cluster: &str) {
+    let parts = independent(16, commands / 16);
+    let config = WorkloadConfig::sized(1, 1);
+    println!();
+    println!(
+        "Independent commands ({} messages sent round 64 direct chats per client), 16 clients: accepted commands/s",
+        commands / 16 * 16
+    );
+    println!();
+    println!("| log | 16 clients |");
+    println!("| --- | ---: |");
+    let dir = tempfile::tempdir().expect("dir");
+    let sled = run(
+        &Engine::open(dir.path().join("independent"), options(&config)).expect("sled"),
+        &parts,
+        1,
+    );
+    println!(
+        "| sled, group commit (`fdatasync` per commit) | {:.0} |",
+        sled.0
+    );
+    for (n, (name, url, replicas)) in [
+        ("JetStream, 1 server, default sync (every 2 min)", single, 1),
+        (
+            "JetStream, 3-node cluster, 3 replicas (quorum of 2, default sync)",
+            cluster,
+            3,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = connect(url, replicas, &format!("independent{n}"), partitions);
+        let engine = open(&log, &config);
+        println!("| {name} | {:.0} |", run(&engine, &parts, 1).0);
     }
 }
 
