@@ -44,6 +44,11 @@ pub struct JetStreamOptions {
     pub replicas: usize,
     /// How long the server remembers a message id to drop a retried append.
     pub duplicate_window: Duration,
+    /// How long an append (and each read it rests on: a conversation's last message, a
+    /// partition's end) waits for its answer before counting it lost, and an owner sends it
+    /// again: bounds how long an election keeps commands waiting past its end. Other requests
+    /// keep the client's timeouts.
+    pub append_timeout: Duration,
 }
 
 impl JetStreamOptions {
@@ -56,7 +61,14 @@ impl JetStreamOptions {
             partitions: 8,
             replicas: 1,
             duplicate_window: Duration::from_secs(120),
+            append_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// With another timeout for appends (2 s by default).
+    pub fn with_append_timeout(mut self, timeout: Duration) -> Self {
+        self.append_timeout = timeout;
+        self
     }
 
     /// With `partitions` partitions (at creation).
@@ -98,6 +110,7 @@ pub struct JetStreamLog {
     url: String,
     /// Each conversation's last message, as this process last saw or wrote it.
     tips: Mutex<HashMap<ConversationId, Tip>>,
+    append_timeout: Duration,
 }
 
 impl std::fmt::Debug for JetStreamLog {
@@ -140,6 +153,7 @@ impl JetStreamLog {
             prefix: options.prefix.clone(),
             url: options.url.clone(),
             tips: Mutex::new(HashMap::new()),
+            append_timeout: options.append_timeout,
         })
     }
 
@@ -174,6 +188,16 @@ impl JetStreamLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Runs `request` on the log's runtime for at most the append timeout: `None` if it has
+    /// not answered by then (its outcome unknown).
+    pub(crate) fn bounded<T>(&self, request: impl std::future::Future<Output = T>) -> Option<T> {
+        self.runtime.block_on(async {
+            tokio::time::timeout(self.append_timeout, request)
+                .await
+                .ok()
+        })
+    }
+
     /// The conversation's last message as the server has it.
     ///
     /// Read from the stream's leader, not with a direct get: a direct get may be answered by a
@@ -183,8 +207,8 @@ impl JetStreamLog {
     pub(crate) fn fetch_tip(&self, conversation: &ConversationId) -> Result<Tip, JetStreamError> {
         let (p, subject) = self.subject(conversation);
         let got = self
-            .runtime
-            .block_on(self.streams[p].get_last_raw_message_by_subject(&subject));
+            .bounded(self.streams[p].get_last_raw_message_by_subject(&subject))
+            .ok_or_else(|| JetStreamError::request("read the conversation's tip", "timed out"))?;
         let tip = match got {
             Ok(m) => tip_of(&m)?,
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Tip::default(),
@@ -222,8 +246,8 @@ impl JetStreamLog {
     pub fn partition_head(&self, p: u32) -> Result<u64, JetStreamError> {
         let stream = self.partition_stream(p)?;
         let info = self
-            .runtime
-            .block_on(stream.get_info())
+            .bounded(stream.get_info())
+            .ok_or_else(|| JetStreamError::request("read a partition's info", "timed out"))?
             .map_err(|e| JetStreamError::request("read a partition's info", e))?;
         Ok(info.state.last_sequence)
     }

@@ -56,6 +56,11 @@ fn unexplained_refusal() -> JetStreamError {
     )
 }
 
+/// A publish not answered within the append timeout: its outcome is unknown.
+fn timed_out() -> jetstream::context::PublishError {
+    jetstream::context::PublishError::new(jetstream::context::PublishErrorKind::TimedOut)
+}
+
 /// Whether the server refused a publish because a sequence it expected was not the last:
 /// error 10071, or its constant form 10164 (which the client does not classify). Either is a
 /// refusal (nothing stored), not a lost answer. On a cluster, 10164 also answers an expectation
@@ -102,12 +107,14 @@ impl JetStreamLog {
                     // conflict: no message sent, but a stored attempt still moves the fence below.
                     Plan::Settled(answer) => answer,
                     Plan::Publish(planned) => {
-                        let acked = self.runtime.block_on(async {
-                            self.context
-                                .send_publish(planned.subject.clone(), planned.message.clone())
-                                .await?
-                                .await
-                        });
+                        let acked = self
+                            .bounded(async {
+                                self.context
+                                    .send_publish(planned.subject.clone(), planned.message.clone())
+                                    .await?
+                                    .await
+                            })
+                            .unwrap_or_else(|| Err(timed_out()));
                         self.finish(&planned, acked, fence.is_some())
                     }
                 };
@@ -335,12 +342,14 @@ impl JetStreamLog {
                 .payload(Bytes::from(encode_noop(command)))
                 .message_id(format!("noop-{}", command.0))
                 .expected_last_sequence(*last);
-            let acked = self.runtime.block_on(async {
-                self.context
-                    .send_publish(noop_subject(&self.prefix, p), message)
-                    .await?
-                    .await
-            });
+            let acked = self
+                .bounded(async {
+                    self.context
+                        .send_publish(noop_subject(&self.prefix, p), message)
+                        .await?
+                        .await
+                })
+                .unwrap_or_else(|| Err(timed_out()));
             return match acked {
                 Ok(ack) => {
                     if ack.sequence > *last {
@@ -375,7 +384,10 @@ impl JetStreamLog {
     fn noop_at(&self, p: u32, sequence: u64, command: CommandId) -> Result<bool, JetStreamError> {
         let stream = self.partition_stream(p)?;
         // From the leader, as `fetch_tip` reads: a lagging replica may not have it yet.
-        match self.runtime.block_on(stream.get_raw_message(sequence)) {
+        let got = self
+            .bounded(stream.get_raw_message(sequence))
+            .ok_or_else(|| JetStreamError::request("read a message", "timed out"))?;
+        match got {
             Ok(m) if m.subject.as_str().rsplit('.').next() == Some(NOOP_TOKEN) => {
                 Ok(decode_noop(&m.payload, sequence)? == command)
             }
