@@ -140,3 +140,51 @@ fn an_owner_s_retry_of_a_stored_append_moves_its_fence() {
     assert_eq!(log.partition_head(3).unwrap(), 4);
     assert_eq!([&c1, &c2, &c3].map(|c| log.version(c).unwrap()), [2, 1, 1]);
 }
+
+#[test]
+fn an_append_unanswered_past_the_append_timeout_is_sent_again_and_stored_once() {
+    let server = NatsServer::start();
+    let log = JetStreamLog::connect(
+        &JetStreamOptions::new(server.url.clone())
+            .with_partitions(4)
+            .with_append_timeout(Duration::from_millis(200)),
+    )
+    .unwrap();
+    let lease = log.acquire(2, "engine", Duration::from_secs(60)).unwrap();
+    let [c1, c2]: [ConversationId; 2] = groups_in(&log, 2, 2).try_into().unwrap();
+    log.append_owned(&lease, &c1, 0, &decision(&c1, 1)).unwrap();
+    // The server stops answering for a while: every attempt meanwhile counts as lost after
+    // 200 ms and is sent again; once it wakes it reads them all, in order.
+    let paused = |what: &dyn Fn()| {
+        server.signal("-STOP");
+        let started = std::time::Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(1_200));
+                server.signal("-CONT");
+            });
+            what();
+        });
+        // The pause covered the call: it could only return after the server woke.
+        assert!(started.elapsed() >= Duration::from_millis(1_200));
+    };
+    paused(&|| {
+        let appended = log
+            .append_owned_retrying(&lease, &c1, 1, &decision(&c1, 2), Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(appended.version, 2);
+    });
+    let noop = CommandId(Uuid::from_u128(77));
+    paused(&|| {
+        log.record_noop_owned(&lease, &c1, noop, Duration::from_secs(30))
+            .unwrap()
+    });
+    // Each stored once, and the fence moved past both: the owner goes on.
+    let mut both = decision(&c1, 1);
+    both.extend(decision(&c1, 2));
+    assert_eq!(log.read_conversation(&c1).unwrap(), both);
+    assert_eq!(log.partition_head(2).unwrap(), 3);
+    log.append_owned(&lease, &c2, 0, &decision(&c2, 3)).unwrap();
+    let report = log.verify().unwrap();
+    assert_eq!((report.decisions, report.noops), (3, 1));
+}

@@ -90,6 +90,17 @@ impl NatsServer {
     }
 }
 
+impl NatsServer {
+    /// Sends `signal` (`-STOP`, `-CONT`) to the server's process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}: {status:?}");
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
