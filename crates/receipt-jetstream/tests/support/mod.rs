@@ -91,13 +91,32 @@ impl NatsServer {
 }
 
 impl NatsServer {
-    /// Sends `signal` (`-STOP`, `-CONT`) to the server's process.
+    /// Sends `signal` (`-STOP`, `-CONT`) to the server's process; after `-STOP`, returns once
+    /// the process is stopped (its state in /proc says so).
     pub fn signal(&self, signal: &str) {
+        let pid = self.child.id();
         let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
+            .args([signal, &pid.to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill {signal}: {status:?}");
+        if signal == "-STOP" {
+            let stopped = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // The state follows the command name, which is in parentheses.
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('T'))
+                })
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !stopped() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the server did not stop"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 }
 
