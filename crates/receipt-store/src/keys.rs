@@ -92,7 +92,7 @@ pub(crate) fn stream_key(conversation: &ConversationId) -> Vec<u8> {
 /// The conversation a stream key names (the inverse of [`stream_key`]).
 pub(crate) fn conversation_of_stream(stream: &[u8]) -> Result<ConversationId, String> {
     let stored = codec::decode(stream, Kind::Record)?;
-    crate::schema_v1::conversation_from_v1(stored)
+    crate::schema_v1_upcast::conversation_from_v1(stored)
 }
 
 pub(crate) fn run_prefix(stream: &[u8]) -> Vec<u8> {

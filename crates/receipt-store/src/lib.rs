@@ -31,6 +31,7 @@ mod record;
 mod salvage;
 mod schema_v1;
 mod schema_v1_threads;
+mod schema_v1_upcast;
 mod sled_backend;
 pub mod wire;
 

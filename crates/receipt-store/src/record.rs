@@ -178,7 +178,9 @@ pub(crate) fn decode_chunk(bytes: &[u8], position: u64) -> Result<Vec<Event>, St
     }
     stored
         .into_iter()
-        .map(|e| schema_v1::event_from_v1(e).map_err(|e| StoreError::corrupt(position, e)))
+        .map(|e| {
+            crate::schema_v1_upcast::event_from_v1(e).map_err(|e| StoreError::corrupt(position, e))
+        })
         .collect()
 }
 

@@ -3,7 +3,8 @@
 //! earlier variant, so their tags follow the older ones'.
 
 use crate::error::StoreError;
-use crate::schema_v1::{conversation_from_v1, conversation_to_v1, user, BodyV1, Text};
+use crate::schema_v1::{conversation_to_v1, BodyV1, Text};
+use crate::schema_v1_upcast::{conversation_from_v1, user};
 use receipt_domain::{EventBody, MessageId};
 
 /// A thread event's stored body (`Err` for any other event: the caller routes only these).
