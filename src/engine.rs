@@ -84,6 +84,20 @@ pub struct Outcome {
     pub repeated: bool,
 }
 
+impl Outcome {
+    /// A command that recorded no event: accepted as a no-op (`note` says why), or, with
+    /// `repeated`, a retry of one.
+    pub(crate) fn without_events(note: Option<Note>, repeated: bool) -> Self {
+        Self {
+            events: Vec::new(),
+            first_position: None,
+            note,
+            notifications: Vec::new(),
+            repeated,
+        }
+    }
+}
+
 /// The receipt engine over a log backend: sled by default, or in memory.
 pub struct Engine<B: Backend = SledBackend> {
     shared: Arc<Shared<B>>,
@@ -160,13 +174,7 @@ fn repeated_outcome(record: CommandRecord) -> Outcome {
                 repeated: true,
             }
         }
-        CommandRecord::NoOp => Outcome {
-            events: Vec::new(),
-            first_position: None,
-            note: Some(Note::AlreadyDone),
-            notifications: Vec::new(),
-            repeated: true,
-        },
+        CommandRecord::NoOp => Outcome::without_events(Some(Note::AlreadyDone), true),
     }
 }
 

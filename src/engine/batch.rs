@@ -320,21 +320,9 @@ fn answers(
                     ..o.clone()
                 }),
                 // Unreachable: only accepted commands are repeated; answer like a retry would.
-                Err(_) => Ok(Outcome {
-                    events: Vec::new(),
-                    first_position: None,
-                    note: Some(Note::AlreadyDone),
-                    notifications: Vec::new(),
-                    repeated: true,
-                }),
+                Err(_) => Ok(Outcome::without_events(Some(Note::AlreadyDone), true)),
             },
-            Slot::NoOp(note) => Ok(Outcome {
-                events: Vec::new(),
-                first_position: None,
-                note,
-                notifications: Vec::new(),
-                repeated: false,
-            }),
+            Slot::NoOp(note) => Ok(Outcome::without_events(note, false)),
             Slot::Events {
                 request,
                 note,

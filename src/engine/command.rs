@@ -106,13 +106,7 @@ impl<B: Backend> Engine<B> {
         let Some(first) = decision.events.first() else {
             drop(admission);
             if !record_noops {
-                return Ok(Outcome {
-                    events: Vec::new(),
-                    first_position: None,
-                    note: decision.note,
-                    notifications: Vec::new(),
-                    repeated: false,
-                });
+                return Ok(Outcome::without_events(decision.note, false));
             }
             // Accepted, nothing to record: remember that, so a retry gets the same answer even
             // after later events would make it decide otherwise.
@@ -124,13 +118,7 @@ impl<B: Backend> Engine<B> {
             let written = self.shared.log.record_noop(command.id)?;
             drop(held);
             self.await_durable(self.shared.log.wait_durable(&written))?;
-            return Ok(Outcome {
-                events: Vec::new(),
-                first_position: None,
-                note: decision.note,
-                notifications: Vec::new(),
-                repeated: false,
-            });
+            return Ok(Outcome::without_events(decision.note, false));
         };
         let conversation = first.body.conversation();
         // A checkpoint's marker must not count an event that is written but not folded yet.
