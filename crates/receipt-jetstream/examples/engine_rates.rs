@@ -28,19 +28,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The conversation each command concerns, in order: the one it names, or for a command that
+/// names only a message, that message's conversation (`None`: neither known).
+fn conversations_of(commands: &[Command]) -> Vec<Option<ConversationId>> {
+    let mut sent: HashMap<MessageId, ConversationId> = HashMap::new();
+    commands
+        .iter()
+        .map(|c| {
+            if let Some((message, conversation)) = c.kind.sent_message() {
+                sent.insert(message, conversation.clone());
+            }
+            c.kind
+                .named_conversation()
+                .or_else(|| c.kind.named_message().and_then(|m| sent.get(&m).cloned()))
+        })
+        .collect()
+}
+
 /// The workload's commands split among `threads` clients by conversation (a message-only
 /// command goes with its message's conversation), each client's in the workload's order.
 fn split(commands: &[Command], threads: usize) -> Vec<Vec<Command>> {
-    let mut sent: HashMap<MessageId, ConversationId> = HashMap::new();
     let mut parts = vec![Vec::new(); threads];
-    for c in commands {
-        if let Some((message, conversation)) = c.kind.sent_message() {
-            sent.insert(message, conversation.clone());
-        }
-        let conversation = c
-            .kind
-            .named_conversation()
-            .or_else(|| c.kind.named_message().and_then(|m| sent.get(&m).cloned()));
+    for (c, conversation) in commands.iter().zip(conversations_of(commands)) {
         let part = conversation.map_or(0, |c| partition_of(&c, threads as u32) as usize);
         parts[part].push(c.clone());
     }
@@ -50,19 +59,9 @@ fn split(commands: &[Command], threads: usize) -> Vec<Vec<Command>> {
 /// The conversation with the most commands (a message-only command counts for its message's
 /// conversation), and how many.
 fn busiest_conversation(commands: &[Command]) -> (String, usize) {
-    let mut sent: HashMap<MessageId, ConversationId> = HashMap::new();
     let mut counts: HashMap<ConversationId, usize> = HashMap::new();
-    for c in commands {
-        if let Some((message, conversation)) = c.kind.sent_message() {
-            sent.insert(message, conversation.clone());
-        }
-        if let Some(conversation) = c
-            .kind
-            .named_conversation()
-            .or_else(|| c.kind.named_message().and_then(|m| sent.get(&m).cloned()))
-        {
-            *counts.entry(conversation).or_default() += 1;
-        }
+    for conversation in conversations_of(commands).into_iter().flatten() {
+        *counts.entry(conversation).or_default() += 1;
     }
     counts
         .into_iter()
