@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 /// A conversation in a request body: `{"direct": ["ann", "bob"]}` or `{"group": "team"}`.
 #[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum ConversationRef {
     /// A direct chat between two users.
     Direct([String; 2]),
@@ -68,6 +68,7 @@ fn outcome(o: &Outcome) -> Value {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Join {
     user: String,
     role: String,
@@ -92,6 +93,7 @@ async fn join(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Send {
     conversation: ConversationRef,
     sender: String,
@@ -113,6 +115,7 @@ async fn send(State(e): State<AsyncEngine>, Json(b): Json<Send>) -> Reply {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct By {
     by: String,
 }
@@ -174,6 +177,7 @@ async fn unread(State(e): State<AsyncEngine>, Path(user): Path<String>) -> Reply
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Viewer {
     #[serde(rename = "as")]
     viewer: String,
@@ -210,6 +214,7 @@ async fn readers(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Since {
     #[serde(default)]
     from: u64,

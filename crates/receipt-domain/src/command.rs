@@ -7,7 +7,10 @@ use crate::ids::{CommandId, ConversationId, GroupId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A command with its identity and the time it was issued (the domain never reads a clock).
+// Commands arrive from outside (JSON lines, request bodies): a misspelled field is an error,
+// never a silent default. Commands are never stored, so this binds no stored format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Command {
     /// Identifies the command: a retry with the same id gets the original outcome.
     pub id: CommandId,
@@ -19,6 +22,7 @@ pub struct Command {
 
 /// What a command asks for. Append-only: new kinds get new variants at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub enum CommandKind {
     /// Send a message (the SDK's `sendMessage`, with `needGroupAck` for groups).

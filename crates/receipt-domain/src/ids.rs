@@ -1,16 +1,44 @@
 //! Identifiers and their validation.
 //!
 //! Validation happens once, at the boundary: a `UserId` or `GroupId` that exists is valid, so the
-//! rest of the crate never re-checks. New ids (`new`, `from_str`) follow the current rules: 1 to
-//! 64 bytes of UTF-8 in Unicode NFC, with no control characters, no format characters (zero-width
-//! characters, the byte-order mark, bidi overrides) and no line or paragraph separators. Stored
-//! ids (deserialization, `from_stored`) are checked against the rules they were written under
-//! (schema 1: 1 to 64 bytes, no control characters), so an old log stays readable; a stored byte
-//! sequence still cannot smuggle in an id that was never valid.
+//! rest of the crate never re-checks. New ids (`new`, `from_str`, and deserialization from any
+//! format: a command in JSON, a request body) follow the current rules: 1 to 64 bytes of UTF-8 in
+//! Unicode NFC, with no control characters, no format characters (zero-width characters, the
+//! byte-order mark, bidi overrides) and no line or paragraph separators. Stored ids (`from_stored`,
+//! and deserialization inside [`with_stored_rules`], which only the store's decoder calls) are
+//! checked against the rules they were written under (schema 1: 1 to 64 bytes, no control
+//! characters), so an old log stays readable; a stored byte sequence still cannot smuggle in an id
+//! that was never valid.
 
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::fmt;
 use uuid::Uuid;
+
+thread_local! {
+    // Whether ids deserialized on this thread are stored ones. Off unless the store's decoder
+    // turned it on: every other door (JSON commands, request bodies, a service's own format)
+    // gets the rules for new ids without having to know that two rule sets exist.
+    static STORED_RULES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `decode` with ids deserialized under the rules they were stored with (see the module).
+///
+/// For the store's decoder only: what it decodes was valid when it was written, and an id
+/// written under schema 1's rules must stay readable. Everything deserialized outside this call
+/// is a new id and follows the current rules.
+pub fn with_stored_rules<T>(decode: impl FnOnce() -> T) -> T {
+    // Restores the previous setting however `decode` ends (a panic unwinding through it
+    // included), so a nested call or a caught panic never leaves the stored rules on.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            STORED_RULES.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(STORED_RULES.with(|s| s.replace(true)));
+    decode()
+}
 
 /// Longest accepted user or group id, in bytes (UTF-8).
 pub const MAX_ID_BYTES: usize = 64;
@@ -194,7 +222,12 @@ macro_rules! string_id {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = deserialize_text(d)?;
-                Self::from_stored(s).map_err(serde::de::Error::custom)
+                if STORED_RULES.with(Cell::get) {
+                    Self::from_stored(s)
+                } else {
+                    Self::new(s)
+                }
+                .map_err(serde::de::Error::custom)
             }
         }
     };
@@ -321,6 +354,7 @@ impl fmt::Display for ConversationId {
 
 /// The stored shape of a conversation id, checked on the way in like every other id.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 enum ConversationIdRepr {
     Direct { low: UserId, high: UserId },
     Group(GroupId),
@@ -396,12 +430,33 @@ mod tests {
         assert!(UserId::from_stored("a\u{200B}b").is_ok());
         assert!(UserId::from_stored("caf\u{65}\u{301}").is_ok());
         assert!(
-            deserializes("a\u{200B}b"),
-            "deserialization applies the stored rules"
+            with_stored_rules(|| deserializes("a\u{200B}b")),
+            "the store's decoding applies the stored rules"
         );
-        assert!(!deserializes("a\u{7}b"));
+        assert!(!with_stored_rules(|| deserializes("a\u{7}b")));
         assert!(UserId::from_stored("a\nb").is_err());
         assert!(UserId::from_stored("").is_err());
+    }
+
+    #[test]
+    fn deserialization_outside_the_store_applies_the_rules_for_new_ids() {
+        // Every door that is not the store's decoder (JSON commands, request bodies) is a new id.
+        for text in [
+            "a\u{200B}b",
+            "\u{202E}evad",
+            "\u{FEFF}ab",
+            "a\u{2028}b",
+            "cafe\u{301}",
+        ] {
+            assert!(!deserializes(text), "{text:?}");
+        }
+        assert!(deserializes("caf\u{e9}"));
+        // The stored rules end with the call, a nested one and a panic inside it included.
+        with_stored_rules(|| with_stored_rules(|| ()));
+        assert!(!deserializes("a\u{200B}b"));
+        let caught = std::panic::catch_unwind(|| with_stored_rules(|| panic!("inside")));
+        assert!(caught.is_err());
+        assert!(!deserializes("a\u{200B}b"));
     }
 
     /// Whether `text` deserializes into a user id (serde's own borrowed-string deserializer).

@@ -59,7 +59,8 @@ pub use event::{
 };
 pub use held_acks::HeldEarlyAcks;
 pub use ids::{
-    CommandId, ConversationId, EventId, GroupId, InvalidInput, MessageId, UserId, MAX_ID_BYTES,
+    with_stored_rules, CommandId, ConversationId, EventId, GroupId, InvalidInput, MessageId,
+    UserId, MAX_ID_BYTES,
 };
 pub use invariants::InvariantViolation;
 pub use notify::{Notification, NotificationKind};

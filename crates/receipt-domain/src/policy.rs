@@ -45,8 +45,9 @@ pub enum AckVisibility {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 // A policy file written before a setting existed still loads: missing settings take their
-// defaults. (Policies are read from JSON files, never stored in the log.)
-#[serde(default)]
+// defaults. A setting it does not know is refused, so a misspelled one never falls back to its
+// default unnoticed. (Policies are read from JSON files, never stored in the log.)
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Direct-chat delivery receipts are recorded and reported to the sender.
     pub require_delivery_ack: bool,

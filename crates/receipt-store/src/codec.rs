@@ -41,10 +41,12 @@ pub(crate) fn encode<T: Serialize>(value: &T, kind: Kind) -> Result<Vec<u8>, Str
 
 /// Decodes exactly `bytes`: trailing bytes are an error, not ignored.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], kind: Kind) -> Result<T, String> {
-    let (value, read) = match kind {
+    // Stored ids are checked against the rules they were written under, not today's rules
+    // for new ids (receipt_domain::ids): an old log stays readable.
+    let (value, read) = receipt_domain::with_stored_rules(|| match kind {
         Kind::Record => bincode::serde::decode_from_slice(bytes, RECORD_CONFIG),
         Kind::Snapshot => bincode::serde::decode_from_slice(bytes, SNAPSHOT_CONFIG),
-    }
+    })
     .map_err(|e| e.to_string())?;
     if read != bytes.len() {
         return Err(format!("{} trailing bytes", bytes.len() - read));
