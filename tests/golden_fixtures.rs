@@ -24,14 +24,16 @@ fn open_fixture(version: &str) -> (tempfile::TempDir, Engine) {
 
 #[test]
 fn every_fixture_answers_like_a_cold_fold_of_its_log() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
+    for version in [
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+    ] {
         let (_dir, engine) = open_fixture(version);
         let mut events = Vec::new();
         engine.log().replay(0, |e| events.push(e.event)).unwrap();
         // 200 appends each; since v6 a send with mentions appends two events in one decision.
         let want = match version {
             "v6" | "v8" | "v9" => 206,
-            "v10" => 205,
+            "v10" | "v11" => 205,
             "v7" => 204,
             _ => 200,
         };
@@ -45,7 +47,7 @@ fn every_fixture_answers_like_a_cold_fold_of_its_log() {
             "v6" | "v7" => Some(4),
             "v8" => Some(5),
             "v9" => Some(6),
-            "v10" => Some(7),
+            "v10" | "v11" => Some(7),
             _ => None,
         };
         let older = layout.is_some_and(|l| l != CHECKPOINT_LAYOUT_VERSION);

@@ -97,6 +97,25 @@ pub enum StoreError {
         /// Where the store's files are kept as they were before this open, if they are.
         kept: Option<String>,
     },
+    /// The store was bound to an acknowledgement ledger (`receipts.ledger`) that is not there:
+    /// without it, events lost from the keyspace could not be told from a shorter history.
+    #[error("the store at {location} has no acknowledgement ledger (receipts.ledger), although it was created with one: without it a loss of acknowledged events cannot be detected, so the store was not opened. Put back the store's own receipts.ledger (from the backup or copy the store came from), or `receipts salvage --into NEW` copies every readable event into a new store without that check")]
+    LedgerMissing {
+        /// The store's path.
+        location: String,
+    },
+    /// The ledger file belongs to another store (its tag is not the keyspace's).
+    #[error("the acknowledgement ledger of the store at {location} belongs to another store (it carries store tag {ledger_tag:08x}, this store's is {store_tag:08x}); the store was not opened{note}. Put back the store's own receipts.ledger, or `receipts salvage --into NEW` copies every readable event into a new store", note = kept_note(.kept))]
+    ForeignLedger {
+        /// The store's path.
+        location: String,
+        /// The tag the ledger file carries.
+        ledger_tag: u32,
+        /// The tag the keyspace carries.
+        store_tag: u32,
+        /// Where the store's files are kept as they were before this open, if they are.
+        kept: Option<String>,
+    },
     /// The keyspace was written by a newer build, in a layout this one does not know.
     #[error("the store's keyspace layout is version {0}; this build reads versions 1 to 3")]
     UnsupportedLayout(u64),
@@ -177,6 +196,8 @@ impl StoreError {
             Self::Locked(..) => "Locked",
             Self::Lost { .. } => "Lost",
             Self::Damaged { .. } => "Damaged",
+            Self::LedgerMissing { .. } => "LedgerMissing",
+            Self::ForeignLedger { .. } => "ForeignLedger",
             Self::CheckpointMismatch { .. } => "CheckpointMismatch",
             Self::UnsupportedLayout(..) => "UnsupportedLayout",
             Self::Unsalvageable { .. } => "Unsalvageable",
@@ -215,6 +236,17 @@ impl StoreError {
             } => Self::Damaged {
                 location,
                 reason,
+                kept: copy,
+            },
+            Self::ForeignLedger {
+                location,
+                ledger_tag,
+                store_tag,
+                kept: None,
+            } => Self::ForeignLedger {
+                location,
+                ledger_tag,
+                store_tag,
                 kept: copy,
             },
             other => other,

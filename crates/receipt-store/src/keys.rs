@@ -10,6 +10,7 @@
 //! | `m` + message id (16 bytes) | the stream key of the message's conversation (layout 3) |
 //! | `n` + command id (16 bytes) | a command accepted as a no-op (nothing to record): the head then (u64 BE) |
 //! | `v` | the keyspace layout version (u64 BE; absent means layout 1, written before `e` and `n`) |
+//! | `l` | the store tag its ledger carries (u32 BE, nonzero; absent in a store written before ledgers were bound, until its next open) |
 //!
 //! A stream's version is not stored: it is the end of its last run (first version + count - 1).
 //! Big-endian numbers make key order equal numeric order. The stream key is the bincode encoding
@@ -21,6 +22,9 @@ use crate::schema_v1::conversation_to_v1;
 use receipt_domain::ConversationId;
 
 pub(crate) const HEAD: &[u8] = b"h";
+/// The store tag (u32 BE) that binds the ledger file to this keyspace (ledger.rs). Once it is
+/// there, the store never opens without a ledger carrying the same tag.
+pub(crate) const LEDGER_TAG: &[u8] = b"l";
 /// The keyspace layout version (u64 BE). Absent in layout 1 (`c`, `s`, `h` only); layout 2 adds
 /// the event-id index (`e`), no-op records (`n`) and the ledger file beside the keyspace.
 pub(crate) const LAYOUT: &[u8] = b"v";
@@ -119,6 +123,10 @@ pub(crate) fn u64_value(v: u64) -> Vec<u8> {
 
 pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+pub(crate) fn parse_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }
 
 /// A stream run: where in which chunk a stream's events sit.

@@ -11,23 +11,30 @@
 //! ```text
 //! offset  size  field (all little-endian)
 //!      0     4  magic "RLDG"
-//!      4     1  ledger format version (1)
+//!      4     1  ledger format version (1 or 2)
 //!      5     3  zero
 //!      8     8  sequence number of this write (grows by one per write)
 //!     16     8  head: every event before this position was acknowledged as durable
 //!     24     4  chain: running CRC-32 of every chunk record in [0, head), in position order
 //!     28     8  position of the last chunk before head (0 when head is 0)
 //!     36     4  CRC-32 of that chunk's record
-//!     40     4  zero
+//!     40     4  version 2: the store tag (nonzero; the keyspace holds the same tag under `l`);
+//!               version 1: zero (a ledger written before ledgers were bound to their store)
 //!     44     4  CRC-32 of bytes [0, 44)
 //! ```
+//!
+//! The store tag binds a ledger to its keyspace: another store's ledger copied in is refused
+//! by name instead of failing a chain check with a puzzling position, and a keyspace that has
+//! a tag refuses to open without its ledger (a deleted ledger would otherwise be recreated from
+//! whatever the keyspace holds, and a loss after it would go unnoticed).
 
 /// Bytes of one slot; the file is two slots.
 pub(crate) const SLOT_BYTES: usize = 48;
 /// Bytes of the whole ledger file.
 pub(crate) const FILE_BYTES: usize = 2 * SLOT_BYTES;
 const MAGIC: &[u8; 4] = b"RLDG";
-const LEDGER_VERSION: u8 = 1;
+/// The version this build writes; version 1 (no store tag) is still read.
+const LEDGER_VERSION: u8 = 2;
 
 /// What the log had acknowledged as durable at one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,6 +44,8 @@ pub(crate) struct Mark {
     pub chain: u32,
     pub last_chunk_position: u64,
     pub last_chunk_crc: u32,
+    /// The store this ledger belongs to (0: a version-1 ledger, bound to none).
+    pub store_tag: u32,
 }
 
 impl Mark {
@@ -48,12 +57,18 @@ impl Mark {
     pub(crate) fn encode(&self) -> [u8; SLOT_BYTES] {
         let mut b = [0u8; SLOT_BYTES];
         b[0..4].copy_from_slice(MAGIC);
-        b[4] = LEDGER_VERSION;
+        // A mark bound to no store keeps version 1's form (never written once a store is bound).
+        b[4] = if self.store_tag == 0 {
+            1
+        } else {
+            LEDGER_VERSION
+        };
         b[8..16].copy_from_slice(&self.seq.to_le_bytes());
         b[16..24].copy_from_slice(&self.head.to_le_bytes());
         b[24..28].copy_from_slice(&self.chain.to_le_bytes());
         b[28..36].copy_from_slice(&self.last_chunk_position.to_le_bytes());
         b[36..40].copy_from_slice(&self.last_chunk_crc.to_le_bytes());
+        b[40..44].copy_from_slice(&self.store_tag.to_le_bytes());
         let crc = crc32fast::hash(&b[..44]);
         b[44..48].copy_from_slice(&crc.to_le_bytes());
         b
@@ -63,7 +78,15 @@ impl Mark {
         let b: &[u8; SLOT_BYTES] = b.try_into().ok()?;
         let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
         let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
-        if &b[0..4] != MAGIC || b[4] != LEDGER_VERSION || crc32fast::hash(&b[..44]) != u32_at(44) {
+        if &b[0..4] != MAGIC || !(1..=LEDGER_VERSION).contains(&b[4]) {
+            return None;
+        }
+        if crc32fast::hash(&b[..44]) != u32_at(44) {
+            return None;
+        }
+        // Version 1 kept bytes 40..44 zero; a version-2 slot always names its store.
+        let store_tag = u32_at(40);
+        if (b[4] == 1) != (store_tag == 0) {
             return None;
         }
         Some(Self {
@@ -72,6 +95,7 @@ impl Mark {
             chain: u32_at(24),
             last_chunk_position: u64_at(28),
             last_chunk_crc: u32_at(36),
+            store_tag,
         })
     }
 
@@ -119,7 +143,34 @@ mod tests {
             chain: 7,
             last_chunk_position: 3,
             last_chunk_crc: 9,
+            store_tag: 0x5eed,
         }
+    }
+
+    #[test]
+    fn a_version_1_slot_reads_as_bound_to_no_store() {
+        // A version-1 slot as that build wrote it: bytes 40..44 zero.
+        let mut b = mark(3).encode();
+        b[4] = 1;
+        b[40..44].fill(0);
+        let crc = crc32fast::hash(&b[..44]);
+        b[44..48].copy_from_slice(&crc.to_le_bytes());
+        let mut file = [0u8; FILE_BYTES];
+        file[SLOT_BYTES..].copy_from_slice(&b);
+        let read = Mark::newest(&file).unwrap();
+        assert_eq!(
+            read,
+            Mark {
+                store_tag: 0,
+                ..mark(3)
+            }
+        );
+        // Version 2 without a tag, or version 1 with one, is no slot this code wrote.
+        b[4] = 2;
+        let crc = crc32fast::hash(&b[..44]);
+        b[44..48].copy_from_slice(&crc.to_le_bytes());
+        file[SLOT_BYTES..].copy_from_slice(&b);
+        assert!(Mark::newest(&file).is_err());
     }
 
     #[test]

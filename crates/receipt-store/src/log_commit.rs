@@ -47,6 +47,7 @@ impl<B: Backend> EventLog<B> {
                     chain: w.chain,
                     last_chunk_position: w.last_chunk.0,
                     last_chunk_crc: w.last_chunk.1,
+                    store_tag: 0, // the ledger's, below
                 },
             )
         };
@@ -56,6 +57,7 @@ impl<B: Backend> EventLog<B> {
         if mark.head > ledger.written.head {
             let next = Mark {
                 seq: ledger.written.seq + 1,
+                store_tag: ledger.written.store_tag,
                 ..mark
             };
             self.backend

@@ -104,11 +104,27 @@ impl<B: Backend> EventLog<B> {
     }
 
     /// Compares the keyspace (chunks end at `head`) with the ledger, creating the ledger for a
-    /// store that has none (new, or written before the ledger existed). Returns the ledger's
-    /// mark and the chain over every chunk before `head`.
+    /// store that has none (new, or written before the ledger existed), and binds the two by
+    /// their store tag. Returns the ledger's mark (with the tag later writes carry) and the
+    /// chain over every chunk before `head`.
     fn check_ledger(&self, head: u64) -> Result<OpenedLedger, StoreError> {
         let location = || self.backend.location();
+        let keyspace_tag = match self.backend.get(keys::LEDGER_TAG)? {
+            None => None,
+            Some(v) => Some(
+                keys::parse_u32(&v)
+                    .filter(|t| *t != 0)
+                    .ok_or_else(|| StoreError::corrupt(0, "unreadable store tag"))?,
+            ),
+        };
         let Some(bytes) = self.backend.read_ledger()? else {
+            // A keyspace bound to a ledger never opens without it: recreating the ledger from
+            // the keyspace would make a loss of acknowledged events look like a healthy log.
+            if keyspace_tag.is_some() {
+                return Err(StoreError::LedgerMissing {
+                    location: location(),
+                });
+            }
             let (chain, _) = self.chain_between(0, head, 0)?;
             let last_chunk = lock(&self.writer).last_chunk;
             let mark = Mark {
@@ -117,20 +133,42 @@ impl<B: Backend> EventLog<B> {
                 chain,
                 last_chunk_position: last_chunk.0,
                 last_chunk_crc: last_chunk.1,
+                store_tag: new_store_tag(),
             };
-            // The ledger may only claim what is durable.
+            // The ledger may only claim what is durable. The ledger first, then the keyspace's
+            // tag: a crash between the two leaves a tagged ledger and an untagged keyspace,
+            // which the next open binds (below), never a tag without its ledger.
             self.backend.flush()?;
             self.backend.create_ledger(&mark.initial_file())?;
+            self.write_store_tag(mark.store_tag)?;
             return Ok(OpenedLedger {
                 ledger: mark,
                 chain_at_head: chain,
             });
         };
-        let mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
+        let mut mark = Mark::newest(&bytes).map_err(|reason| StoreError::Damaged {
             location: location(),
             reason: format!("its acknowledgement ledger is unreadable ({reason})"),
             kept: None,
         })?;
+        match (mark.store_tag, keyspace_tag) {
+            (0, Some(tag)) => mark.store_tag = tag, // a version-1 ledger: bound at its next write
+            (0, None) => {
+                // A store written before ledgers were bound: bound now, once.
+                mark.store_tag = new_store_tag();
+                self.write_store_tag(mark.store_tag)?;
+            }
+            (ledger_tag, None) => self.write_store_tag(ledger_tag)?,
+            (ledger_tag, Some(store_tag)) if ledger_tag != store_tag => {
+                return Err(StoreError::ForeignLedger {
+                    location: location(),
+                    ledger_tag,
+                    store_tag,
+                    kept: None,
+                })
+            }
+            (_, Some(_)) => {}
+        }
         if head < mark.head {
             return Err(StoreError::Lost {
                 location: location(),
@@ -200,6 +238,22 @@ impl<B: Backend> EventLog<B> {
             ));
         }
         Ok((chain, chunks))
+    }
+}
+
+/// A fresh store tag: random (the random bits of a v7 UUID), never 0, which means "none".
+fn new_store_tag() -> u32 {
+    let bytes = uuid::Uuid::now_v7().into_bytes();
+    u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]).max(1)
+}
+
+impl<B: Backend> EventLog<B> {
+    fn write_store_tag(&self, tag: u32) -> Result<(), StoreError> {
+        self.backend.write_each(vec![(
+            keys::LEDGER_TAG.to_vec(),
+            tag.to_be_bytes().to_vec(),
+        )])?;
+        self.backend.flush()
     }
 }
 

@@ -249,6 +249,20 @@ fn relocate(e: StoreError, copy: &Path, original: &Path) -> StoreError {
             context: fix(context),
             source,
         },
+        StoreError::LedgerMissing { location } => StoreError::LedgerMissing {
+            location: fix(location),
+        },
+        StoreError::ForeignLedger {
+            location,
+            ledger_tag,
+            store_tag,
+            kept,
+        } => StoreError::ForeignLedger {
+            location: fix(location),
+            ledger_tag,
+            store_tag,
+            kept,
+        },
         other => other,
     }
 }

@@ -9,7 +9,8 @@
 //! `tests/fixtures/v6` (checkpoint layout 4: mentions, notification modes; and their events) and
 //! `tests/fixtures/v7` (the same layout, and the events of reads and acks up to a position) and
 //! `tests/fixtures/v8` (checkpoint layout 5: read acks held for messages not sent yet; and
-//! their events).
+//! their events) and `tests/fixtures/v11` (ledger format 2: the ledger and the keyspace bound
+//! by a store tag, `l`).
 //! Every later version must read each of them and give the same answers to the same queries.
 
 mod support;
@@ -76,24 +77,12 @@ fn lists_as_sets(text: &str) -> String {
     out.join("\n")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// Events in a fixture: 200 appends each (since v6, a send with mentions appends two events
 /// with one decision).
 fn events_in(version: &str) -> u64 {
     match version {
         "v6" | "v8" | "v9" => 206,
-        "v10" => 205,
+        "v10" | "v11" => 205,
         "v7" => 204,
         _ => 200,
     }
@@ -134,7 +123,7 @@ fn check<B: Backend>(log: &EventLog<B>, version: &str) {
 #[test]
 fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v1").join("sled"), dir.path());
+    support::copy_dir(&fixture("v1").join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     // When SNAPSHOT_STATE_VERSION is bumped this snapshot is ignored (full replay), which the
     // other tests still check; until then it must load.
@@ -146,9 +135,11 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
+    for version in [
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture(version).join("sled"), dir.path());
+        support::copy_dir(&fixture(version).join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
         check(&log, version);
     }
@@ -156,13 +147,20 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
+    for version in [
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+    ] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"].contains(&version) {
+        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"].contains(&version) {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
+        }
+        // The store's ledger goes with its records (v11's keyspace is bound to it and does not
+        // open without it; the older ones are checked against theirs).
+        if let Ok(ledger) = std::fs::read(fixture(version).join("sled").join(LEDGER_FILE)) {
+            backend.create_ledger(&ledger).unwrap();
         }
         check(
             &EventLog::open(backend, Durability::Buffered).unwrap(),
@@ -174,7 +172,7 @@ fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
 #[test]
 fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v2").join("sled"), dir.path());
+    support::copy_dir(&fixture("v2").join("sled"), dir.path());
     assert!(dir.path().join(LEDGER_FILE).exists());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     assert_eq!(
@@ -196,7 +194,9 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
-    for version in ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"] {
+    for version in [
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+    ] {
         let chunk = records(version)
             .into_iter()
             .find(|(k, _)| k[0] == b'c')
@@ -213,7 +213,7 @@ fn fixture_records_carry_format_1_codec_1_schema_1() {
 #[test]
 fn the_v3_fixture_checkpoint_is_used_while_the_checkpoint_layout_is_version_1() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v3").join("sled"), dir.path());
+    support::copy_dir(&fixture("v3").join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     // Since CHECKPOINT_LAYOUT_VERSION 2 these entries are rebuilt from the log by an engine (the
     // engine's tests check that path), and verify says so rather than call them damage.
@@ -244,7 +244,7 @@ fn the_v3_fixture_checkpoint_is_used_while_the_checkpoint_layout_is_version_1() 
 #[test]
 fn the_v4_fixture_checkpoint_is_used_while_the_checkpoint_layout_is_version_2() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("v4").join("sled"), dir.path());
+    support::copy_dir(&fixture("v4").join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     // Since CHECKPOINT_LAYOUT_VERSION 3 these entries are rebuilt from the log by an engine,
     // and verify says so rather than call them damage.
@@ -278,7 +278,7 @@ fn the_v4_fixture_checkpoint_is_used_while_the_checkpoint_layout_is_version_2() 
 /// same, and reported as another build's, never as damage, once it is not.
 fn check_later_fixture(version: &str, kinds: &[&str], layout: u16, marker: u64) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture(version).join("sled"), dir.path());
+    support::copy_dir(&fixture(version).join("sled"), dir.path());
     let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
     let stored: std::collections::BTreeSet<&str> = log
         .read_from(0, events_in(version) as usize)
@@ -339,7 +339,7 @@ fn the_v9_fixture_marker_counts_the_held_acks_at_checkpoint_layout_6() {
     check_later_fixture("v9", &["ReadAckBuffered", "EarlyAckDropped"], 6, 154);
     if CHECKPOINT_LAYOUT_VERSION == 6 {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture("v9").join("sled"), dir.path());
+        support::copy_dir(&fixture("v9").join("sled"), dir.path());
         let log = SledLog::open_dir(dir.path(), Durability::EveryAppend).unwrap();
         let marker = log.checkpoint_mark().unwrap().unwrap().unwrap();
         let before: Vec<_> = log
@@ -362,4 +362,25 @@ fn the_v10_fixture_holds_threads_at_checkpoint_layout_7() {
         7,
         V10_MARKER,
     );
+}
+
+#[test]
+fn the_v11_fixture_s_ledger_is_bound_to_its_keyspace() {
+    let tag = records("v11")
+        .into_iter()
+        .find(|(k, _)| k.as_slice() == b"l")
+        .map(|(_, v)| u32::from_be_bytes(v.try_into().unwrap()))
+        .expect("the keyspace carries its store tag");
+    let ledger = std::fs::read(fixture("v11").join("sled").join(LEDGER_FILE)).unwrap();
+    for slot in ledger.chunks(48) {
+        assert_eq!(slot[4], 2, "ledger format 2");
+        assert_eq!(u32::from_le_bytes(slot[40..44].try_into().unwrap()), tag);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&fixture("v11").join("sled"), dir.path());
+    std::fs::remove_file(dir.path().join(LEDGER_FILE)).unwrap();
+    assert!(matches!(
+        SledLog::open_dir(dir.path(), Durability::EveryAppend),
+        Err(StoreError::LedgerMissing { .. })
+    ));
 }

@@ -63,7 +63,9 @@ proptest! {
         let backend = MemoryBackend::new();
         backend.write_atomic(damaged).unwrap();
         let log = EventLog::open(backend, Durability::Buffered).unwrap();
-        let repaired: Vec<Entry> = log.backend().range(b"", &[0xFF]).map(|e| e.unwrap()).collect();
+        // The open binds the keyspace to the ledger it creates (a fresh store tag, `l`): the
+        // rest must be the uninterrupted run's keyspace byte for byte.
+        let repaired: Vec<Entry> = log.backend().range(b"", &[0xFF]).map(|e| e.unwrap()).filter(|(k, _)| k.as_slice() != b"l").collect();
         prop_assert_eq!(repaired, original);
     }
 }
