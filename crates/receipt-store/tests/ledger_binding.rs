@@ -7,14 +7,7 @@ mod support;
 use receipt_store::*;
 use std::path::Path;
 
-fn write_store(dir: &Path, events: u128) {
-    let log = SledLog::open_dir(dir, Durability::EveryAppend).unwrap();
-    let c = support::chat("ann", "bob");
-    for i in 0..events {
-        log.append(support::request(&c, i as u64, &[i + 1]))
-            .unwrap();
-    }
-}
+use support::write_sled_store as write_store;
 
 fn ledger(dir: &Path) -> std::path::PathBuf {
     dir.join(LEDGER_FILE)

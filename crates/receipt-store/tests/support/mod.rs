@@ -411,3 +411,12 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A sled store at `dir` holding `events` appends to one direct chat, closed cleanly.
+pub fn write_sled_store(dir: &std::path::Path, events: u128) {
+    let log = SledLog::open_dir(dir, Durability::EveryAppend).unwrap();
+    let c = chat("ann", "bob");
+    for i in 0..events {
+        log.append(request(&c, i as u64, &[i + 1])).unwrap();
+    }
+}
