@@ -116,6 +116,32 @@ pub enum StoreError {
         /// Where the store's files are kept as they were before this open, if they are.
         kept: Option<String>,
     },
+    /// A whole copy of the store could not be made (most often: the disk is full). Nothing of
+    /// the store was changed and no partial copy is left, so freeing `needed_bytes` where the
+    /// copy goes and trying again succeeds.
+    #[error("could not copy the store at {location} to {copy}: {error}. The copy needs {needed_bytes} bytes free there; no partial copy was left and the store was not changed. It is {purpose}")]
+    CopyFailed {
+        /// The store's path.
+        location: String,
+        /// Where the copy was going.
+        copy: String,
+        /// Why a copy is made, and what to do.
+        purpose: &'static str,
+        /// The bytes of the store's files: what the copy needs.
+        needed_bytes: u64,
+        /// What the operating system said (shown in the message, so not a separate cause).
+        error: std::io::Error,
+    },
+    /// An earlier open left a pre-open copy that shows another state of the store than the
+    /// store's files do (its ledger differs): it may be the only copy of that state, so it is
+    /// neither reused nor replaced.
+    #[error("the store at {location} was not opened: the copy of its files an earlier open kept at {copy} shows another state than the store (their receipts.ledger files differ), so it is not this store's state before this open and was left as it is. Look at it (`receipts verify --db {copy}`), then move it away or delete it, and open again")]
+    CopyInTheWay {
+        /// The store's path.
+        location: String,
+        /// The earlier copy.
+        copy: String,
+    },
     /// The keyspace was written by a newer build, in a layout this one does not know.
     #[error("the store's keyspace layout is version {0}; this build reads versions 1 to 3")]
     UnsupportedLayout(u64),
@@ -199,6 +225,8 @@ impl StoreError {
             Self::LedgerMissing { .. } => "LedgerMissing",
             Self::ForeignLedger { .. } => "ForeignLedger",
             Self::CheckpointMismatch { .. } => "CheckpointMismatch",
+            Self::CopyFailed { .. } => "CopyFailed",
+            Self::CopyInTheWay { .. } => "CopyInTheWay",
             Self::UnsupportedLayout(..) => "UnsupportedLayout",
             Self::Unsalvageable { .. } => "Unsalvageable",
             Self::DuplicateInBatch(..) => "DuplicateInBatch",

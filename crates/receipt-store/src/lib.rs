@@ -33,6 +33,7 @@ mod schema_v1;
 mod schema_v1_threads;
 mod schema_v1_upcast;
 mod sled_backend;
+mod store_copy;
 pub mod wire;
 
 pub use backend::{Backend, Entries, Entry, MemoryBackend, SyncCounts};
@@ -52,6 +53,7 @@ pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
 pub use salvage::{salvage, DroppedRange, SalvageReport};
 pub use schema_v1::SCHEMA_VERSION;
 pub use sled_backend::{SledBackend, LEDGER_FILE};
+pub use store_copy::{pre_open_copy_path, PRE_OPEN_COPY_SUFFIX};
 
 /// A log on the embedded sled default.
 pub type SledLog = EventLog<SledBackend>;

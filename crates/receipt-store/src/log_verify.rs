@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::ledger;
 use crate::log::{Durability, EventLog};
 use crate::sled_backend::SledBackend;
+use crate::store_copy::Purpose;
 use receipt_domain::{ConversationId, State};
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
@@ -161,16 +162,15 @@ pub(crate) struct ScratchCopy {
 
 impl ScratchCopy {
     /// Copies every file of `from` (recursively) into a new directory under the system's
-    /// temporary directory.
+    /// temporary directory, all or nothing (store_copy.rs).
     pub(crate) fn of(from: &Path) -> Result<Self, StoreError> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let path =
             std::env::temp_dir().join(format!("receipts-scratch-{}-{stamp}", std::process::id()));
-        let copy = Self { path };
-        copy_dir(from, &copy.path)?;
-        Ok(copy)
+        crate::store_copy::copy_whole(from, &path, Purpose::Scratch)?;
+        Ok(Self { path })
     }
 }
 
@@ -179,25 +179,6 @@ impl Drop for ScratchCopy {
         // Best effort: a leftover scratch copy in the temporary directory harms nothing.
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let io = |p: &Path, e: std::io::Error| StoreError::io(p.display(), e);
-    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
-    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
-        let entry = entry.map_err(|e| io(from, e))?;
-        let target = to.join(entry.file_name());
-        if entry
-            .file_type()
-            .map_err(|e| io(&entry.path(), e))?
-            .is_dir()
-        {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target).map_err(|e| io(&entry.path(), e))?;
-        }
-    }
-    Ok(())
 }
 
 /// Verifies the sled store at `dir` without changing a byte of it: the store is copied to a

@@ -23,6 +23,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::clean_close;
 use crate::open_here;
+use crate::store_copy::{self, PreOpenCopy};
 
 /// The embedded default backend: a sled database in one directory, plus the ledger file.
 pub struct SledBackend {
@@ -180,13 +181,15 @@ impl SledBackend {
         // Unless the last session closed it cleanly (then sled finds nothing to rewrite).
         let closed_cleanly = copy_first && clean_close::take(path)?;
         let pre_open_copy = if copy_first && !closed_cleanly && path.join(LEDGER_FILE).exists() {
-            Some(copy_aside(path)?)
+            Some(store_copy::pre_open_copy(path, LEDGER_FILE)?)
         } else {
             None
         };
-        let discard = |copy: &Option<PathBuf>| {
-            if let Some(c) = copy {
-                let _ = std::fs::remove_dir_all(c);
+        // A copy made by this open goes when sled fails without touching the files; one an
+        // earlier open kept stays until an open passes the log's checks.
+        let discard = |copy: &Option<PreOpenCopy>| {
+            if let Some(c) = copy.as_ref().filter(|c| !c.reused) {
+                let _ = std::fs::remove_dir_all(&c.path);
             }
         };
         let opened = match Self::open_sled(path, flush_every_ms, cache_capacity_bytes) {
@@ -199,7 +202,7 @@ impl SledBackend {
                 )));
             }
             Err(e @ StoreError::Damaged { .. }) => {
-                return Err(e.with_kept_copy(pre_open_copy.map(|c| c.display().to_string())))
+                return Err(e.with_kept_copy(pre_open_copy.map(|c| c.path.display().to_string())))
             }
             Err(e) => {
                 discard(&pre_open_copy);
@@ -207,6 +210,7 @@ impl SledBackend {
             }
             Ok(opened) => opened,
         };
+        let pre_open_copy = pre_open_copy.map(|c| c.path);
         let mut backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
         backend.marks_clean_close = copy_first;
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
@@ -342,19 +346,6 @@ impl Drop for SledBackend {
             tracing::warn!(error = %e, "clean close not recorded");
         }
     }
-}
-
-/// Copies the store directory to a new sibling, `<store>.before-open-<pid>-<nanos>`.
-fn copy_aside(dir: &Path) -> Result<PathBuf, StoreError> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let name = dir
-        .file_name()
-        .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
-    let copy = dir.with_file_name(format!("{name}.before-open-{}-{stamp}", std::process::id()));
-    crate::log_verify::copy_dir(dir, &copy)?;
-    Ok(copy)
 }
 
 fn entry(dir: &Path, r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Entry, StoreError> {
@@ -500,14 +491,18 @@ impl Backend for SledBackend {
 
     fn discard_pre_open_copy(&self) {
         self.checked_whole.store(true, Ordering::SeqCst);
-        if let Some(copy) = self
+        let taken = self
             .pre_open_copy
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+            .take();
+        if let Some(copy) = taken {
             // A leftover copy costs disk space, nothing else; it is not worth failing an open.
             let _ = std::fs::remove_dir_all(copy);
+        } else if self.marks_clean_close {
+            // A copy an earlier failed open kept, when this open needed none: the store is
+            // whole, so a copy of the same state can go.
+            store_copy::discard_if_current(&self.dir, LEDGER_FILE);
         }
     }
 

@@ -10,6 +10,8 @@
 
 /// The kill -9 harness of the crash tests.
 pub mod crash;
+/// A small tmpfs for disk-full tests, and the copies an open leaves beside a store.
+pub mod disk;
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
