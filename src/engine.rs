@@ -372,6 +372,22 @@ impl<B: Backend> Engine<B> {
         &self.shared.log
     }
 
+    /// Checks the whole history against the acknowledgement ledger
+    /// ([`store::EventLog::check_history`]): damage at rest in old records, which an open does
+    /// not read (it checks the tail, so that it does not cost the history). Costs one read of
+    /// every chunk. Run it at start where the store's size allows, or as a scheduled scrub;
+    /// `receipts exec` runs it before its first command. When it finds damage the engine stops
+    /// taking commands ([`EngineError::Stopped`], with the damage as the cause): a store known
+    /// to be damaged takes no more writes; `receipts salvage` copies what is readable into a
+    /// new store. Returns the chunks checked.
+    pub fn check_history(&self) -> Result<u64, EngineError> {
+        match self.shared.log.check_history() {
+            Ok(chunks) => Ok(chunks),
+            Err(e @ (StoreError::Damaged { .. } | StoreError::Corrupt { .. })) => Err(self.stop(e)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Makes every append so far durable, whatever the durability option.
     pub fn flush(&self) -> Result<(), EngineError> {
         Ok(self.shared.log.flush()?)

@@ -132,6 +132,9 @@ pub fn policy(file: Option<&Path>, receipts_on: bool) -> Result<Policy> {
 
 pub fn run(db: &Path, policy: Policy) -> Result {
     let engine = Engine::open(db, EngineOptions::default().with_policy(policy))?;
+    // An open checks the tail only; a store with damage in its history must not take writes
+    // (docs/storage.md, "Damage at rest"), and exec is a tool, not a hot path.
+    engine.check_history()?;
     serve(&engine)
 }
 
