@@ -114,7 +114,8 @@ fn upsert<V>(
 pub(crate) struct Projections {
     parts: LinkedHashMap<ConversationId, Part, FxBuildHasher>,
     part_bytes: usize,
-    headers: FxHashMap<ConversationId, Slot<ConversationHeader>>,
+    /// Headers, each with the stream version it is exact at.
+    headers: FxHashMap<ConversationId, Slot<(ConversationHeader, u64)>>,
     users: LinkedHashMap<UserId, UserSummaries, FxBuildHasher>,
     entry_bytes: usize,
     budget_bytes: usize,
@@ -192,12 +193,13 @@ impl Projections {
             let (part, unusable) = self.load(log, conversation, upto)?;
             self.part_bytes += part.bytes;
             let header = part.state.header(conversation);
+            let version = part.state.events_applied();
             let summaries = part.state.reader_summaries(conversation);
             self.parts.insert(conversation.clone(), part);
             if unusable {
                 // Its header and summaries may be as bad: rewritten at the next checkpoint.
                 if let Some(h) = header {
-                    self.set_header(conversation, h, true);
+                    self.set_header(conversation, h, version, true);
                 }
                 for (u, s) in summaries {
                     self.set_summary(&u, conversation, s, true);
@@ -292,6 +294,7 @@ impl Projections {
         let part = self.parts.get(conversation).ok_or_else(vanished)?;
         let state = &part.state;
         let header = state.header(conversation).unwrap_or_default();
+        let version = state.events_applied();
         let summaries: Vec<(UserId, Option<ReaderSummary>)> = event
             .body
             .summary_users()
@@ -303,7 +306,7 @@ impl Projections {
             p.bytes += EVENT_BYTES_ESTIMATE;
             self.part_bytes += EVENT_BYTES_ESTIMATE;
         }
-        self.set_header(conversation, header, true);
+        self.set_header(conversation, header, version, true);
         for (user, summary) in summaries {
             if let Some(s) = summary {
                 self.set_summary(&user, conversation, s, true);
@@ -319,8 +322,14 @@ impl Projections {
             .ok_or_else(vanished)
     }
 
-    fn set_header(&mut self, c: &ConversationId, value: ConversationHeader, dirty: bool) {
-        let set = upsert(&mut self.headers, c, value, dirty);
+    fn set_header(
+        &mut self,
+        c: &ConversationId,
+        value: ConversationHeader,
+        version: u64,
+        dirty: bool,
+    ) {
+        let set = upsert(&mut self.headers, c, (value, version), dirty);
         self.count(set);
     }
 

@@ -102,13 +102,17 @@ pub(crate) fn rebuild_reporting<B: Backend>(
     let fold = started.elapsed();
     let write_started = Instant::now();
     let mut conversations = 0u64;
-    let mut batch = CheckpointWrite::default();
+    // Entries of the checkpoint before this rebuild are never believed again.
+    let mut batch = CheckpointWrite {
+        new_generation: true,
+        ..CheckpointWrite::default()
+    };
     let mut held = receipt_domain::HeldEarlyAcks::default();
     for (c, state) in parts.into_iter().flatten() {
         conversations += 1;
         held.set(&c, state.early_acks_held_in(&c));
         if let Some(h) = state.header(&c) {
-            batch.headers.push((c.clone(), h));
+            batch.headers.push((c.clone(), h, state.events_applied()));
         }
         for (u, s) in state.reader_summaries(&c) {
             batch.summaries.push((u, c.clone(), s));

@@ -39,12 +39,12 @@ fn followers_badges_are_right_after_replies_checkpoints_and_a_restart() {
         }
         engine.checkpoint().unwrap();
         // One reply, 31 followers: the checkpoint after it writes the partition, the header,
-        // the sender's summary and the marker, nothing per follower.
+        // the sender's summary and its roster, and the marker, nothing per follower.
         engine
             .send_thread_reply(&g, m(1), m(101), &members[0])
             .unwrap();
         let report = engine.checkpoint().unwrap();
-        assert_eq!((report.partitions, report.entries), (1, 4), "{report:?}");
+        assert_eq!((report.partitions, report.entries), (1, 5), "{report:?}");
         // Every follower's badge counts it anyway (their summaries refresh when asked).
         assert_eq!(engine.badge(&id("ann")).unwrap().thread_unread, 2);
         assert_eq!(engine.badge(&members[1]).unwrap().thread_unread, 1);

@@ -21,22 +21,22 @@ impl Projections {
             return Ok(p.state.header(c).unwrap_or_default());
         }
         if let Some(slot) = self.headers.get(c) {
-            return Ok(slot.value);
+            return Ok(slot.value.0);
         }
         let stored = match log.load_header(c)? {
-            Some(Ok(h)) => Some(h),
+            Some(Ok(found)) => Some(found),
             Some(Err(u)) => unusable(&mut self.stats, &u),
             None => None,
         };
-        let header = match stored {
-            Some(h) => h,
+        let (header, version) = match stored {
+            Some(found) => found,
             None => {
                 // Rewritten at the next checkpoint so the next cold answer needs no load.
                 self.repair(log, c)?;
                 return Ok(self.partition(log, c, None)?.header(c).unwrap_or_default());
             }
         };
-        self.set_header(c, header, false);
+        self.set_header(c, header, version, false);
         Ok(header)
     }
 
@@ -91,8 +91,9 @@ impl Projections {
     ) -> Result<(), StoreError> {
         let state = self.partition(log, c, None)?;
         let header = state.header(c).unwrap_or_default();
+        let version = state.events_applied();
         let summaries = state.reader_summaries(c);
-        self.set_header(c, header, true);
+        self.set_header(c, header, version, true);
         for (u, s) in summaries {
             self.set_summary(&u, c, s, true);
         }

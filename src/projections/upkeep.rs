@@ -87,7 +87,7 @@ impl Projections {
         for (c, slot) in self.headers.iter_mut() {
             if slot.dirty {
                 slot.dirty = false;
-                w.headers.push((c.clone(), slot.value));
+                w.headers.push((c.clone(), slot.value.0, slot.value.1));
             }
         }
         for (u, entry) in self.users.iter_mut() {
@@ -116,13 +116,13 @@ impl Projections {
                 p.dirty = true;
             }
         }
-        for (c, h) in &w.headers {
+        for (c, h, version) in &w.headers {
             match self.headers.get(c) {
                 Some(slot) => {
-                    let value = slot.value;
-                    self.set_header(c, value, true);
+                    let (value, at) = slot.value;
+                    self.set_header(c, value, at, true);
                 }
-                None => self.set_header(c, *h, true),
+                None => self.set_header(c, *h, *version, true),
             }
         }
         for (u, c, s) in &w.summaries {

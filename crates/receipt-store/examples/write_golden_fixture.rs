@@ -4,7 +4,7 @@
 //! no-op command, its raw records and checkpoint entries exported, and the expected answers of
 //! the queries. Fixtures are never rewritten; `tests/golden.rs` must keep reading every one.
 //!
-//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v10`
+//! `cargo run -p receipt-store --example write_golden_fixture -- crates/receipt-store/tests/fixtures/v12`
 //! (v1 was written by this program before the ledger and the event-id index existed, so without
 //! the no-op record; v1 and v2 hold a whole-state snapshot instead of a checkpoint; v3 holds
 //! checkpoint layout 1, v4 layout 2, v5 layout 3 and `MessageRecalled` events, v6 layout 4 and
@@ -12,7 +12,8 @@
 //! `ConversationAckedUpTo` and `ConversationMarkedReadUpTo` events, v8 layout 5 and
 //! `ReadAckBuffered` and `EarlyAckDropped` events, v9 layout 6, whose marker counts the read
 //! acks held for messages not sent yet, v10 layout 7 and `ThreadReplySent`,
-//! `ThreadFollowChanged` and `ThreadRead` events.)
+//! `ThreadFollowChanged` and `ThreadRead` events, v11 ledger format 2, v12 layout 8 in the
+//! checkpoint cache's own database.)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -102,7 +103,7 @@ fn checkpoint_of<B: Backend>(log: &EventLog<B>) -> Result<CheckpointWrite, Store
     for (c, state) in parts.into_values() {
         w.held_early_acks.set(&c, state.early_acks_held_in(&c));
         if let Some(h) = state.header(&c) {
-            w.headers.push((c.clone(), h));
+            w.headers.push((c.clone(), h, state.events_applied()));
         }
         for (u, s) in state.reader_summaries(&c) {
             w.summaries.push((u, c.clone(), s));

@@ -3,11 +3,12 @@
 //! that holds a wrong one is reported: `receipts rebuild` rewrites them all.
 
 use crate::backend::Backend;
-use crate::checkpoint::{HEADER, MARKER, PARTITION, SUMMARY};
+use crate::checkpoint::{entry_crc, Roster, RosterMap, HEADER, MARKER, PARTITION, ROSTER, SUMMARY};
 use crate::keys;
 use crate::log::EventLog;
-use crate::record::{checkpoint_layout, decode_checkpoint, CHECKPOINT_LAYOUT_VERSION};
+use crate::record::{checkpoint_layout, CHECKPOINT_LAYOUT_VERSION};
 use receipt_domain::{ConversationHeader, HeldEarlyAcks, ReaderSummary, State, UserId};
+use std::collections::BTreeMap;
 
 /// What `verify` checked of the checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,11 +34,14 @@ impl<B: Backend> EventLog<B> {
     /// entry is wrong and how.
     pub(crate) fn verify_checkpoints(&self, whole: &State) -> Result<CheckpointCheck, String> {
         let head = self.head();
-        if let Some(bytes) = self
-            .backend
-            .checkpoint_get(MARKER)
-            .map_err(|e| e.to_string())?
-        {
+        let marker = match self.backend.checkpoint_get(MARKER) {
+            Ok(None) => self
+                .backend
+                .legacy_checkpoint_marker()
+                .map_err(|e| e.to_string())?,
+            found => found.map_err(|e| e.to_string())?,
+        };
+        if let Some(bytes) = marker {
             let layout =
                 checkpoint_layout(&bytes).map_err(|e| format!("checkpoint marker: {e}"))?;
             if layout != CHECKPOINT_LAYOUT_VERSION {
@@ -65,6 +69,8 @@ impl<B: Backend> EventLog<B> {
                 ));
             }
         }
+        let mut rosters: BTreeMap<UserId, RosterMap> = BTreeMap::new();
+        let mut summary_crcs: BTreeMap<UserId, RosterMap> = BTreeMap::new();
         for item in self.backend.checkpoint_range(&[], &[0xFF]) {
             let (k, v) = item.map_err(|e| e.to_string())?;
             match k.first().copied() {
@@ -90,10 +96,12 @@ impl<B: Backend> EventLog<B> {
                 }
                 Some(HEADER) => {
                     let c = keys::conversation_of_stream(&k[1..])?;
-                    let (_, stored) = decode_checkpoint::<ConversationHeader>(&v)
+                    let (version, stored) = self
+                        .check_bound::<ConversationHeader>(&k, &v)
                         .map_err(|e| format!("header of {c}: {e}"))?;
                     if exact {
-                        if whole.header(&c) != Some(stored) {
+                        let stream = self.version(&c).map_err(|e| e.to_string())?;
+                        if whole.header(&c) != Some(stored) || version != stream {
                             return Err(format!("the header of {c} differs from the log's"));
                         }
                         check.headers += 1;
@@ -102,8 +110,13 @@ impl<B: Backend> EventLog<B> {
                 Some(SUMMARY) => {
                     let (user, stream) = split_summary_key(&k)?;
                     let c = keys::conversation_of_stream(stream)?;
-                    let (_, stored) = decode_checkpoint::<ReaderSummary>(&v)
+                    let (_, stored) = self
+                        .check_bound::<ReaderSummary>(&k, &v)
                         .map_err(|e| format!("summary of {user} in {c}: {e}"))?;
+                    summary_crcs
+                        .entry(user.clone())
+                        .or_default()
+                        .insert(stream.to_vec(), entry_crc(&v));
                     if exact {
                         if !summary_agrees(whole.reader_summary(&c, &user), stored) {
                             return Err(format!(
@@ -112,6 +125,16 @@ impl<B: Backend> EventLog<B> {
                         }
                         check.summaries += 1;
                     }
+                }
+                Some(ROSTER) => {
+                    let (user, rest) = split_summary_key(&k)?;
+                    if !rest.is_empty() {
+                        return Err(format!("bad roster key of {user}"));
+                    }
+                    let (_, roster) = self
+                        .check_bound::<Roster>(&k, &v)
+                        .map_err(|e| format!("roster of {user}: {e}"))?;
+                    rosters.insert(user, roster.streams()?);
                 }
                 Some(tag) if k == MARKER && tag == MARKER[0] => {}
                 _ => return Err(format!("unknown checkpoint key {k:?}")),
@@ -124,6 +147,16 @@ impl<B: Backend> EventLog<B> {
                 .conversation_ids()
                 .map(|c| whole.reader_summaries(c).len() as u64)
                 .sum();
+            // Every user's roster lists exactly the summaries stored for it.
+            if let Some(user) = summary_crcs
+                .keys()
+                .chain(rosters.keys())
+                .find(|u| summary_crcs.get(*u) != rosters.get(*u))
+            {
+                return Err(format!(
+                    "the roster of {user} does not list exactly the summaries stored for it"
+                ));
+            }
             if check.headers != conversations || check.summaries != pairs {
                 return Err(format!(
                     "the checkpoint holds {} headers and {} summaries, the log has {conversations} conversations and {pairs} readers",

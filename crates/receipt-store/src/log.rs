@@ -139,6 +139,8 @@ pub struct EventLog<B: Backend> {
     /// Set once `open` has checked the store. A log whose open failed must never write: its
     /// `Drop` would otherwise commit, and record a damaged store's shorter head in the ledger.
     pub(crate) opened: bool,
+    /// The generation checkpoint entries are bound to, and the lock of their writes.
+    pub(crate) checkpoints: crate::checkpoint::Checkpoints,
 }
 
 impl<B: Backend> std::fmt::Debug for EventLog<B> {

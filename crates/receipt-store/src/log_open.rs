@@ -60,6 +60,7 @@ impl<B: Backend> EventLog<B> {
             ledger: Mutex::new(LedgerState::default()),
             durable_head: AtomicU64::new(0),
             opened: false,
+            checkpoints: Default::default(),
         };
         let mark = log.check_ledger(head)?;
         if indexed > head {

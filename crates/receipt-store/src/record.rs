@@ -32,8 +32,10 @@ const CRC_BYTES: usize = 4;
 /// header's position means for each. Bump it whenever `State`, `ReaderSummary`,
 /// `ConversationHeader` or the marker's payload change shape: older entries are then rebuilt
 /// from the log, never misread. Layout 6: the marker holds the read acks held store-wide;
-/// layout 7: threads in `State`, thread counts in `ReaderSummary` and `ConversationHeader`.
-pub const CHECKPOINT_LAYOUT_VERSION: u16 = 7;
+/// layout 7: threads in `State`, thread counts in `ReaderSummary` and `ConversationHeader`;
+/// layout 8: every payload bound to its key's CRC-32 and the checkpoint's generation, headers
+/// at their stream version, and a roster per user.
+pub const CHECKPOINT_LAYOUT_VERSION: u16 = 8;
 
 /// Version of the projection state layout inside snapshots. Bump it whenever `State` changes
 /// shape: older snapshots are then ignored (full replay), never misread.

@@ -10,7 +10,8 @@
 //! `tests/fixtures/v7` (the same layout, and the events of reads and acks up to a position) and
 //! `tests/fixtures/v8` (checkpoint layout 5: read acks held for messages not sent yet; and
 //! their events) and `tests/fixtures/v11` (ledger format 2: the ledger and the keyspace bound
-//! by a store tag, `l`).
+//! by a store tag, `l`) and `tests/fixtures/v12` (checkpoint layout 8, in a sled database of
+//! its own: every entry bound to its key and generation, rosters of the summaries).
 //! Every later version must read each of them and give the same answers to the same queries.
 
 mod support;
@@ -82,7 +83,7 @@ fn lists_as_sets(text: &str) -> String {
 fn events_in(version: &str) -> u64 {
     match version {
         "v6" | "v8" | "v9" => 206,
-        "v10" | "v11" => 205,
+        "v10" | "v11" | "v12" => 205,
         "v7" => 204,
         _ => 200,
     }
@@ -136,7 +137,7 @@ fn the_v1_fixture_snapshot_is_used_while_the_state_layout_is_version_1() {
 #[test]
 fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
     for version in [
-        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",
     ] {
         let dir = tempfile::tempdir().unwrap();
         support::copy_dir(&fixture(version).join("sled"), dir.path());
@@ -148,11 +149,15 @@ fn every_fixture_sled_log_is_still_read_with_the_same_projections() {
 #[test]
 fn every_fixture_exported_records_are_still_read_with_the_same_projections() {
     for version in [
-        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",
     ] {
         let backend = MemoryBackend::new();
         backend.write_atomic(records(version)).unwrap();
-        if ["v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"].contains(&version) {
+        if [
+            "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",
+        ]
+        .contains(&version)
+        {
             backend
                 .checkpoint_write(checkpoint_entries(version))
                 .unwrap();
@@ -195,7 +200,7 @@ fn the_v2_fixture_keeps_its_ledger_and_no_op_record() {
 #[test]
 fn fixture_records_carry_format_1_codec_1_schema_1() {
     for version in [
-        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",
     ] {
         let chunk = records(version)
             .into_iter()
@@ -383,4 +388,20 @@ fn the_v11_fixture_s_ledger_is_bound_to_its_keyspace() {
         SledLog::open_dir(dir.path(), Durability::EveryAppend),
         Err(StoreError::LedgerMissing { .. })
     ));
+}
+
+#[test]
+fn the_v12_fixture_s_checkpoint_is_bound_and_kept_apart_from_the_log() {
+    check_later_fixture("v12", &["ThreadReplySent"], 8, V10_MARKER);
+    assert!(fixture("v12")
+        .join("sled")
+        .join(CHECKPOINT_DIR)
+        .join("db")
+        .exists());
+    // Every kind of entry, rosters included.
+    let kinds: std::collections::BTreeSet<u8> = checkpoint_entries("v12")
+        .iter()
+        .map(|(k, _)| k[0])
+        .collect();
+    assert_eq!(kinds, b"GHPRU".iter().copied().collect());
 }
