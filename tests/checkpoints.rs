@@ -160,11 +160,11 @@ fn a_partition_entry_under_another_conversations_key_is_not_trusted() {
     reopen_and_check(dir.path(), &events, "partitions swapped");
 }
 
-/// The checkpoint files sled keeps apart (`blobs/`, for large values) that hold a checkpoint
-/// entry, with the offset of the entry's record in each.
+/// The files sled keeps apart (`blobs/`, for large values) that hold a checkpoint entry, with
+/// the offset of the entry's record in each.
 fn checkpoint_blobs(dir: &Path) -> Vec<(std::path::PathBuf, usize)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir.join(store::CHECKPOINT_DIR).join("blobs")).unwrap() {
+    for entry in std::fs::read_dir(dir.join("blobs")).unwrap() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         if let Some(at) = bytes.windows(4).position(|w| w == b"RCKP") {
@@ -174,8 +174,15 @@ fn checkpoint_blobs(dir: &Path) -> Vec<(std::path::PathBuf, usize)> {
     out
 }
 
+/// A damaged checkpoint value in a blob file is never silent. sled's recovery treats the first
+/// record it cannot read back as the end of its log, and the checkpoint shares that log with
+/// the events, so the events written after it are gone for sled too: the ledger refuses the
+/// store (`Lost`), which `receipts salvage` then copies what it can read from. (A checkpoint
+/// cache in a database of its own would cost only the cache; tried and not kept: sled then
+/// skipped keys of a damaged node without an error, and the corruption matrix found answers
+/// that were silently wrong. docs/storage.md, Checkpoints.)
 #[test]
-fn a_checkpoint_in_a_damaged_blob_file_is_rebuilt_and_never_stops_the_engine() {
+fn a_checkpoint_in_a_damaged_blob_file_is_refused_or_rebuilt_never_believed() {
     let dir = tempfile::tempdir().unwrap();
     let policy = Policy::all_receipts_on();
     let events = {
@@ -189,21 +196,19 @@ fn a_checkpoint_in_a_damaged_blob_file_is_rebuilt_and_never_stops_the_engine() {
         .unwrap();
         // A group with a long history: its partition entry is large enough for sled to keep it
         // in a blob file of its own.
-        let team = ConversationId::Group(GroupId::new("team").unwrap());
+        let team = GroupId::new("team").unwrap();
+        let group = ConversationId::Group(team.clone());
         let users: Vec<UserId> = (0..3)
             .map(|i| UserId::new(format!("u{i}")).unwrap())
             .collect();
-        let ConversationId::Group(group) = &team else {
-            unreachable!()
-        };
-        engine.join_group(group, &users[0], Role::Owner).unwrap();
+        engine.join_group(&team, &users[0], Role::Owner).unwrap();
         for u in &users[1..] {
-            engine.join_group(group, u, Role::Member).unwrap();
+            engine.join_group(&team, u, Role::Member).unwrap();
         }
         for n in 0..3_000u128 {
             let m = MessageId(uuid::Uuid::from_u128(n + 1));
             engine
-                .send_message(&team, m, &users[(n % 3) as usize])
+                .send_message(&group, m, &users[(n % 3) as usize])
                 .unwrap();
         }
         engine.checkpoint().unwrap();
@@ -228,52 +233,9 @@ fn a_checkpoint_in_a_damaged_blob_file_is_rebuilt_and_never_stops_the_engine() {
         bytes[flip] ^= 0x40;
         std::fs::write(path, bytes).unwrap();
     }
-    let copy = tempfile::tempdir().unwrap();
-    support::copy_dir(dir.path(), copy.path());
-    // verify finds the log whole: the damage cost the cache (sled drops a batch it cannot
-    // read back; or the entry is reported), never an event.
-    let verified = verify_store(dir.path());
-    match &verified {
-        Ok(report) => assert_eq!(report.events, events.len() as u64),
-        Err(StoreError::CheckpointMismatch { .. }) => {}
-        Err(e) => panic!("a damaged cache is not damage to the log: {e}"),
+    match Engine::open(dir.path(), EngineOptions::default().with_policy(policy)) {
+        Err(EngineError::Store(StoreError::Lost { .. } | StoreError::Damaged { .. })) => {}
+        Err(e) => panic!("not the refusal of a damaged store: {e}"),
+        Ok(engine) => support::assert_equals_cold_fold(&engine, &events, "damaged blob"),
     }
-    // The engine (what `receipts inspect` opens) answers like a cold fold.
-    {
-        let engine =
-            Engine::open(dir.path(), EngineOptions::default().with_policy(policy)).unwrap();
-        support::assert_equals_cold_fold(&engine, &events, "damaged blob");
-    }
-    verify_store(dir.path()).expect("the close rewrote the damaged entry");
-    // `receipts rebuild` (rebuild_checkpoints) over the damaged blob, on the copy.
-    let log = store::SledLog::open_dir(copy.path(), Durability::EveryAppend).unwrap();
-    rebuild_checkpoints(&log, 2).expect("a rebuild is not stopped by a damaged cache");
-    drop(log);
-    verify_store(copy.path()).expect("the rebuilt checkpoint verifies");
-}
-
-#[test]
-fn a_checkpoint_cache_sled_cannot_open_is_begun_again_and_rebuilt_from_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = store(dir.path());
-    // sled reads its `conf` first: garbage there makes the cache's database unopenable.
-    let conf = dir.path().join(store::CHECKPOINT_DIR).join("conf");
-    assert!(conf.exists());
-    std::fs::write(&conf, b"not a sled config\n").unwrap();
-    let ledger = std::fs::read(dir.path().join(store::LEDGER_FILE)).unwrap();
-    {
-        let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
-        support::assert_equals_cold_fold(&engine, &events, "unopenable cache");
-    }
-    assert_eq!(
-        std::fs::read(dir.path().join(store::LEDGER_FILE)).unwrap(),
-        ledger,
-        "the log was not touched"
-    );
-    let report = verify_store(dir.path()).unwrap();
-    assert_eq!(
-        report.checkpoint.marker,
-        Some(events.len() as u64),
-        "rebuilt"
-    );
 }

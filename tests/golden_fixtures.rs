@@ -3,7 +3,7 @@
 //! log. v1 and v2 have no checkpoint (the first open builds one from the log); v3's
 //! to v9's checkpoints are of layouts 1 to 6, which this build rebuilds from the log; v10's, of
 //! layout 7 (threads), about 50 events before its end, was used as it is while that was this
-//! build's layout; v11's too; v12's, of layout 8 (bound entries, in a database of their own), is.
+//! build's layout; v11's too; v12's, of layout 8 (bound entries), is.
 
 mod support;
 

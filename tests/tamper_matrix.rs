@@ -17,9 +17,10 @@ use receipt_workload::WorkloadConfig;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Where the store keeps checkpoint entries: the `checkpoints` tree of the sled database in
-/// `<store>/checkpoints/` (docs/storage.md, Checkpoints).
-const TREE: &str = "checkpoints";
+/// Where the store keeps checkpoint entries: sled's `snapshots` tree, under this prefix
+/// (docs/storage.md, Checkpoints).
+const TREE: &str = "snapshots";
+const PREFIX: &[u8] = b"\xFFckpt/";
 
 fn trials() -> usize {
     std::env::var("TAMPER_TRIALS")
@@ -40,7 +41,7 @@ type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 /// sled opened without its background flusher, so that dropping it releases the files at once.
 fn open_sled(dir: &Path) -> sled::Db {
     sled::Config::new()
-        .path(dir.join(store::CHECKPOINT_DIR))
+        .path(dir)
         .flush_every_ms(None)
         .open()
         .unwrap()
@@ -50,10 +51,10 @@ fn entries(dir: &Path) -> Entries {
     let db = open_sled(dir);
     let tree = db.open_tree(TREE).unwrap();
     let out = tree
-        .iter()
+        .scan_prefix(PREFIX)
         .map(|r| {
             let (k, v) = r.unwrap();
-            (k.to_vec(), v.to_vec())
+            (k[PREFIX.len()..].to_vec(), v.to_vec())
         })
         .collect();
     drop(tree);
@@ -65,9 +66,11 @@ fn entries(dir: &Path) -> Entries {
 fn tamper(dir: &Path, puts: &[(Vec<u8>, Option<Vec<u8>>)]) {
     let db = open_sled(dir);
     let tree = db.open_tree(TREE).unwrap();
-    for (key, v) in puts {
+    for (k, v) in puts {
+        let mut key = PREFIX.to_vec();
+        key.extend_from_slice(k);
         match v {
-            Some(v) => tree.insert(key.clone(), v.clone()).unwrap(),
+            Some(v) => tree.insert(key, v.clone()).unwrap(),
             None => tree.remove(key).unwrap(),
         };
     }

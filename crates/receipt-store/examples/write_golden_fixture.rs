@@ -12,8 +12,8 @@
 //! `ConversationAckedUpTo` and `ConversationMarkedReadUpTo` events, v8 layout 5 and
 //! `ReadAckBuffered` and `EarlyAckDropped` events, v9 layout 6, whose marker counts the read
 //! acks held for messages not sent yet, v10 layout 7 and `ThreadReplySent`,
-//! `ThreadFollowChanged` and `ThreadRead` events, v11 ledger format 2, v12 layout 8 in the
-//! checkpoint cache's own database.)
+//! `ThreadFollowChanged` and `ThreadRead` events, v11 ledger format 2, v12 checkpoint layout 8
+//! (entries bound to their key and generation, rosters).)
 
 #[path = "../tests/support/mod.rs"]
 mod support;

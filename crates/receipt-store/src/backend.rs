@@ -74,11 +74,6 @@ pub trait Backend: Send + Sync + 'static {
     fn checkpoint_range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a>;
     /// Writes every checkpoint entry or none.
     fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError>;
-    /// The checkpoint marker a build before the checkpoint cache had a place of its own left
-    /// beside the log, if there is one: never used, only reported (its layout is older).
-    fn legacy_checkpoint_marker(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(None)
-    }
     /// Bytes the backend occupies (on disk, or in memory), for reports.
     fn size_bytes(&self) -> u64;
 }

@@ -234,11 +234,6 @@ impl<B: Backend> EventLog<B> {
         }
         self.updated_rosters(summary_crcs, generation, &mut puts)?;
         if let Some(position) = w.marker {
-            // The cache is not in the log's database: a marker (and the headers and summaries
-            // it vouches for) must never outlive events it covers.
-            if self.durable_head() < position {
-                self.flush()?;
-            }
             let value = bound(MARKER, generation, position, &w.held_early_acks)?;
             puts.push((MARKER.to_vec(), value));
         }

@@ -33,7 +33,7 @@ impl<B: Backend> EventLog<B> {
     /// generation every other entry must carry.
     pub fn checkpoint_mark(&self) -> Result<Result<Option<Marker>, Unusable>, StoreError> {
         let bytes = match self.backend.checkpoint_get(MARKER) {
-            Ok(None) => return Ok(self.legacy_marker()),
+            Ok(None) => return Ok(Ok(None)),
             Ok(Some(bytes)) => bytes,
             Err(e) => return Ok(Err(Unusable(format!("checkpoint marker unreadable: {e}")))),
         };
@@ -53,18 +53,6 @@ impl<B: Backend> EventLog<B> {
             ))),
             Err(reason) => Err(Unusable(format!("checkpoint marker: {reason}"))),
         })
-    }
-
-    /// With no marker in the cache: one an older build left beside the log is reported as
-    /// unusable (so counted and rebuilt), never read.
-    fn legacy_marker(&self) -> Result<Option<Marker>, Unusable> {
-        match self.backend.legacy_checkpoint_marker() {
-            Ok(None) | Err(_) => Ok(None),
-            Ok(Some(bytes)) => Err(Unusable(format!(
-                "checkpoint marker of layout {} left beside the log by an older build",
-                crate::record::checkpoint_layout(&bytes).map_or_else(|e| e, |l| l.to_string())
-            ))),
-        }
     }
 
     /// The generation entries must carry: this process's, else the stored marker's.

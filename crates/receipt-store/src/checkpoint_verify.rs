@@ -34,14 +34,11 @@ impl<B: Backend> EventLog<B> {
     /// entry is wrong and how.
     pub(crate) fn verify_checkpoints(&self, whole: &State) -> Result<CheckpointCheck, String> {
         let head = self.head();
-        let marker = match self.backend.checkpoint_get(MARKER) {
-            Ok(None) => self
-                .backend
-                .legacy_checkpoint_marker()
-                .map_err(|e| e.to_string())?,
-            found => found.map_err(|e| e.to_string())?,
-        };
-        if let Some(bytes) = marker {
+        if let Some(bytes) = self
+            .backend
+            .checkpoint_get(MARKER)
+            .map_err(|e| e.to_string())?
+        {
             let layout =
                 checkpoint_layout(&bytes).map_err(|e| format!("checkpoint marker: {e}"))?;
             if layout != CHECKPOINT_LAYOUT_VERSION {

@@ -53,7 +53,7 @@ pub use log_verify::{verify_store, VerifyReport};
 pub use record::{FORMAT_VERSION, SNAPSHOT_STATE_VERSION};
 pub use salvage::{salvage, DroppedRange, SalvageReport};
 pub use schema_v1::SCHEMA_VERSION;
-pub use sled_backend::{SledBackend, CHECKPOINT_DIR, LEDGER_FILE};
+pub use sled_backend::{SledBackend, LEDGER_FILE};
 pub use store_copy::{pre_open_copy_path, PRE_OPEN_COPY_SUFFIX};
 
 /// A log on the embedded sled default.

@@ -1,9 +1,7 @@
 //! sled behind the backend seam: the only file that names sled.
 //!
 //! One tree holds the events (chunks, stream index, event-id index, index watermark); snapshots
-//! live in a second tree, away from the nodes every append rewrites; checkpoints live in a
-//! sled database of their own (checkpoint_db.rs), so that damage to the cache never costs the
-//! log. An append's commit point is
+//! live in a second tree, away from the nodes every append rewrites. An append's commit point is
 //! the single insert of its chunk, which sled makes atomic.
 //!
 //! Durability: sled's `flush` writes its buffers with `sync_file_range`, which flushes neither
@@ -32,8 +30,6 @@ pub struct SledBackend {
     db: sled::Db,
     tree: sled::Tree,
     snapshots: sled::Tree,
-    /// The checkpoint cache, in a database of its own.
-    checkpoints: CheckpointDb,
     dir: PathBuf,
     /// A second handle on sled's `db` file: sled never fsyncs it, we do.
     db_file: File,
@@ -56,11 +52,16 @@ pub struct SledBackend {
     _claim: Option<open_here::Claim>,
 }
 
-mod checkpoint_db;
-use checkpoint_db::CheckpointDb;
-pub use checkpoint_db::CHECKPOINT_DIR;
-
 const SNAPSHOT_KEY: &[u8] = b"latest";
+/// Checkpoint entries share the snapshot tree under this prefix ("latest" never starts with it).
+const CHECKPOINT_PREFIX: &[u8] = b"\xFFckpt/";
+
+fn checkpoint_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(CHECKPOINT_PREFIX.len() + key.len());
+    k.extend_from_slice(CHECKPOINT_PREFIX);
+    k.extend_from_slice(key);
+    k
+}
 /// The ledger's file name inside the store directory.
 pub const LEDGER_FILE: &str = "receipts.ledger";
 const DB_FILE: &str = "db";
@@ -210,8 +211,7 @@ impl SledBackend {
             Ok(opened) => opened,
         };
         let pre_open_copy = pre_open_copy.map(|c| c.path);
-        let checkpoints = CheckpointDb::open(path, flush_every_ms, cache_capacity_bytes)?;
-        let mut backend = Self::from_opened(path, opened, checkpoints, pre_open_copy, Some(claim))?;
+        let mut backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
         backend.marks_clean_close = copy_first;
         // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
         backend.sync_dir(path)?;
@@ -222,14 +222,12 @@ impl SledBackend {
     /// which works on a scratch copy and only reads.
     pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
         let opened = Self::open_sled(path, None, None)?;
-        let checkpoints = CheckpointDb::open(path, None, None)?;
-        Self::from_opened(path, opened, checkpoints, None, None)
+        Self::from_opened(path, opened, None, None)
     }
 
     fn from_opened(
         path: &Path,
         (db, tree, snapshots): (sled::Db, sled::Tree, sled::Tree),
-        checkpoints: CheckpointDb,
         pre_open_copy: Option<PathBuf>,
         mut claim: Option<open_here::Claim>,
     ) -> Result<Self, StoreError> {
@@ -243,7 +241,6 @@ impl SledBackend {
             db,
             tree,
             snapshots,
-            checkpoints,
             dir: path.to_path_buf(),
             db_file,
             synced_blobs: Mutex::new(HashMap::new()),
@@ -340,7 +337,6 @@ impl Drop for SledBackend {
     /// A store whose open passed the log's checks records a clean close once a final flush
     /// (sled's, then `fdatasync` of its files) succeeded; the next open then needs no copy.
     fn drop(&mut self) {
-        self.checkpoints.flush();
         if !self.marks_clean_close || !self.checked_whole.load(Ordering::SeqCst) {
             return;
         }
@@ -519,24 +515,38 @@ impl Backend for SledBackend {
     }
 
     fn checkpoint_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.checkpoints.get(key)
+        Ok(guarded(&self.dir, || self.snapshots.get(checkpoint_key(key)))?.map(|v| v.to_vec()))
     }
 
     fn checkpoint_range<'a>(&'a self, start: &[u8], end: &[u8]) -> Entries<'a> {
-        self.checkpoints.range(start, end)
+        if start >= end {
+            return Box::new(std::iter::empty());
+        }
+        let mut iter = self
+            .snapshots
+            .range(checkpoint_key(start)..checkpoint_key(end));
+        Box::new(std::iter::from_fn(move || {
+            match quiet_panic::catch(|| iter.next()) {
+                Ok(item) => item.map(|r| {
+                    entry(&self.dir, r).map(|(k, v)| (k[CHECKPOINT_PREFIX.len()..].to_vec(), v))
+                }),
+                Err(panic) => Some(Err(damaged(
+                    &self.dir,
+                    format!("sled failed on damaged data: {panic}"),
+                ))),
+            }
+        }))
     }
 
     fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
-        self.checkpoints.write(puts)
-    }
-
-    fn legacy_checkpoint_marker(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        // Builds before checkpoint layout 8 kept checkpoints in the snapshot tree, under this
-        // prefix, where sled's recovery could drop the log with them.
-        Ok(guarded(&self.dir, || self.snapshots.get(b"\xFFckpt/G"))?.map(|v| v.to_vec()))
+        let mut batch = sled::Batch::default();
+        for (k, v) in puts {
+            batch.insert(checkpoint_key(&k), v);
+        }
+        guarded(&self.dir, || self.snapshots.apply_batch(batch))
     }
 
     fn size_bytes(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0) + self.checkpoints.size_bytes()
+        self.db.size_on_disk().unwrap_or(0)
     }
 }
