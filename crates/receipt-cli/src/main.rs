@@ -89,11 +89,20 @@ enum Cmd {
     /// of the store (it changes no byte of it). Exit 1 names the first damage found.
     Verify,
     /// Copy every readable event of a damaged store (--db) into a new store, and list exactly
-    /// which positions could not be copied. The damaged store is left as it is.
+    /// which positions could not be copied. The damaged store is left as it is. With --nats:
+    /// every good record into a new log under --into-prefix, listing each message left behind
+    /// by partition and stream sequence.
     Salvage {
         /// Where to write the new store (must not exist, or be empty).
+        #[arg(
+            long,
+            required_unless_present = "into_prefix",
+            conflicts_with = "into_prefix"
+        )]
+        into: Option<PathBuf>,
+        /// With --nats: the prefix of the new log (it must not hold any message).
         #[arg(long)]
-        into: PathBuf,
+        into_prefix: Option<String>,
     },
     /// Run commands given as JSON lines on standard input (a `CommandKind`, e.g.
     /// `{"CreateGroup":{"group":"team","owner":"ann","members":["bob"]}}`, or a whole `Command`
@@ -144,8 +153,16 @@ fn run(cli: Cli) -> Result {
                 policy,
                 receipts_on,
             } => exec::run_nats(url, prefix, exec::policy(policy.as_deref(), receipts_on)?),
-            Cmd::Rebuild | Cmd::Salvage { .. } => Err(output::Usage(
-                "rebuild and salvage are for the sled store: on JetStream the engine rebuilds its replica from the log at every opening, and the streams deny deletes".into(),
+            Cmd::Salvage {
+                into_prefix: Some(into),
+                ..
+            } => nats::salvage(url, prefix, &into),
+            Cmd::Salvage { .. } => Err(output::Usage(
+                "with --nats, salvage copies into a new log: give it --into-prefix NEW".into(),
+            )
+            .into()),
+            Cmd::Rebuild => Err(output::Usage(
+                "rebuild is for the sled store: on JetStream the engine rebuilds its replica from the log at every opening".into(),
             )
             .into()),
         };
@@ -161,7 +178,13 @@ fn run(cli: Cli) -> Result {
         Cmd::Inspect { what } => inspect::run(db, cli.json, what),
         Cmd::Rebuild => maintenance::rebuild(db),
         Cmd::Verify => maintenance::verify(db),
-        Cmd::Salvage { into } => maintenance::salvage(db, &into),
+        Cmd::Salvage {
+            into: Some(into), ..
+        } => maintenance::salvage(db, &into),
+        Cmd::Salvage { .. } => Err(output::Usage(
+            "--into-prefix is for a JetStream log (--nats); a sled store is salvaged --into a directory".into(),
+        )
+        .into()),
         Cmd::Export { from } => maintenance::export(db, from),
         Cmd::Exec {
             policy,

@@ -53,6 +53,32 @@ pub fn verify(url: &str, prefix: &str) -> Result {
     Ok(())
 }
 
+/// `receipts --nats URL salvage --into-prefix NEW`: every good record into a new log under
+/// `into` (created; it must hold no message), each message left behind listed.
+pub fn salvage(url: &str, prefix: &str, into: &str) -> Result {
+    let damaged = open(url, prefix)?;
+    let target = JetStreamLog::connect(
+        &JetStreamOptions::new(url)
+            .with_prefix(into)
+            .with_partitions(damaged.partitions()),
+    )?;
+    let r = damaged.salvage_into(&target)?;
+    println!(
+        "copied {} events in {} decisions and {} no-op records into the log with prefix {into}",
+        r.events, r.decisions, r.noops
+    );
+    if r.dropped.is_empty() {
+        println!("nothing was dropped");
+    }
+    for d in &r.dropped {
+        println!(
+            "dropped partition {}, stream sequence {}: {}",
+            d.partition, d.sequence, d.reason
+        );
+    }
+    Ok(())
+}
+
 #[derive(serde::Serialize)]
 struct Line {
     partition: u32,

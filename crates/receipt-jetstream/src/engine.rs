@@ -11,6 +11,7 @@
 
 use crate::error::JetStreamError;
 use crate::log::JetStreamLog;
+use crate::log_read::Chains;
 use crate::owned::{Owned, Ownership, Replayed};
 use crate::ownership::Lease;
 use crate::replica::{self, Held};
@@ -243,9 +244,18 @@ impl<B: Backend> JetStreamEngine<B> {
             let mut noops: Vec<CommandId> = Vec::new();
             // Appends the replica holds already (after a crash) are recognised by their event
             // ids and skipped.
+            // A replay from the start checks each conversation's versions from 0; one after
+            // what the replica holds, from the replica's version.
+            let after = from.get(&p).copied().unwrap_or(0);
+            let chains = if after == 0 {
+                Chains::from_start()
+            } else {
+                Chains::starting(|c| replica.version(c))
+            };
             owned.log.replay_partition_with(
                 p,
-                from.get(&p).map_or(1, |last| last + 1),
+                after + 1,
+                chains,
                 |conversation, e| {
                     if failed.is_some() {
                         return;

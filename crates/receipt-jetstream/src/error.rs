@@ -115,6 +115,72 @@ pub enum JetStreamError {
         /// The directory.
         dir: String,
     },
+    /// A message of a partition's stream is not a record this log wrote there: damaged, not
+    /// this project's, on the wrong subject or partition, or not the next of its
+    /// conversation's versions (a repeat, or one that follows a record that is not there).
+    /// Nothing past it is read; the other records can be copied into a new log with
+    /// [`JetStreamLog::salvage_into`](crate::JetStreamLog::salvage_into).
+    #[error("partition {partition}, stream sequence {sequence}: {reason} (`receipts --nats URL --nats-prefix PREFIX salvage --into-prefix NEW` copies every other record into a new log)")]
+    BadRecord {
+        /// The partition.
+        partition: u32,
+        /// The message's sequence in the partition's stream.
+        sequence: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A partition's stream is gone (deleted) from a log that had it: its history is lost,
+    /// and the log never creates it again (an empty stream would pass for a short history).
+    #[error("partition {partition}'s stream {stream} is missing: it was deleted, and with it the partition's history; restore it from a backup (the log never creates it again)")]
+    StreamMissing {
+        /// The partition.
+        partition: u32,
+        /// The stream's name.
+        stream: String,
+    },
+    /// A partition's stream is not the one the log created (deleted and made again, or its
+    /// record in the meta bucket changed): what it holds is not the partition's history.
+    #[error("partition {partition}'s stream {stream} is not the log's: created at {found}, the log recorded {recorded}")]
+    StreamReplaced {
+        /// The partition.
+        partition: u32,
+        /// The stream's name.
+        stream: String,
+        /// The creation the log recorded for it.
+        recorded: String,
+        /// The creation the stream has.
+        found: String,
+    },
+    /// A partition's stream ends before a sequence the log acknowledged (its high-water mark,
+    /// or the last one an engine's replica holds): acknowledged messages are gone.
+    #[error("partition {partition}'s stream ends at sequence {head}, but sequence {acknowledged} was acknowledged: acknowledged messages are missing")]
+    PartitionShortened {
+        /// The partition.
+        partition: u32,
+        /// The stream's last sequence.
+        head: u64,
+        /// The sequence known to have been stored.
+        acknowledged: u64,
+    },
+    /// The log's meta bucket is gone while its streams hold messages: the record of what the
+    /// log holds (its partition count, its streams' identities, its high-water marks) was
+    /// deleted. Nothing is created over it.
+    #[error("the meta bucket of log {prefix} is missing while stream {stream} holds {messages} messages: restore the bucket from a backup")]
+    MetaMissing {
+        /// The log's prefix.
+        prefix: String,
+        /// A stream that holds messages.
+        stream: String,
+        /// How many.
+        messages: u64,
+    },
+    /// [`JetStreamLog::salvage_into`](crate::JetStreamLog::salvage_into) was given a log that
+    /// is not empty, or the log itself.
+    #[error("salvage needs an empty log to copy into: {reason}")]
+    SalvageTarget {
+        /// Why the target will not do.
+        reason: String,
+    },
     /// The engine refused to open over the replayed partitions.
     #[error(transparent)]
     Engine(#[from] receipt_engine::EngineError),
@@ -142,8 +208,22 @@ impl JetStreamError {
             Self::NotOwned { .. } => "NotOwned",
             Self::NoPartition { .. } => "NoPartition",
             Self::ReplicaMismatch { .. } => "ReplicaMismatch",
+            Self::BadRecord { .. } => "BadRecord",
+            Self::StreamMissing { .. } => "StreamMissing",
+            Self::StreamReplaced { .. } => "StreamReplaced",
+            Self::PartitionShortened { .. } => "PartitionShortened",
+            Self::MetaMissing { .. } => "MetaMissing",
+            Self::SalvageTarget { .. } => "SalvageTarget",
             Self::Engine(e) => e.kind(),
             Self::Store(e) => e.kind(),
+        }
+    }
+
+    pub(crate) fn bad_record(partition: u32, sequence: u64, reason: impl Into<String>) -> Self {
+        Self::BadRecord {
+            partition,
+            sequence,
+            reason: reason.into(),
         }
     }
 

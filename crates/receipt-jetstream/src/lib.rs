@@ -11,6 +11,7 @@
 
 mod engine;
 mod error;
+mod identity;
 mod log;
 mod log_append;
 mod log_read;
@@ -19,6 +20,7 @@ mod noop;
 mod owned;
 mod ownership;
 mod replica;
+mod salvage;
 mod verify;
 
 pub use engine::JetStreamEngine;
@@ -30,4 +32,5 @@ pub use naming::partition_of;
 pub use owned::{Ownership, Replayed};
 pub use ownership::Lease;
 pub use replica::REPLICA_MARKER_FILE;
+pub use salvage::{DroppedRecord, JetStreamSalvageReport};
 pub use verify::JetStreamVerifyReport;

@@ -12,6 +12,7 @@
 //! retry that arrives after its own append is recognised by reading the subject's last message.
 
 use crate::error::JetStreamError;
+use crate::identity::{high_water, raise_high_water, settle_streams, Opening};
 use crate::naming::{kv_key, partition_of, stream_name, stream_subjects, subject_of};
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
@@ -104,6 +105,8 @@ pub struct JetStreamLog {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) context: jetstream::Context,
     pub(crate) streams: Vec<stream::Stream>,
+    /// The partition count, the streams' identities and the high-water marks (src/identity.rs).
+    pub(crate) meta: kv::Store,
     checkpoints: kv::Store,
     pub(crate) leases: kv::Store,
     pub(crate) prefix: String,
@@ -143,13 +146,14 @@ impl JetStreamLog {
             .enable_all()
             .build()
             .map_err(|e| JetStreamError::request("runtime", e))?;
-        let (context, streams, checkpoints, leases) = runtime.block_on(open(options, create))?;
+        let opened = runtime.block_on(open(options, create))?;
         Ok(Self {
             runtime,
-            context,
-            streams,
-            checkpoints,
-            leases,
+            context: opened.context,
+            streams: opened.streams,
+            meta: opened.meta,
+            checkpoints: opened.checkpoints,
+            leases: opened.leases,
             prefix: options.prefix.clone(),
             url: options.url.clone(),
             tips: Mutex::new(HashMap::new()),
@@ -263,6 +267,38 @@ impl JetStreamLog {
         Ok(info.cluster.and_then(|c| c.leader))
     }
 
+    /// Partition `p`'s high-water mark: a sequence known to have been stored (0 when none is
+    /// recorded). The stream must not end before it.
+    pub fn high_water_mark(&self, p: u32) -> Result<u64, JetStreamError> {
+        self.bounded(high_water(&self.meta, p))
+            .ok_or_else(|| JetStreamError::request("read a high-water mark", "timed out"))?
+    }
+
+    /// Raises partition `p`'s high-water mark to `sequence` (never lowers it).
+    pub(crate) fn raise_high_water_mark(
+        &self,
+        p: u32,
+        sequence: u64,
+    ) -> Result<(), JetStreamError> {
+        self.bounded(raise_high_water(&self.meta, p, sequence))
+            .ok_or_else(|| JetStreamError::request("raise a high-water mark", "timed out"))?
+    }
+
+    /// Partition `p`'s last sequence, checked against its high-water mark and against
+    /// `acknowledged` (a sequence the caller knows was stored, 0 for none).
+    pub(crate) fn checked_head(&self, p: u32, acknowledged: u64) -> Result<u64, JetStreamError> {
+        let head = self.partition_head(p)?;
+        let acknowledged = acknowledged.max(self.high_water_mark(p)?);
+        if head < acknowledged {
+            return Err(JetStreamError::PartitionShortened {
+                partition: p,
+                head,
+                acknowledged,
+            });
+        }
+        Ok(head)
+    }
+
     pub(crate) fn partition_stream(&self, p: u32) -> Result<&stream::Stream, JetStreamError> {
         self.streams.get(p as usize).ok_or_else(|| {
             JetStreamError::Store(StoreError::corrupt(0, format!("no partition {p}")))
@@ -321,20 +357,17 @@ pub(crate) fn tip_of(m: &jetstream::message::StreamMessage) -> Result<Tip, JetSt
     })
 }
 
+/// What [`open`] connected to.
+struct Opened {
+    context: jetstream::Context,
+    streams: Vec<stream::Stream>,
+    meta: kv::Store,
+    checkpoints: kv::Store,
+    leases: kv::Store,
+}
+
 /// Connects and opens (or creates) the partition count, the streams and the buckets.
-#[allow(clippy::type_complexity)]
-async fn open(
-    options: &JetStreamOptions,
-    create: bool,
-) -> Result<
-    (
-        jetstream::Context,
-        Vec<stream::Stream>,
-        kv::Store,
-        kv::Store,
-    ),
-    JetStreamError,
-> {
+async fn open(options: &JetStreamOptions, create: bool) -> Result<Opened, JetStreamError> {
     // Several servers of one cluster may be given, comma-separated: the client fails over.
     let addrs = options
         .url
@@ -382,6 +415,7 @@ async fn open(
     } else {
         Err(kv::CreateError::new(kv::CreateErrorKind::AlreadyExists))
     };
+    let fresh = created.is_ok();
     let stored = match created {
         Ok(_) => asked,
         Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
@@ -400,32 +434,26 @@ async fn open(
     if create && stored != asked {
         return Err(JetStreamError::PartitionsMismatch { stored, asked });
     }
-    let mut streams = Vec::with_capacity(stored as usize);
-    for p in 0..stored {
-        let config = stream::Config {
-            name: stream_name(&options.prefix, p),
-            subjects: vec![stream_subjects(&options.prefix, p)],
-            storage: stream::StorageType::File,
-            num_replicas: options.replicas,
-            duplicate_window: options.duplicate_window,
-            deny_delete: true,
-            deny_purge: true,
-            allow_direct: true,
-            ..Default::default()
-        };
-        let s = if create {
-            context
-                .get_or_create_stream(config)
-                .await
-                .map_err(|e| JetStreamError::request("create a partition's stream", e))?
-        } else {
-            context
-                .get_stream(config.name)
-                .await
-                .map_err(|e| JetStreamError::request("open a partition's stream", e))?
-        };
-        streams.push(s);
-    }
+    let opening = Opening {
+        context: &context,
+        meta: &meta,
+        prefix: &options.prefix,
+        partitions: stored,
+        create,
+        fresh,
+    };
+    let streams = settle_streams(&opening, |p| stream::Config {
+        name: stream_name(&options.prefix, p),
+        subjects: vec![stream_subjects(&options.prefix, p)],
+        storage: stream::StorageType::File,
+        num_replicas: options.replicas,
+        duplicate_window: options.duplicate_window,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await?;
     let kv_bucket = |name: &'static str| {
         let config = bucket(name);
         let context = context.clone();
@@ -445,5 +473,11 @@ async fn open(
     };
     let checkpoints = kv_bucket("checkpoints").await?;
     let leases = kv_bucket("leases").await?;
-    Ok((context, streams, checkpoints, leases))
+    Ok(Opened {
+        context,
+        streams,
+        meta,
+        checkpoints,
+        leases,
+    })
 }

@@ -45,6 +45,17 @@ pub(crate) fn subject_of(prefix: &str, p: u32, conversation: &ConversationId) ->
     s
 }
 
+/// The partition a subject of this log names (its second token, `p<n>`).
+pub(crate) fn partition_of_subject(subject: &str) -> Option<u32> {
+    subject
+        .split('.')
+        .rev()
+        .nth(1)?
+        .strip_prefix('p')?
+        .parse()
+        .ok()
+}
+
 /// The conversation a subject of this log names.
 pub(crate) fn conversation_of_subject(subject: &str) -> Result<ConversationId, StoreError> {
     let bad = || StoreError::corrupt(0, format!("subject {subject} is not a conversation's"));

@@ -15,6 +15,7 @@ use crate::log_append::Appended;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use receipt_domain::{CommandId, ConversationId, Event};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +30,9 @@ pub struct Lease {
     /// The partition stream's last sequence as this owner knows it (held while appending, so
     /// this process's own appends to the partition take their turns).
     last_sequence: Mutex<u64>,
+    /// The last sequence this owner knows stored, for the partition's high-water mark: read
+    /// without waiting for an append that holds `last_sequence`.
+    stored: AtomicU64,
 }
 
 impl Lease {
@@ -77,7 +81,8 @@ impl JetStreamLog {
     /// Takes partition `p` for `owner` for `ttl` (renew before it ends): refused with
     /// [`JetStreamError::LeaseHeld`] while another owner's lease runs. The lease starts fenced at
     /// the partition's current end: whatever the previous owner appended before is kept, and
-    /// nothing it tries after this owner's first append is accepted.
+    /// nothing it tries after this owner's first append is accepted. A partition whose stream
+    /// ends before its high-water mark is [`JetStreamError::PartitionShortened`].
     pub fn acquire(&self, p: u32, owner: &str, ttl: Duration) -> Result<Lease, JetStreamError> {
         let key = lease_key(p);
         let now = now_ms();
@@ -119,18 +124,23 @@ impl JetStreamLog {
                     })?
             }
         };
-        let last_sequence = self.partition_head(p)?;
+        // The partition must hold what was acknowledged before; from here its mark covers
+        // everything stored up to now.
+        let last_sequence = self.checked_head(p, 0)?;
+        self.raise_high_water_mark(p, last_sequence)?;
         Ok(Lease {
             partition: p,
             owner: owner.to_string(),
             ttl,
             revision: Mutex::new(written),
             last_sequence: Mutex::new(last_sequence),
+            stored: AtomicU64::new(last_sequence),
         })
     }
 
-    /// Extends the lease by its time to live from now; [`JetStreamError::LeaseLost`] if another
-    /// owner took it (or renewed it) since.
+    /// Extends the lease by its time to live from now, and raises the partition's high-water
+    /// mark to what this owner knows stored; [`JetStreamError::LeaseLost`] if another owner
+    /// took it (or renewed it) since.
     pub fn renew(&self, lease: &Lease) -> Result<(), JetStreamError> {
         let mut revision = lease
             .revision
@@ -152,13 +162,16 @@ impl JetStreamLog {
                 },
                 _ => JetStreamError::request("renew a lease", e),
             })?;
-        Ok(())
+        drop(revision);
+        self.raise_high_water_mark(lease.partition, lease.stored.load(Ordering::Acquire))
     }
 
-    /// Gives the partition up now (its lease ends at once), so another process can take it
+    /// Raises the partition's high-water mark to what this owner knows stored, and gives the
+    /// partition up now (its lease ends at once), so another process can take it
     /// without waiting for the lease to run out; [`JetStreamError::LeaseLost`] if another
     /// owner had taken it already.
     pub fn release(&self, lease: &Lease) -> Result<(), JetStreamError> {
+        self.raise_high_water_mark(lease.partition, lease.stored.load(Ordering::Acquire))?;
         let mut revision = lease
             .revision
             .lock()
@@ -193,9 +206,11 @@ impl JetStreamLog {
         retry_for: Duration,
     ) -> Result<(), JetStreamError> {
         let mut last = self.fence(lease, conversation)?;
-        resolving(retry_for, || {
+        let recorded = resolving(retry_for, || {
             self.append_noop_fenced(lease.partition, command, &mut last)
-        })
+        });
+        lease.stored.fetch_max(*last, Ordering::Release);
+        recorded
     }
 
     /// [`JetStreamLog::append`] as the owner of the conversation's partition: refused with
@@ -232,9 +247,11 @@ impl JetStreamLog {
         retry_for: Duration,
     ) -> Result<Appended, JetStreamError> {
         let mut last = self.fence(lease, conversation)?;
-        resolving(retry_for, || {
+        let appended = resolving(retry_for, || {
             self.append_fenced(conversation, expected_version, events, Some(&mut last))
-        })
+        });
+        lease.stored.fetch_max(*last, Ordering::Release);
+        appended
     }
 
     /// The lease's fence, held: the partition's last sequence as this owner knows it, which

@@ -3,9 +3,9 @@
 
 use crate::error::JetStreamError;
 use crate::log::JetStreamLog;
+use crate::log_read::Chains;
 use receipt_domain::{ConversationId, EventId};
-use receipt_store::StoreError;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// What `verify` read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,48 +24,31 @@ pub struct JetStreamVerifyReport {
 }
 
 impl JetStreamLog {
-    /// Reads every partition from its start and checks each record (checksum, position),
-    /// that each conversation's versions run 1, 2, 3, ... with neither gap nor repeat, that each
-    /// conversation is in the partition the frozen function names, and that no event id is
-    /// stored twice. `Err` names the first damage.
+    /// Reads every partition from its start and checks each message as a replay does (its
+    /// sequence, subject, partition, checksum and place in its conversation's versions: see
+    /// src/log_read.rs), each stream against its high-water mark, and that no event id is
+    /// stored twice. `Err` names the first damage by partition and stream sequence.
     pub fn verify(&self) -> Result<JetStreamVerifyReport, JetStreamError> {
         let mut report = JetStreamVerifyReport {
             partitions: self.partitions(),
             ..JetStreamVerifyReport::default()
         };
-        let mut versions: HashMap<ConversationId, u64> = HashMap::new();
         let mut ids: HashSet<EventId> = HashSet::new();
-        let mut damage: Option<StoreError> = None;
+        let mut conversations: HashSet<ConversationId> = HashSet::new();
         for p in 0..self.partitions() {
             let mut last_sequence = 0;
             let mut noops = 0u64;
+            let mut twice: Option<(u64, EventId)> = None;
             self.replay_partition_with(
                 p,
                 1,
+                Chains::from_start(),
                 |c, e| {
-                    if damage.is_some() {
-                        return;
+                    if e.version == 1 {
+                        conversations.insert(c.clone());
                     }
-                    let at = e.sequence;
-                    if self.partition(c) != p {
-                        damage = Some(StoreError::corrupt(
-                            at,
-                            format!("{c} stored in partition {p}"),
-                        ));
-                    }
-                    let v = versions.entry(c.clone()).or_insert(0);
-                    if e.version != *v + 1 {
-                        damage = Some(StoreError::corrupt(
-                            at,
-                            format!("{c}: version {} follows {}", e.version, v),
-                        ));
-                    }
-                    *v = e.version;
-                    if !ids.insert(e.event.id) {
-                        damage = Some(StoreError::corrupt(
-                            at,
-                            format!("event {} stored twice", e.event.id),
-                        ));
+                    if !ids.insert(e.event.id) && twice.is_none() {
+                        twice = Some((e.sequence, e.event.id));
                     }
                     report.events += 1;
                     report.decisions += u64::from(e.sequence != last_sequence);
@@ -74,11 +57,15 @@ impl JetStreamLog {
                 |_, _| noops += 1,
             )?;
             report.noops += noops;
-            if let Some(d) = damage.take() {
-                return Err(d.into());
+            if let Some((sequence, id)) = twice {
+                return Err(JetStreamError::bad_record(
+                    p,
+                    sequence,
+                    format!("event {id} is stored twice"),
+                ));
             }
         }
-        report.conversations = versions.len() as u64;
+        report.conversations = conversations.len() as u64;
         Ok(report)
     }
 }
