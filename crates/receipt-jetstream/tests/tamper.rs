@@ -388,3 +388,37 @@ fn a_record_where_it_does_not_belong_is_named_by_its_sequence_and_salvage_keeps_
         ));
     }
 }
+
+#[test]
+fn a_no_op_record_published_again_changes_no_answer_and_verify_names_it() {
+    let server = NatsServer::start();
+    let raw = Raw::new(&server);
+    let (log, all) = filled(&server, "noop");
+    let c = group("g0");
+    let p = log.partition(&c);
+    let lease = log
+        .acquire(p, "owner", std::time::Duration::from_secs(10))
+        .unwrap();
+    let command = CommandId(Uuid::from_u128(77));
+    log.record_noop_owned(&lease, &c, command, std::time::Duration::ZERO)
+        .unwrap();
+    log.release(&lease).unwrap();
+    let head = log.partition_head(p).unwrap();
+    assert_eq!(log.verify().unwrap().noops, 1);
+    let (subject, headers, payload) = raw.message(&format!("noop-p{p}"), head);
+    assert!(subject.ends_with(".noop"), "{subject}");
+    let sequence = raw.publish(&subject, headers, payload);
+    match log.verify() {
+        Err(e @ JetStreamError::BadRecord { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains(&format!("partition {p}, stream sequence {sequence}")),
+                "{e}"
+            );
+            assert!(e.to_string().contains("no-op record of command"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A replay records the command once: the events are the same, and the engine opens.
+    assert_eq!(replayed(&log).unwrap(), all);
+}

@@ -123,11 +123,9 @@ fn tamper(js: &jetstream::Context, prefix: &str, kind: Kind, rng: &mut Rng) {
         Kind::MetaBucketDeleted => futures_block(js.delete_key_value(format!("{prefix}-meta")))
             .map(|_| ())
             .unwrap(),
-        Kind::LeaseBucketDeleted => {
-            futures_block(js.delete_key_value(format!("{prefix}-leases")))
-                .map(|_| ())
-                .unwrap()
-        }
+        Kind::LeaseBucketDeleted => futures_block(js.delete_key_value(format!("{prefix}-leases")))
+            .map(|_| ())
+            .unwrap(),
         Kind::CheckpointBucketDeleted => {
             futures_block(js.delete_key_value(format!("{prefix}-checkpoints")))
                 .map(|_| ())
@@ -152,10 +150,15 @@ fn tamper(js: &jetstream::Context, prefix: &str, kind: Kind, rng: &mut Rng) {
         Kind::MessageRepublished | Kind::GarbageMessage => {
             let s = futures_block(js.get_stream(&stream)).unwrap();
             let head = s.cached_info().state.last_sequence;
-            let pick = |rng: &mut Rng| futures_block(s.get_raw_message(1 + rng.below(head))).unwrap();
+            let pick =
+                |rng: &mut Rng| futures_block(s.get_raw_message(1 + rng.below(head))).unwrap();
             let m = pick(rng);
             let mut headers = HeaderMap::new();
-            for h in ["Receipts-Position", "Receipts-Version", "Receipts-First-Event"] {
+            for h in [
+                "Receipts-Position",
+                "Receipts-Version",
+                "Receipts-First-Event",
+            ] {
                 if let Some(v) = m.headers.get(h) {
                     headers.insert(h, v.as_str());
                 }
@@ -290,7 +293,10 @@ fn every_tampering_gives_the_same_answers_or_a_typed_refusal() {
         Kind::MarkRaised,
         Kind::GarbageMessage,
     ] {
-        let identical = counts.get(&(kind, Outcome::Identical)).copied().unwrap_or(0);
+        let identical = counts
+            .get(&(kind, Outcome::Identical))
+            .copied()
+            .unwrap_or(0);
         assert_eq!(identical, 0, "{kind:?} was taken in: {counts:?}");
     }
 }
