@@ -162,10 +162,11 @@ pub enum JetStreamError {
         /// The sequence known to have been stored.
         acknowledged: u64,
     },
-    /// The log's meta bucket is gone while its streams hold messages: the record of what the
+    /// The log's meta bucket is gone while its streams exist (a new bucket is refused while any
+    /// holds a message): the record of what the
     /// log holds (its partition count, its streams' identities, its high-water marks) was
     /// deleted. Nothing is created over it.
-    #[error("the meta bucket of log {prefix} is missing while stream {stream} holds {messages} messages: restore the bucket from a backup")]
+    #[error("the meta bucket of log {prefix} is missing while its stream {stream} exists (holding {messages} messages): restore the bucket from a backup")]
     MetaMissing {
         /// The log's prefix.
         prefix: String,

@@ -50,7 +50,7 @@ async fn get(meta: &kv::Store, key: &str) -> Result<Option<Bytes>, JetStreamErro
 }
 
 /// Partition `p`'s stream if the server has it.
-async fn find_stream(
+pub(crate) async fn find_stream(
     context: &jetstream::Context,
     name: &str,
 ) -> Result<Option<stream::Stream>, JetStreamError> {
@@ -101,7 +101,13 @@ pub(crate) async fn settle_streams(
         .find(|(_, messages)| *messages > 0);
     if let (true, Some((stream, messages))) = (at.fresh, &holding) {
         // The partition count was just recorded, yet the streams hold a history: the meta
-        // bucket was deleted (and made again by this opening).
+        // bucket was deleted (and made again by this opening). The bucket this opening made
+        // is deleted again, so that the next opening finds the same loss rather than a log
+        // whose streams it would adopt.
+        let _ = at
+            .context
+            .delete_key_value(format!("{}-meta", at.prefix))
+            .await;
         return Err(JetStreamError::MetaMissing {
             prefix: at.prefix.to_string(),
             stream: stream.clone(),

@@ -12,7 +12,7 @@
 //! retry that arrives after its own append is recognised by reading the subject's last message.
 
 use crate::error::JetStreamError;
-use crate::identity::{high_water, raise_high_water, settle_streams, Opening};
+use crate::identity::{find_stream, high_water, raise_high_water, settle_streams, Opening};
 use crate::naming::{kv_key, partition_of, stream_name, stream_subjects, subject_of};
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
@@ -403,10 +403,24 @@ async fn open(options: &JetStreamOptions, create: bool) -> Result<Opened, JetStr
             .await
             .map_err(|e| JetStreamError::request("create the meta bucket", e))?
     } else {
-        context
+        match context
             .get_key_value(format!("{}-meta", options.prefix))
             .await
-            .map_err(|_| no_log())?
+        {
+            Ok(meta) => meta,
+            // No meta bucket: no log, unless its first stream is there (every log has one).
+            Err(_) => {
+                let first = stream_name(&options.prefix, 0);
+                return Err(match find_stream(&context, &first).await? {
+                    Some(s) => JetStreamError::MetaMissing {
+                        prefix: options.prefix.clone(),
+                        messages: s.cached_info().state.messages,
+                        stream: first,
+                    },
+                    None => no_log(),
+                });
+            }
+        }
     };
     let asked = options.partitions.max(1);
     let created = if create {

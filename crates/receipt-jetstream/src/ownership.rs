@@ -126,8 +126,21 @@ impl JetStreamLog {
         };
         // The partition must hold what was acknowledged before; from here its mark covers
         // everything stored up to now.
-        let last_sequence = self.checked_head(p, 0)?;
-        self.raise_high_water_mark(p, last_sequence)?;
+        let checked = self
+            .checked_head(p, 0)
+            .and_then(|head| self.raise_high_water_mark(p, head).map(|_| head));
+        let last_sequence = match checked {
+            Ok(head) => head,
+            Err(e) => {
+                // Given up at once, so the partition's next owner need not wait for it.
+                let _ = self.runtime.block_on(self.leases.update(
+                    lease_key(p),
+                    lease_value(owner, 0),
+                    written,
+                ));
+                return Err(e);
+            }
+        };
         Ok(Lease {
             partition: p,
             owner: owner.to_string(),
@@ -171,7 +184,10 @@ impl JetStreamLog {
     /// without waiting for the lease to run out; [`JetStreamError::LeaseLost`] if another
     /// owner had taken it already.
     pub fn release(&self, lease: &Lease) -> Result<(), JetStreamError> {
-        self.raise_high_water_mark(lease.partition, lease.stored.load(Ordering::Acquire))?;
+        // Raised first, so the mark covers this owner's appends before anyone can take over;
+        // a failure to raise it does not keep the partition from its next owner.
+        let raised =
+            self.raise_high_water_mark(lease.partition, lease.stored.load(Ordering::Acquire));
         let mut revision = lease
             .revision
             .lock()
@@ -189,7 +205,7 @@ impl JetStreamLog {
                 },
                 _ => JetStreamError::request("release a lease", e),
             })?;
-        Ok(())
+        raised
     }
 
     /// Records that `command`, concerning `conversation`, was accepted as a no-op, as the owner
