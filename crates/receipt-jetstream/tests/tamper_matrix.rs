@@ -259,6 +259,16 @@ fn every_tampering_gives_the_same_answers_or_a_typed_refusal() {
                         before,
                         "seed {seed}, {kind:?}: the engine opened and answers differently"
                     );
+                    // A message published into the log that changes no answer (a no-op
+                    // record again, in its partition or another) is still no record the log
+                    // wrote: verify names it.
+                    if kind == Kind::MessageRepublished {
+                        let verified = engine.jetstream().verify();
+                        assert!(
+                            matches!(verified, Err(JetStreamError::BadRecord { .. })),
+                            "seed {seed}: verify passed a republished message: {verified:?}"
+                        );
+                    }
                     Outcome::Identical
                 }
                 Err(e) => {
