@@ -204,11 +204,14 @@ fn deleted_swapped_and_stale_checkpoint_entries_are_rebuilt_or_refused_never_bel
                 let value = match way {
                     "deleted" => None,
                     "swapped" => {
-                        let other = keys[rng.below(keys.len())];
-                        if *other == key {
+                        // Another entry of the kind, never the key itself (a kind with one
+                        // entry, the marker, has nothing to swap with).
+                        let others: Vec<&Vec<u8>> =
+                            keys.iter().copied().filter(|k| **k != key).collect();
+                        if others.is_empty() {
                             continue;
                         }
-                        Some(current[other].clone())
+                        Some(current[others[rng.below(others.len())]].clone())
                     }
                     _ => Some(original.earlier[&key].clone()),
                 };
