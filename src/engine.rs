@@ -151,6 +151,27 @@ impl Engine<SledBackend> {
         options.memory_budget_bytes -= options.memory_budget_bytes / SLED_SHARE_OF_BUDGET;
         Self::over(log, options)
     }
+
+    /// Opens an existing engine to answer queries only: the engine writes and syncs nothing
+    /// (no checkpoint, no ledger, no clean-close marker, no flush), and every command is
+    /// refused with [`StoreError::ReadOnly`]. Partitions evicted under the memory budget are
+    /// dropped and loaded again (checkpoint, then the stream's tail) when next asked for.
+    ///
+    /// Only a store closed cleanly, with its checkpoints and index in place, opens this way;
+    /// one that needs a recovery first is [`StoreError::NeedsRecovery`] (open it with
+    /// [`Engine::open`] once). docs/storage.md ("Read-only opens") says what sled itself
+    /// still writes.
+    pub fn open_read_only(
+        dir: impl AsRef<std::path::Path>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let sled_cache_bytes =
+            (options.memory_budget_bytes / SLED_SHARE_OF_BUDGET).max(MIN_SLED_CACHE_BYTES) as u64;
+        let log = SledLog::open_dir_read_only(dir.as_ref(), Some(sled_cache_bytes))?;
+        let mut options = options;
+        options.memory_budget_bytes -= options.memory_budget_bytes / SLED_SHARE_OF_BUDGET;
+        Self::over(log, options)
+    }
 }
 
 impl Engine<MemoryBackend> {
@@ -212,19 +233,28 @@ impl<B: Backend> Engine<B> {
             stopped: OnceLock::new(),
             log,
         });
+        let read_only = shared.log.is_read_only();
         let engine = Self {
             policy: RwLock::new(options.policy.clone()),
             publisher: Publisher::starting_at(shared.log.head()),
-            checkpointer: Checkpointer::start(shared.clone()),
+            // A read-only engine never checkpoints: no thread waits for requests.
+            checkpointer: if read_only {
+                Checkpointer::none()
+            } else {
+                Checkpointer::start(shared.clone())
+            },
             shared,
             options,
         };
-        // A long tail was just folded: checkpoint it soon rather than fold it again next time.
-        engine.maybe_checkpoint();
+        if !read_only {
+            // A long tail was just folded: checkpoint it soon rather than fold it again.
+            engine.maybe_checkpoint();
+        }
         Ok(engine)
     }
 
     fn check_running(&self) -> Result<(), EngineError> {
+        self.shared.log.refuse_writes()?;
         match self.shared.stopped.get() {
             Some(cause) => Err(EngineError::Stopped(cause.clone())),
             None => Ok(()),

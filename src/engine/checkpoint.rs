@@ -50,6 +50,7 @@ impl<B: Backend> Shared<B> {
         if let Some(cause) = self.stopped.get() {
             return Err(EngineError::Stopped(cause.clone()));
         }
+        self.log.refuse_writes()?;
         let started = Instant::now();
         let (write, marker) = {
             // No command between its write and its fold while what changed is taken and the
@@ -127,6 +128,14 @@ impl Checkpointer {
         }
     }
 
+    /// No thread: for an engine that never checkpoints (opened read-only).
+    pub(crate) fn none() -> Self {
+        Self {
+            requests: None,
+            thread: None,
+        }
+    }
+
     /// Asks for a checkpoint; never waits.
     pub(crate) fn request(&self) {
         if let Some(r) = &self.requests {
@@ -153,7 +162,8 @@ impl<B: Backend> Drop for Engine<B> {
         self.checkpointer.stop();
         let dirty = lock(&self.shared.projections).has_dirty()
             || self.shared.log.head() > self.shared.last_checkpoint_at.load(Ordering::SeqCst);
-        let wanted = self.options.checkpoint_every_events.is_some();
+        let wanted =
+            self.options.checkpoint_every_events.is_some() && !self.shared.log.is_read_only();
         if wanted && self.shared.stopped.get().is_none() && dirty {
             if let Err(e) = self.checkpoint() {
                 tracing::warn!(error = %e, "checkpoint at close failed; the next open folds the tail");

@@ -42,6 +42,13 @@ pub(super) fn recover<B: Backend>(
         // or one whose marker failed its checks): fold the whole log on every core and
         // checkpoint it, trusting no stored entry.
         None if head > 0 => {
+            if log.is_read_only() {
+                return Err(StoreError::NeedsRecovery {
+                    location: log.backend().location(),
+                    reason: "its checkpoints must be rebuilt from the log first (`receipts rebuild`, or the next writing open)".into(),
+                }
+                .into());
+            }
             report(0);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let rebuilt = crate::rebuild::rebuild_reporting(log, threads, &report)?;
@@ -98,7 +105,10 @@ pub(super) fn recover<B: Backend>(
         projections.evict_over_budget(log, None)?;
         // A long tail (a first open of an old store, or one whose marker was unusable) is
         // checkpointed as it goes, so its summaries do not all wait in memory.
-        if projections.dirty_entries() > options.memory_budget_bytes / 4 / super::DIRTY_ENTRY_BYTES
+        // (Not read-only: what changed then stays in memory until the engine closes.)
+        if !log.is_read_only()
+            && projections.dirty_entries()
+                > options.memory_budget_bytes / 4 / super::DIRTY_ENTRY_BYTES
         {
             let write = projections.take_checkpoint(at);
             log.write_checkpoint(&write)?;

@@ -27,7 +27,8 @@ impl Projections {
             }
             self.part_bytes = self.part_bytes.saturating_sub(part.bytes);
             self.stats.evictions += 1;
-            if part.dirty {
+            // A read-only engine drops it: loading it again folds its stream's tail again.
+            if part.dirty && !log.is_read_only() {
                 self.stats.eviction_writes += 1;
                 // A partition entry is a prefix of its stream whenever it is written: no marker.
                 log.write_checkpoint(&CheckpointWrite {

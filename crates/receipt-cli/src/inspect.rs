@@ -55,7 +55,15 @@ fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce()) -> Re
 
 pub fn run(db: &Path, json: bool, what: What) -> Result {
     crate::existing_store(db)?;
-    let engine = Engine::open(db, EngineOptions::default())?;
+    // Read-only (nothing written) unless the store needs a recovery first (a crash, an older
+    // layout, checkpoints to rebuild): then it opens as a writer would.
+    let engine = match Engine::open_read_only(db, EngineOptions::default()) {
+        Err(EngineError::Store(store::StoreError::NeedsRecovery { reason, .. })) => {
+            tracing::info!(%reason, "recovering the store before answering");
+            Engine::open(db, EngineOptions::default())?
+        }
+        opened => opened?,
+    };
     answer(&engine, json, what)
 }
 

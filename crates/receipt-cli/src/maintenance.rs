@@ -107,8 +107,21 @@ pub(crate) fn conversations_as_strings(value: &mut serde_json::Value, conversati
     }
 }
 
+/// A log to read: opened read-only (it writes nothing) when the store allows it; a store
+/// that needs a recovery first (a crash, an older layout) is opened the way a writer opens it.
+fn open_log_to_read(db: &Path) -> Result<SledLog> {
+    crate::existing_store(db)?;
+    match SledLog::open_dir_read_only(db, None) {
+        Err(store::StoreError::NeedsRecovery { reason, .. }) => {
+            tracing::info!(%reason, "recovering the store before reading it");
+            open_log(db)
+        }
+        opened => Ok(opened?),
+    }
+}
+
 pub fn export(db: &Path, from: u64) -> Result {
-    let log = open_log(db)?;
+    let log = open_log_to_read(db)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;

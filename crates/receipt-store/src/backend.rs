@@ -76,6 +76,11 @@ pub trait Backend: Send + Sync + 'static {
     fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError>;
     /// Bytes the backend occupies (on disk, or in memory), for reports.
     fn size_bytes(&self) -> u64;
+    /// Opened read-only: every write is refused with [`StoreError::ReadOnly`] and `flush`
+    /// does nothing (there is nothing to make durable).
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// An ordered map in memory: for tests and for `Engine::in_memory`.

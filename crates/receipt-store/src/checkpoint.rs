@@ -204,6 +204,7 @@ impl<B: Backend> EventLog<B> {
     /// flushed here: the entries share sled's log with the events, so an entry that survives
     /// a crash was written after the events it covers, and those survive too.
     pub fn write_checkpoint(&self, w: &CheckpointWrite) -> Result<CheckpointWritten, StoreError> {
+        self.refuse_writes()?;
         let _writing = lock(&self.checkpoints.writing);
         let generation = match self.checkpoints.generation.load(Ordering::SeqCst) {
             g if g == 0 || w.new_generation => new_generation(),

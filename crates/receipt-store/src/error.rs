@@ -170,6 +170,22 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A write reached a store opened read-only (`SledBackend::open_read_only`): a read-only
+    /// open writes nothing, so it takes no command and no checkpoint.
+    #[error("the store at {location} is open read-only: it takes no writes (open it with `Engine::open` to write)")]
+    ReadOnly {
+        /// The store's path.
+        location: String,
+    },
+    /// A read-only open was refused because opening the store needs writes first (a recovery
+    /// after a crash, an index or a checkpoint to rebuild, a ledger to create or bind).
+    #[error("the store at {location} cannot be opened read-only: {reason}. An open that may write (`Engine::open`, `receipts exec` or `receipts rebuild`) recovers it; read-only opens then write nothing")]
+    NeedsRecovery {
+        /// The store's path.
+        location: String,
+        /// What the open would have to write.
+        reason: String,
+    },
     /// A checkpoint entry disagrees with the log (found by `verify`). The log is intact: an
     /// engine rebuilds such an entry from the log when it meets it, and
     /// `receipts rebuild` (`rebuild_checkpoints`) rewrites them all.
@@ -230,6 +246,8 @@ impl StoreError {
             Self::UnsupportedLayout(..) => "UnsupportedLayout",
             Self::Unsalvageable { .. } => "Unsalvageable",
             Self::DuplicateInBatch(..) => "DuplicateInBatch",
+            Self::ReadOnly { .. } => "ReadOnly",
+            Self::NeedsRecovery { .. } => "NeedsRecovery",
             Self::Remote { kind, .. } => kind,
         }
     }

@@ -79,6 +79,19 @@ impl SledLog {
         let backend = SledBackend::open_with_cache(dir, every_ms, cache_capacity_bytes)?;
         EventLog::open(backend, durability)
     }
+
+    /// Opens an existing sled log to read only: nothing is written or synced by the log, and
+    /// every append is refused with [`StoreError::ReadOnly`] (see
+    /// [`SledBackend::open_read_only`]). A store that needs a recovery or an upgrade first is
+    /// [`StoreError::NeedsRecovery`].
+    pub fn open_dir_read_only(
+        dir: &std::path::Path,
+        cache_capacity_bytes: Option<u64>,
+    ) -> Result<Self, StoreError> {
+        let backend = SledBackend::open_read_only(dir, cache_capacity_bytes)?;
+        // Buffered: no append ever waits for a flush (none is made).
+        EventLog::open(backend, Durability::Buffered)
+    }
 }
 
 impl MemoryLog {

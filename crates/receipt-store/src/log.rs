@@ -224,6 +224,7 @@ impl<B: Backend> EventLog<B> {
     }
 
     fn write_batch_inner(&self, requests: &[AppendRequest]) -> Result<Written, StoreError> {
+        self.refuse_writes()?;
         for r in requests {
             if r.events.is_empty() {
                 return Err(StoreError::EmptyAppend);
@@ -414,6 +415,7 @@ impl<B: Backend> EventLog<B> {
     pub fn record_noop(&self, id: CommandId) -> Result<Written, StoreError> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let written = (|| {
+            self.refuse_writes()?;
             let w = self.writer();
             self.backend
                 .write_each(vec![(keys::noop(id), keys::u64_value(w.head))])?;

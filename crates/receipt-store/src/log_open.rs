@@ -91,9 +91,16 @@ impl<B: Backend> EventLog<B> {
             indexed
         };
         if reindex_from < head {
+            log.refuse_read_only(&format!(
+                "the index entries of the events from position {reindex_from} are missing (written at the first writing open)"
+            ))?;
             log.reindex_from(reindex_from)?;
         }
         if layout < keys::LAYOUT_VERSION {
+            log.refuse_read_only(&format!(
+                "its keyspace is of layout {layout}, upgraded to {} at the first writing open",
+                keys::LAYOUT_VERSION
+            ))?;
             log.backend.write_each(vec![(
                 keys::LAYOUT.to_vec(),
                 keys::u64_value(keys::LAYOUT_VERSION),
@@ -126,6 +133,9 @@ impl<B: Backend> EventLog<B> {
                     location: location(),
                 });
             }
+            self.refuse_read_only(
+                "it has no acknowledgement ledger yet (the first writing open creates it)",
+            )?;
             let (chain, _) = self.chain_between(0, head, 0)?;
             let last_chunk = lock(&self.writer).last_chunk;
             let mark = Mark {
@@ -156,10 +166,14 @@ impl<B: Backend> EventLog<B> {
             (0, Some(tag)) => mark.store_tag = tag, // a version-1 ledger: bound at its next write
             (0, None) => {
                 // A store written before ledgers were bound: bound now, once.
+                self.refuse_read_only(UNBOUND)?;
                 mark.store_tag = new_store_tag();
                 self.write_store_tag(mark.store_tag)?;
             }
-            (ledger_tag, None) => self.write_store_tag(ledger_tag)?,
+            (ledger_tag, None) => {
+                self.refuse_read_only(UNBOUND)?;
+                self.write_store_tag(ledger_tag)?
+            }
             (ledger_tag, Some(store_tag)) if ledger_tag != store_tag => {
                 return Err(StoreError::ForeignLedger {
                     location: location(),
@@ -242,6 +256,10 @@ impl<B: Backend> EventLog<B> {
     }
 }
 
+/// Why a read-only open cannot bind a ledger to its keyspace.
+const UNBOUND: &str =
+    "its ledger is not bound to its keyspace yet (the first writing open binds them)";
+
 /// A fresh store tag: random (the random bits of a v7 UUID), never 0, which means "none".
 fn new_store_tag() -> u32 {
     let bytes = uuid::Uuid::now_v7().into_bytes();
@@ -249,6 +267,33 @@ fn new_store_tag() -> u32 {
 }
 
 impl<B: Backend> EventLog<B> {
+    /// Opened over a read-only backend: it takes no writes.
+    pub fn is_read_only(&self) -> bool {
+        self.backend.read_only()
+    }
+
+    /// `Err(StoreError::ReadOnly)` for a read-only log: how every write refuses before
+    /// anything is touched.
+    pub fn refuse_writes(&self) -> Result<(), StoreError> {
+        if self.backend.read_only() {
+            return Err(StoreError::ReadOnly {
+                location: self.backend.location(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A read-only open stops where opening would have to write.
+    fn refuse_read_only(&self, reason: &str) -> Result<(), StoreError> {
+        if self.backend.read_only() {
+            return Err(StoreError::NeedsRecovery {
+                location: self.backend.location(),
+                reason: reason.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     fn write_store_tag(&self, tag: u32) -> Result<(), StoreError> {
         self.backend.write_each(vec![(
             keys::LEDGER_TAG.to_vec(),

@@ -1,4 +1,4 @@
-//! sled behind the backend seam: the only file that names sled.
+//! sled behind the backend seam: with its child `open.rs`, the only module that names sled.
 //!
 //! One tree holds the events (chunks, stream index, event-id index, index watermark); snapshots
 //! live in a second tree, away from the nodes every append rewrites. An append's commit point is
@@ -23,7 +23,9 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::clean_close;
 use crate::open_here;
-use crate::store_copy::{self, PreOpenCopy};
+use crate::store_copy;
+
+mod open;
 
 /// The embedded default backend: a sled database in one directory, plus the ledger file.
 pub struct SledBackend {
@@ -42,6 +44,8 @@ pub struct SledBackend {
     checked_whole: AtomicBool,
     /// A store opened to write to (not a scratch copy): its clean close is recorded.
     marks_clean_close: bool,
+    /// Opened by [`SledBackend::open_read_only`]: writes are refused, flushes do nothing.
+    read_only: bool,
     data_syncs: AtomicU64,
     ledger_syncs: AtomicU64,
     dir_syncs: AtomicU64,
@@ -123,163 +127,13 @@ fn file_io(path: &Path, e: std::io::Error) -> StoreError {
 }
 
 impl SledBackend {
-    /// Opens (or creates) the store at `path`. `flush_every_ms` is sled's background flush
-    /// (`None` turns it off). A store whose ledger records acknowledged events but whose `db`
-    /// file is missing or empty is refused before sled could create a fresh one over it.
-    ///
-    /// Before sled touches the files of a store that has a ledger, they are copied to a sibling
-    /// directory; [`crate::EventLog::open`] deletes the copy once its checks pass and names it
-    /// in the error when they fail.
-    pub fn open(path: &Path, flush_every_ms: Option<u64>) -> Result<Self, StoreError> {
-        Self::open_with(path, flush_every_ms, None, true)
-    }
-
-    /// [`SledBackend::open`] with sled's page cache limited to `cache_capacity_bytes` (sled's
-    /// default is 1 GiB): how an engine keeps sled within its share of the memory budget.
-    pub fn open_with_cache(
-        path: &Path,
-        flush_every_ms: Option<u64>,
-        cache_capacity_bytes: u64,
-    ) -> Result<Self, StoreError> {
-        Self::open_with(path, flush_every_ms, Some(cache_capacity_bytes), true)
-    }
-
-    /// Opens a store that is itself a scratch copy (verify, salvage): no copy is made first.
-    pub(crate) fn open_scratch(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, None, None, false)
-    }
-
-    fn open_with(
-        path: &Path,
-        flush_every_ms: Option<u64>,
-        cache_capacity_bytes: Option<u64>,
-        copy_first: bool,
-    ) -> Result<Self, StoreError> {
-        if path.exists() && !path.is_dir() {
-            return Err(StoreError::io_kind(
-                path.display(),
-                std::io::ErrorKind::NotADirectory,
-                "not a directory (a store is a directory)",
-            ));
+    fn refuse_if_read_only(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                location: self.dir.display().to_string(),
+            });
         }
-        let db_path = path.join(DB_FILE);
-        // Before anything is copied or opened: a store someone else holds is refused at once.
-        let claim = open_here::claim(path, &db_path)?;
-        if path.join(LEDGER_FILE).exists() {
-            let db_len = std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0);
-            if db_len == 0 {
-                return Err(damaged(
-                    path,
-                    "the ledger records acknowledged events but sled's `db` file is missing or empty",
-                ));
-            }
-        }
-        // sled's recovery overwrites what follows the first damaged record while it opens, before
-        // the log can compare the store with its ledger. So the files of a store that has a
-        // ledger are copied aside first; the copy is deleted once the log's checks pass, and
-        // kept (and named in the error) when they fail.
-        // Unless the last session closed it cleanly (then sled finds nothing to rewrite).
-        let closed_cleanly = copy_first && clean_close::take(path)?;
-        let pre_open_copy = if copy_first && !closed_cleanly && path.join(LEDGER_FILE).exists() {
-            Some(store_copy::pre_open_copy(path, LEDGER_FILE)?)
-        } else {
-            None
-        };
-        // A copy made by this open goes when sled fails without touching the files; one an
-        // earlier open kept stays until an open passes the log's checks.
-        let discard = |copy: &Option<PreOpenCopy>| {
-            if let Some(c) = copy.as_ref().filter(|c| !c.reused) {
-                let _ = std::fs::remove_dir_all(&c.path);
-            }
-        };
-        let opened = match Self::open_sled(path, flush_every_ms, cache_capacity_bytes) {
-            Err(e) if is_lock_error(&e) => {
-                // Taken between the probe and sled's open: by someone else.
-                discard(&pre_open_copy);
-                return Err(StoreError::Locked(format!(
-                    "{} (open in another process)",
-                    path.display()
-                )));
-            }
-            Err(e @ StoreError::Damaged { .. }) => {
-                return Err(e.with_kept_copy(pre_open_copy.map(|c| c.path.display().to_string())))
-            }
-            Err(e) => {
-                discard(&pre_open_copy);
-                return Err(e);
-            }
-            Ok(opened) => opened,
-        };
-        let pre_open_copy = pre_open_copy.map(|c| c.path);
-        let mut backend = Self::from_opened(path, opened, pre_open_copy, Some(claim))?;
-        backend.marks_clean_close = copy_first;
-        // sled may just have created `db`, `conf` and `blobs/`: make those entries durable.
-        backend.sync_dir(path)?;
-        Ok(backend)
-    }
-
-    /// Opens a store with none of the safety checks of [`SledBackend::open`]: for salvage,
-    /// which works on a scratch copy and only reads.
-    pub(crate) fn open_unchecked(path: &Path) -> Result<Self, StoreError> {
-        let opened = Self::open_sled(path, None, None)?;
-        Self::from_opened(path, opened, None, None)
-    }
-
-    fn from_opened(
-        path: &Path,
-        (db, tree, snapshots): (sled::Db, sled::Tree, sled::Tree),
-        pre_open_copy: Option<PathBuf>,
-        mut claim: Option<open_here::Claim>,
-    ) -> Result<Self, StoreError> {
-        let db_path = path.join(DB_FILE);
-        let db_file = File::open(&db_path).map_err(|e| file_io(&db_path, e))?;
-        if let Some(c) = claim.as_mut() {
-            c.opened = true;
-        }
-        Ok(Self {
-            _claim: claim,
-            db,
-            tree,
-            snapshots,
-            dir: path.to_path_buf(),
-            db_file,
-            synced_blobs: Mutex::new(HashMap::new()),
-            ledger: Mutex::new(None),
-            pre_open_copy: Mutex::new(pre_open_copy),
-            checked_whole: AtomicBool::new(false),
-            marks_clean_close: false,
-            data_syncs: AtomicU64::new(0),
-            ledger_syncs: AtomicU64::new(0),
-            dir_syncs: AtomicU64::new(0),
-            flushes_started: AtomicU64::new(0),
-            newest_completed_flush: AtomicU64::new(0),
-        })
-    }
-
-    fn open_sled(
-        path: &Path,
-        flush_every_ms: Option<u64>,
-        cache_capacity_bytes: Option<u64>,
-    ) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
-        let mut config = sled::Config::new()
-            .path(path)
-            .flush_every_ms(flush_every_ms);
-        if let Some(bytes) = cache_capacity_bytes {
-            config = config.cache_capacity(bytes);
-        }
-        guarded(path, || {
-            let db = config.open()?;
-            let tree = db.open_tree("receipts")?;
-            let snapshots = db.open_tree("snapshots")?;
-            Ok((db, tree, snapshots))
-        })
-        .map_err(|e| match e {
-            StoreError::Io { context, source } if context == "sled" => StoreError::Io {
-                context: format!("{} (sled)", path.display()),
-                source,
-            },
-            other => other,
-        })
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> Result<(), StoreError> {
@@ -388,6 +242,7 @@ impl Backend for SledBackend {
     }
 
     fn write_atomic(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         let mut batch = sled::Batch::default();
         for (k, v) in puts {
             batch.insert(k, v);
@@ -396,6 +251,7 @@ impl Backend for SledBackend {
     }
 
     fn write_each(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         for (k, v) in puts {
             guarded(&self.dir, || self.tree.insert(k, v))?;
         }
@@ -403,6 +259,10 @@ impl Backend for SledBackend {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            // Nothing was written: nothing to make durable, and no sync call.
+            return Ok(());
+        }
         let number = self.flushes_started.fetch_add(1, Ordering::SeqCst) + 1;
         guarded(&self.dir, || self.db.flush())?;
         self.sync_blobs()?;
@@ -424,6 +284,7 @@ impl Backend for SledBackend {
     }
 
     fn create_ledger(&self, file: &[u8]) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         let path = self.dir.join(LEDGER_FILE);
         let tmp = self.dir.join(format!("{LEDGER_FILE}.new"));
         // Written whole under another name, synced, then renamed: a crash leaves either no
@@ -444,6 +305,7 @@ impl Backend for SledBackend {
     }
 
     fn write_ledger(&self, offset: usize, bytes: &[u8]) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         let path = self.dir.join(LEDGER_FILE);
         let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
         if ledger.is_none() {
@@ -511,6 +373,7 @@ impl Backend for SledBackend {
     }
 
     fn put_snapshot(&self, record: Vec<u8>) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         guarded(&self.dir, || self.snapshots.insert(SNAPSHOT_KEY, record)).map(|_| ())
     }
 
@@ -539,6 +402,7 @@ impl Backend for SledBackend {
     }
 
     fn checkpoint_write(&self, puts: Vec<Entry>) -> Result<(), StoreError> {
+        self.refuse_if_read_only()?;
         let mut batch = sled::Batch::default();
         for (k, v) in puts {
             batch.insert(checkpoint_key(&k), v);
@@ -548,5 +412,9 @@ impl Backend for SledBackend {
 
     fn size_bytes(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
     }
 }
