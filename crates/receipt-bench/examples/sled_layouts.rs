@@ -10,13 +10,16 @@
 //!   an event), and the epoch's message-id and command-id indexes as sorted blocks of
 //!   `BLOCK_ENTRIES` entries. Sealing writes the packed values and removes the epoch's keys,
 //!   as the real seal would, so sled's garbage is measured too.
+//! - `epochs`: as `packed`, but each sealed epoch is a sled database of its own
+//!   (`epochs/NNNNNN/`, written once and closed) that an open does not touch; the main database
+//!   holds the tail (its sealed keys removed, as in `packed`).
 //!
 //! Each store is written by one child process and closed; each open is a fresh child that opens
 //! sled, reads the last chunk and one index entry, and reports the time to that first answer and
 //! its resident memory. Three opens per store, the median shown.
 //!
 //! `cargo run --release -p receipt-bench --example sled_layouts -- [EVENTS ...]`
-//! (default: 100000 1000000 3000000).
+//! (default: 100000 1000000 3000000; `LAYOUTS=packed,epochs` for some layouts only).
 
 use std::path::Path;
 use std::process::Command;
@@ -57,8 +60,11 @@ fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-/// The per-key entries of event `position` (what today's append writes for it).
-fn per_key_entries(position: u64, rng: &mut Rng) -> (Vec<(Vec<u8>, Vec<u8>)>, [u8; 16], bool) {
+type Entry = (Vec<u8>, Vec<u8>);
+
+/// The per-key entries of event `position` (what today's append writes for it), its event id,
+/// and whether it is a message.
+fn per_key_entries(position: u64, rng: &mut Rng) -> (Vec<Entry>, [u8; 16], bool) {
     let stream = (position % 20_000).to_be_bytes();
     let event_id = rng.id();
     let mut puts = vec![
@@ -72,23 +78,28 @@ fn per_key_entries(position: u64, rng: &mut Rng) -> (Vec<(Vec<u8>, Vec<u8>)>, [u
             rng.bytes(16),
         ),
     ];
-    let message = position % 3 == 0;
+    let message = position.is_multiple_of(3);
     if message {
         puts.push((key(b'm', &[&rng.id()]), stream.repeat(2)));
     }
     (puts, event_id, message)
 }
 
-fn write(dir: &Path, layout: &str, events: u64) {
+fn open_db(dir: &Path) -> (sled::Db, sled::Tree) {
     let db = sled::Config::new()
         .path(dir)
         .flush_every_ms(None)
         .open()
         .expect("open sled");
     let tree = db.open_tree("receipts").expect("tree");
+    (db, tree)
+}
+
+fn write(dir: &Path, layout: &str, events: u64) {
+    let (db, tree) = open_db(dir);
     let mut rng = Rng(0x5EED_0001);
     let sealed_up_to = match layout {
-        "packed" => events.saturating_sub(TAIL_EVENTS) / EPOCH_EVENTS * EPOCH_EVENTS,
+        "packed" | "epochs" => events.saturating_sub(TAIL_EVENTS) / EPOCH_EVENTS * EPOCH_EVENTS,
         _ => 0,
     };
     let mut epoch_keys: Vec<Vec<u8>> = Vec::new();
@@ -108,7 +119,17 @@ fn write(dir: &Path, layout: &str, events: u64) {
                 epoch_messages.push(rng.id());
             }
             if (position + 1) % EPOCH_EVENTS == 0 {
-                seal(&tree, position + 1 - EPOCH_EVENTS, &mut rng, &epoch_ids, &epoch_messages);
+                let first = position + 1 - EPOCH_EVENTS;
+                if layout == "epochs" {
+                    let epoch_dir = dir
+                        .join("epochs")
+                        .join(format!("{:06}", first / EPOCH_EVENTS));
+                    let (epoch_db, epoch_tree) = open_db(&epoch_dir);
+                    seal(&epoch_tree, first, &mut rng, &epoch_ids, &epoch_messages);
+                    epoch_db.flush().expect("flush epoch");
+                } else {
+                    seal(&tree, first, &mut rng, &epoch_ids, &epoch_messages);
+                }
                 for k in epoch_keys.drain(..) {
                     tree.remove(k).expect("remove");
                 }
@@ -211,10 +232,12 @@ fn main() {
     } else {
         args.iter().map(|a| a.parse().expect("events")).collect()
     };
+    // `LAYOUTS=packed,epochs` measures only those.
+    let layouts = std::env::var("LAYOUTS").unwrap_or_else(|_| "per-key,packed,epochs".into());
     println!("| layout | events | write s | disk B/event | open -> first answer ms (median of 3) | RSS MB |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for &events in &sizes {
-        for layout in ["per-key", "packed"] {
+        for layout in layouts.split(',') {
             let dir = tempfile::tempdir().expect("temp dir");
             let d = dir.path().to_string_lossy().to_string();
             let write_s = child(&["--write", &d, layout, &events.to_string()]);
@@ -222,7 +245,9 @@ fn main() {
             let mut opens: Vec<(f64, f64)> = (0..3)
                 .map(|_| {
                     let line = child(&["--open", &d]);
-                    let mut it = line.split(' ').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+                    let mut it = line
+                        .split(' ')
+                        .map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
                     (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
                 })
                 .collect();
