@@ -55,6 +55,19 @@ impl AsyncEngine<SledBackend> {
             joined(tokio::task::spawn_blocking(move || Engine::open(dir, options)).await)??;
         Ok(Self::new(engine))
     }
+
+    /// [`Engine::open_read_only`] on the blocking pool: answers queries, writes nothing, and
+    /// refuses every command with `StoreError::ReadOnly`.
+    pub async fn open_read_only(
+        dir: impl AsRef<std::path::Path>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let dir = dir.as_ref().to_path_buf();
+        let engine = joined(
+            tokio::task::spawn_blocking(move || Engine::open_read_only(dir, options)).await,
+        )??;
+        Ok(Self::new(engine))
+    }
 }
 
 impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {

@@ -231,3 +231,42 @@ fn a_store_without_checkpoints_is_refused_read_only_and_nothing_is_created() {
     assert!(missing.is_err(), "no store is created read-only");
     assert!(!dir.path().join("none").exists(), "nothing was created");
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn the_async_facade_opens_read_only_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, policy) = store_with_a_tail(dir.path(), 200);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine =
+            receipt_engine::asynchronous::AsyncEngine::open_read_only(dir.path(), options(&policy))
+                .await
+                .unwrap();
+        support::assert_equals_cold_fold(engine.engine(), &events, "async read-only");
+        let (ann, bob) = (
+            UserId::new("ro-ann").unwrap(),
+            UserId::new("ro-bob").unwrap(),
+        );
+        let chat = ConversationId::direct(ann.clone(), bob).unwrap();
+        let refused = engine
+            .execute(CommandKind::SendMessage {
+                conversation: chat,
+                message: MessageId(uuid::Uuid::now_v7()),
+                sender: ann,
+                needs_group_ack: false,
+            })
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(EngineError::Store(store::StoreError::ReadOnly { .. }))
+            ),
+            "{refused:?}"
+        );
+    });
+}
