@@ -7,8 +7,43 @@ use crate::checkpoint::{entry_crc, Roster, RosterMap, HEADER, MARKER, PARTITION,
 use crate::keys;
 use crate::log::EventLog;
 use crate::record::{checkpoint_layout, CHECKPOINT_LAYOUT_VERSION};
-use receipt_domain::{ConversationHeader, HeldEarlyAcks, ReaderSummary, State, UserId};
+use receipt_domain::{
+    ConversationHeader, ConversationId, HeldEarlyAcks, ReaderSummary, State, UserId,
+};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+
+/// What the checkpoint check needs of a fold of the whole log, gathered one conversation at a
+/// time (`verify` folds each stream on its own and drops its partition): every header, every
+/// reader summary, and the read acks held. Its size follows the answers a checkpoint holds,
+/// not the history.
+#[derive(Default)]
+pub(crate) struct Folded {
+    headers: FxHashMap<ConversationId, ConversationHeader>,
+    summaries: FxHashMap<(UserId, ConversationId), ReaderSummary>,
+    held: HeldEarlyAcks,
+}
+
+impl Folded {
+    /// Adds the answers of one conversation's partition (the fold of its whole stream).
+    pub(crate) fn add(&mut self, conversation: &ConversationId, partition: &State) {
+        if let Some(h) = partition.header(conversation) {
+            self.headers.insert(conversation.clone(), h);
+        }
+        for (u, s) in partition.reader_summaries(conversation) {
+            self.summaries.insert((u, conversation.clone()), s);
+        }
+        self.held
+            .set(conversation, partition.early_acks_held_in(conversation));
+    }
+
+    fn summary(&self, conversation: &ConversationId, user: &UserId) -> Option<ReaderSummary> {
+        // One key clone per stored summary checked: verify's cost, not a hot path.
+        self.summaries
+            .get(&(user.clone(), conversation.clone()))
+            .copied()
+    }
+}
 
 /// What `verify` checked of the checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,9 +65,9 @@ pub struct CheckpointCheck {
 }
 
 impl<B: Backend> EventLog<B> {
-    /// Checks every checkpoint entry; `whole` is the fold of the whole log. `Err` says which
-    /// entry is wrong and how.
-    pub(crate) fn verify_checkpoints(&self, whole: &State) -> Result<CheckpointCheck, String> {
+    /// Checks every checkpoint entry; `whole` is what a fold of the whole log answers. `Err`
+    /// says which entry is wrong and how.
+    pub(crate) fn verify_checkpoints(&self, whole: &Folded) -> Result<CheckpointCheck, String> {
         let head = self.head();
         if let Some(bytes) = self
             .backend
@@ -58,11 +93,11 @@ impl<B: Backend> EventLog<B> {
         };
         let exact = check.marker == Some(head);
         if let Some(m) = mark.filter(|_| exact) {
-            if m.held_early_acks != HeldEarlyAcks::of(whole) {
+            if m.held_early_acks != whole.held {
                 return Err(format!(
                     "the marker counts {} read acks held for messages not sent yet, the log {}",
                     m.held_early_acks.total(),
-                    HeldEarlyAcks::of(whole).total()
+                    whole.held.total()
                 ));
             }
         }
@@ -98,7 +133,7 @@ impl<B: Backend> EventLog<B> {
                         .map_err(|e| format!("header of {c}: {e}"))?;
                     if exact {
                         let stream = self.version(&c).map_err(|e| e.to_string())?;
-                        if whole.header(&c) != Some(stored) || version != stream {
+                        if whole.headers.get(&c) != Some(&stored) || version != stream {
                             return Err(format!("the header of {c} differs from the log's"));
                         }
                         check.headers += 1;
@@ -115,7 +150,7 @@ impl<B: Backend> EventLog<B> {
                         .or_default()
                         .insert(stream.to_vec(), entry_crc(&v));
                     if exact {
-                        if !summary_agrees(whole.reader_summary(&c, &user), stored) {
+                        if !summary_agrees(whole.summary(&c, &user), stored) {
                             return Err(format!(
                                 "the summary of {user} in {c} differs from the log's"
                             ));
@@ -139,11 +174,8 @@ impl<B: Backend> EventLog<B> {
         }
         if exact {
             // Complete, too: a missing entry would drop a conversation from a badge.
-            let conversations = whole.conversation_ids().count() as u64;
-            let pairs: u64 = whole
-                .conversation_ids()
-                .map(|c| whole.reader_summaries(c).len() as u64)
-                .sum();
+            let conversations = whole.headers.len() as u64;
+            let pairs = whole.summaries.len() as u64;
             // Every user's roster lists exactly the summaries stored for it.
             if let Some(user) = summary_crcs
                 .keys()

@@ -3,7 +3,7 @@
 //! changes (sled's own recovery writes to the files it opens).
 
 use crate::backend::Backend;
-use crate::checkpoint_verify::CheckpointCheck;
+use crate::checkpoint_verify::{CheckpointCheck, Folded};
 use crate::error::StoreError;
 use crate::ledger;
 use crate::log::{Durability, EventLog};
@@ -96,16 +96,19 @@ impl<B: Backend> EventLog<B> {
         }
         let (_, later_chunks) = self.chain_between(mark.head, head, chain)?;
         let chunks = acknowledged_chunks + later_chunks;
-        // Replay: fold, count streams, check the event-id index, compare the snapshot.
+        // Replay: count streams, check the event-id index. The whole log is folded into one
+        // state only to compare a whole-state snapshot (stores from before checkpoints); every
+        // other check folds one stream at a time, below, so memory follows the largest
+        // conversation, not the history.
         let snapshot = self.load_snapshot();
         let mut snapshot_matches = snapshot.as_ref().map(|_| false);
-        let mut state = State::new();
+        let mut whole = snapshot.as_ref().map(|_| State::new());
         let mut per_stream: FxHashMap<ConversationId, u64> = FxHashMap::default();
         let mut index_error = None;
         self.replay(0, |e| {
-            if let Some((p, s)) = &snapshot {
+            if let (Some((p, s)), Some(state)) = (&snapshot, &whole) {
                 if *p == e.position {
-                    snapshot_matches = Some(s == &state);
+                    snapshot_matches = Some(s == state);
                 }
             }
             let version = per_stream.entry(e.event.body.conversation()).or_default();
@@ -125,16 +128,22 @@ impl<B: Backend> EventLog<B> {
                     Err(err) => index_error = Some(err),
                 }
             }
-            state.apply(&e.event);
+            if let Some(state) = whole.as_mut() {
+                state.apply(&e.event);
+            }
         })?;
         if let Some(e) = index_error {
             return Err(e);
         }
-        if let Some((p, s)) = &snapshot {
+        if let (Some((p, s)), Some(state)) = (&snapshot, &whole) {
             if *p == head {
-                snapshot_matches = Some(s == &state);
+                snapshot_matches = Some(s == state);
             }
+            state
+                .check_invariants()
+                .map_err(|e| damaged(location.clone(), e.to_string()))?;
         }
+        drop(whole);
         if snapshot_matches == Some(false) {
             let p = snapshot.as_ref().map_or(0, |s| s.0);
             return Err(damaged(
@@ -142,7 +151,9 @@ impl<B: Backend> EventLog<B> {
                 format!("the snapshot at position {p} differs from a replay of the log"),
             ));
         }
-        // Streams: each index lists exactly its stream's events, versions 1..=n.
+        // Streams: each index lists exactly its stream's events, versions 1..=n; each stream's
+        // fold keeps the domain's invariants and gives the answers the checkpoint must hold.
+        let mut folded = Folded::default();
         for (conversation, &count) in &per_stream {
             let version = self.version(conversation)?;
             let listed = self.read_stream(conversation, 1, usize::MAX)?;
@@ -155,12 +166,18 @@ impl<B: Backend> EventLog<B> {
                     format!("the stream index of {conversation} disagrees with the log ({count} events, index says {version})"),
                 ));
             }
+            let mut partition = State::new();
+            for e in &listed {
+                partition.apply(&e.event);
+            }
+            drop(listed);
+            partition
+                .check_invariants()
+                .map_err(|e| damaged(location.clone(), format!("{conversation}: {e}")))?;
+            folded.add(conversation, &partition);
         }
-        state
-            .check_invariants()
-            .map_err(|e| damaged(location.clone(), e.to_string()))?;
         let checkpoint =
-            self.verify_checkpoints(&state)
+            self.verify_checkpoints(&folded)
                 .map_err(|reason| StoreError::CheckpointMismatch {
                     location: location.clone(),
                     reason,
