@@ -17,13 +17,20 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An argument was invalid before any rule was looked at (for example the policy).
+    /// (Its message says the reason once: no `source()`.)
     #[error("invalid input: {0}")]
-    InvalidInput(#[from] InvalidInput),
+    InvalidInput(InvalidInput),
     /// A write reached the log but could not be made durable (or a batch could not be
     /// written); the engine stops taking commands rather than guess, and every later command
     /// reports the same first cause. Reopen it to recover from the log.
-    #[error("the engine stopped after a storage failure; reopen it to recover from the log")]
-    Stopped(#[source] std::sync::Arc<StoreError>),
+    #[error("the engine stopped after a storage failure ({0}); reopen it to recover from the log")]
+    Stopped(std::sync::Arc<StoreError>),
+}
+
+impl From<InvalidInput> for EngineError {
+    fn from(e: InvalidInput) -> Self {
+        Self::InvalidInput(e)
+    }
 }
 
 impl EngineError {

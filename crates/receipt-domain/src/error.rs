@@ -6,9 +6,10 @@ use crate::ids::{ConversationId, GroupId, InvalidInput, MessageId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DomainError {
-    /// An argument was malformed.
+    /// An argument was malformed. (Its message says the reason once: no `source()`, so an
+    /// error-chain printer does not repeat it.)
     #[error("invalid input: {0}")]
-    InvalidInput(#[from] InvalidInput),
+    InvalidInput(InvalidInput),
     /// No message with this id was ever sent.
     #[error("unknown message {0}")]
     UnknownMessage(MessageId),
@@ -213,9 +214,10 @@ impl DomainError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// An argument was malformed.
+    /// An argument was malformed. (Its message says the reason once: no `source()`, so an
+    /// error-chain printer does not repeat it.)
     #[error("invalid input: {0}")]
-    InvalidInput(#[from] InvalidInput),
+    InvalidInput(InvalidInput),
     /// No message with this id was ever sent.
     #[error("unknown message {0}")]
     UnknownMessage(MessageId),
@@ -241,4 +243,16 @@ pub enum QueryError {
     /// The message was recalled: it has no readers to list or count any more.
     #[error("message {0} was recalled")]
     MessageRecalled(MessageId),
+}
+
+impl From<InvalidInput> for DomainError {
+    fn from(e: InvalidInput) -> Self {
+        Self::InvalidInput(e)
+    }
+}
+
+impl From<InvalidInput> for QueryError {
+    fn from(e: InvalidInput) -> Self {
+        Self::InvalidInput(e)
+    }
 }

@@ -105,7 +105,10 @@ pub struct MessageStatus {
     pub has_deliver_ack: Option<bool>,
     /// The recipient sent a read receipt for it.
     pub has_read_ack: bool,
-    /// The recipient has read it (with or without a receipt).
+    /// The *viewer's own* read state (the SDK's `hasRead`): whether the viewer has read the
+    /// message, with or without sending a receipt. A sender has always read their own message,
+    /// so the sender sees `true` right after sending; whether the recipient read it is
+    /// `has_read_ack` (direct) or the reader list (groups).
     pub has_read: bool,
     /// `None` for direct messages, for group messages sent without receipts, and for viewers who
     /// may not see the count.

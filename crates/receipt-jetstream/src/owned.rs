@@ -97,7 +97,7 @@ impl Owned {
         StoreError::Remote {
             kind: e.kind(),
             location: self.log.location(),
-            source: Box::new(e),
+            error: Box::new(e),
         }
     }
 

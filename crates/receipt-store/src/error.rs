@@ -62,13 +62,14 @@ pub enum StoreError {
     UnsupportedEvent(&'static str),
     /// The operating system or sled failed (or a path cannot hold what was asked: its
     /// `source` says which, with an [`std::io::ErrorKind`]).
-    #[error("storage I/O failed at {context}")]
+    /// Its message says the cause once (`source()` is `None`, so a printer of error chains
+    /// does not repeat it); the `error` field holds it for matching on its kind.
+    #[error("storage I/O failed at {context}: {error}")]
     Io {
         /// The path, or what was being done.
         context: String,
         /// The failure itself.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Another process, or another handle in this process, has the store open: one process
     /// owns a store at a time. Inspect a live store through the service that owns it, or copy
@@ -158,7 +159,7 @@ pub enum StoreError {
     DuplicateInBatch(EventId),
     /// The log of record (a log outside this process the engine appends to first, such as
     /// NATS JetStream; see [`crate::LogOfRecord`]) refused an append or did not answer.
-    #[error("the log of record at {location}: {source}")]
+    #[error("the log of record at {location}: {error}")]
     Remote {
         /// The log of record's name for what happened: `"NotOwned"` (another process owns the
         /// conversation's partition), `"Fenced"`, `"Conflict"`, `"Request"` (no answer: the
@@ -166,9 +167,9 @@ pub enum StoreError {
         kind: &'static str,
         /// Where the log of record is.
         location: String,
-        /// What it said (for JetStream, a `receipt_jetstream::JetStreamError`).
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// What it said (for JetStream, a `receipt_jetstream::JetStreamError`), shown in the
+        /// message once (so not also as `source()`).
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A write reached a store opened read-only (`SledBackend::open_read_only`): a read-only
     /// open writes nothing, so it takes no command and no checkpoint.
@@ -210,7 +211,7 @@ impl StoreError {
     pub fn io(context: impl std::fmt::Display, source: std::io::Error) -> Self {
         Self::Io {
             context: context.to_string(),
-            source,
+            error: source,
         }
     }
 

@@ -264,9 +264,9 @@ fn relocate(e: StoreError, copy: &Path, original: &Path) -> StoreError {
             reason: fix(reason),
             kept,
         },
-        StoreError::Io { context, source } => StoreError::Io {
+        StoreError::Io { context, error } => StoreError::Io {
             context: fix(context),
-            source,
+            error,
         },
         StoreError::LedgerMissing { location } => StoreError::LedgerMissing {
             location: fix(location),

@@ -80,7 +80,7 @@ fn io(e: sled::Error) -> StoreError {
 
 /// sled's error for a `db` file another handle has locked.
 fn is_lock_error(e: &StoreError) -> bool {
-    matches!(e, StoreError::Io { source, .. } if source.to_string().contains("could not acquire lock"))
+    matches!(e, StoreError::Io { error, .. } if error.to_string().contains("could not acquire lock"))
 }
 
 fn damaged(dir: &Path, reason: impl std::fmt::Display) -> StoreError {

@@ -242,9 +242,9 @@ impl SledBackend {
             Ok((db, tree, snapshots))
         })
         .map_err(|e| match e {
-            StoreError::Io { context, source } if context == "sled" => StoreError::Io {
+            StoreError::Io { context, error } if context == "sled" => StoreError::Io {
                 context: format!("{} (sled)", path.display()),
-                source,
+                error,
             },
             other => other,
         })
