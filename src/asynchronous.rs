@@ -11,6 +11,7 @@
 //! notify several users: those of its notifications delivered before the overflow come again
 //! in the catch-up, with the same position and addressee; skip them.)
 
+use crate::publisher::{Offer, Sink};
 pub use crate::Overflowed;
 use crate::{Engine, EngineError, EngineOptions, Outcome, Positioned};
 use receipt_domain::{Command, CommandKind};
@@ -108,11 +109,13 @@ impl<B: Backend + Send + Sync + 'static> AsyncEngine<B> {
     /// Live notifications from now on, at most `capacity` waiting (see the module's overflow
     /// policy). Returns the position the subscription starts at, like [`Engine::subscribe`].
     ///
-    /// Each subscription has a forwarding thread; after the subscriber drops its
-    /// [`Notifications`], the thread ends with the next notification (or with the engine).
+    /// A subscription is an async channel the publisher writes to directly: it costs no
+    /// thread, and once its [`Notifications`] is dropped it is released (at the next
+    /// notification, or the next subscription, whichever comes first).
     pub fn subscribe(&self, capacity: usize) -> (u64, Notifications) {
-        let (start, live) = self.engine.subscribe();
-        (start, forwarded(capacity, live.into_iter().map(Ok)))
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let (start, overflow) = self.engine.publisher().subscribe_sink(Box::new(tx));
+        (start, Notifications::new(rx, overflow))
     }
 }
 
@@ -120,56 +123,32 @@ impl<B: Backend> AsyncEngine<B> {
     /// Live notifications addressed to `user` from now on, at most `capacity` waiting (the
     /// module's overflow policy; catch up with [`Engine::user_notifications_since`]). Like
     /// [`Engine::subscribe_user`], publishing looks each notification's addressee up once.
+    /// No thread: one per connected user is the intended use, by the hundred thousand.
     pub fn subscribe_user(
         &self,
         user: &receipt_domain::UserId,
         capacity: usize,
     ) -> (u64, Notifications) {
-        let (start, mut live) = self.engine.subscribe_user(user, capacity);
-        (
-            start,
-            forwarded(capacity, std::iter::from_fn(move || live.recv())),
-        )
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let (start, overflow) = self
+            .engine
+            .publisher()
+            .subscribe_user_sink(user, Box::new(tx));
+        (start, Notifications::new(rx, overflow))
     }
 }
 
-/// Forwards `live` to an async subscriber through a channel of `capacity`, on a plain thread:
-/// the engine's channels are blocking std channels, and forwarding must never wait on the
-/// subscriber. Ends (recording where) when the subscriber falls `capacity` behind, or when
-/// `live` reports that the engine dropped it; ends quietly when the subscriber is gone.
-fn forwarded(
-    capacity: usize,
-    live: impl Iterator<Item = Result<Positioned, Overflowed>> + Send + 'static,
-) -> Notifications {
-    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-    let overflow = Arc::new(std::sync::OnceLock::new());
-    let mark = overflow.clone();
-    std::thread::spawn(move || {
-        for next in live {
-            let n = match next {
-                Ok(n) => n,
-                Err(o) => {
-                    let _ = mark.set(o);
-                    return;
-                }
-            };
-            match tx.try_send(n) {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::TrySendError::Full(n)) => {
-                    let _ = mark.set(Overflowed {
-                        resume_from: n.position,
-                    });
-                    return;
-                }
-                // The subscriber is gone.
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
-            }
+impl Sink for tokio::sync::mpsc::Sender<Positioned> {
+    fn offer(&self, p: Positioned) -> Offer {
+        match self.try_send(p) {
+            Ok(()) => Offer::Delivered,
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Offer::Full,
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
         }
-    });
-    Notifications {
-        rx,
-        overflow,
-        reported: false,
+    }
+
+    fn is_gone(&self) -> bool {
+        self.is_closed()
     }
 }
 
@@ -182,13 +161,25 @@ pub struct Notifications {
 }
 
 impl Notifications {
+    fn new(
+        rx: tokio::sync::mpsc::Receiver<Positioned>,
+        overflow: Arc<std::sync::OnceLock<Overflowed>>,
+    ) -> Self {
+        Self {
+            rx,
+            overflow,
+            reported: false,
+        }
+    }
+
     /// The next notification; `Some(Err(Overflowed))` once, after the last one delivered, if
     /// the subscriber fell behind; `None` when the engine is gone.
     pub async fn next(&mut self) -> Option<Result<Positioned, Overflowed>> {
         if let Some(n) = self.rx.recv().await {
             return Some(Ok(n));
         }
-        // The forwarder ended: after an overflow (said once), or because the engine is gone.
+        // The channel ended: the publisher dropped it after an overflow (said once), or the
+        // engine is gone.
         match self.overflow.get() {
             Some(o) if !self.reported => {
                 self.reported = true;

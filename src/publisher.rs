@@ -26,10 +26,75 @@ pub struct Overflowed {
     pub resume_from: u64,
 }
 
-/// One user's subscriber: a bounded channel, and where it overflowed if it did.
-struct UserSubscriber {
-    tx: SyncSender<Positioned>,
+/// What a subscriber's channel did with one notification.
+pub(crate) enum Offer {
+    Delivered,
+    /// The subscriber is `capacity` behind: it is told where it stopped and dropped.
+    Full,
+    /// The receiver is gone: the subscriber is dropped.
+    Gone,
+}
+
+/// A subscriber's channel, blocking (std) or async (tokio, in asynchronous.rs): offered each
+/// notification, never waited on. No subscriber costs a thread.
+pub(crate) trait Sink: Send {
+    /// Hands `p` over without waiting.
+    fn offer(&self, p: Positioned) -> Offer;
+    /// The receiver is known to be gone (an async channel knows without an offer).
+    fn is_gone(&self) -> bool {
+        false
+    }
+}
+
+impl Sink for Sender<Positioned> {
+    fn offer(&self, p: Positioned) -> Offer {
+        match self.send(p) {
+            Ok(()) => Offer::Delivered,
+            Err(_) => Offer::Gone,
+        }
+    }
+}
+
+impl Sink for SyncSender<Positioned> {
+    fn offer(&self, p: Positioned) -> Offer {
+        match self.try_send(p) {
+            Ok(()) => Offer::Delivered,
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Disconnected(_)) => Offer::Gone,
+        }
+    }
+}
+
+/// A subscriber: its channel, and where it overflowed if it did.
+struct Subscriber {
+    sink: Box<dyn Sink>,
     overflow: Arc<OnceLock<Overflowed>>,
+}
+
+impl Subscriber {
+    fn new(sink: Box<dyn Sink>) -> (Self, Arc<OnceLock<Overflowed>>) {
+        let overflow = Arc::new(OnceLock::new());
+        let s = Self {
+            sink,
+            overflow: overflow.clone(),
+        };
+        (s, overflow)
+    }
+
+    /// Offers `p`; `false` when the subscriber is to be dropped (full: told where it stopped;
+    /// or gone).
+    fn keep_after(&self, p: &Positioned) -> bool {
+        match self.sink.offer(p.clone()) {
+            Offer::Delivered => true,
+            Offer::Full => {
+                let _ = self.overflow.set(Overflowed {
+                    resume_from: p.position,
+                });
+                false
+            }
+            Offer::Gone => false,
+        }
+    }
 }
 
 struct Inner {
@@ -37,10 +102,10 @@ struct Inner {
     published_upto: u64,
     /// Notifications of durable events waiting for an earlier position to arrive.
     waiting: BTreeMap<u64, Vec<Notification>>,
-    subscribers: Vec<Sender<Positioned>>,
+    subscribers: Vec<Subscriber>,
     /// Subscribers to one user's notifications, by user: a notification is looked up by its
     /// addressee, never offered to every subscriber.
-    by_user: FxHashMap<UserId, Vec<UserSubscriber>>,
+    by_user: FxHashMap<UserId, Vec<Subscriber>>,
 }
 
 pub(crate) struct Publisher {
@@ -66,9 +131,18 @@ impl Publisher {
 
     pub(crate) fn subscribe(&self) -> (u64, Receiver<Positioned>) {
         let (tx, rx) = channel();
+        let (start, _never_full) = self.subscribe_sink(Box::new(tx));
+        (start, rx)
+    }
+
+    /// A subscription to every notification through `sink`.
+    pub(crate) fn subscribe_sink(&self, sink: Box<dyn Sink>) -> (u64, Arc<OnceLock<Overflowed>>) {
+        let (subscriber, overflow) = Subscriber::new(sink);
         let mut inner = self.inner();
-        inner.subscribers.push(tx);
-        (inner.published_upto, rx)
+        // Subscribers known to be gone go now, not only at the next notification.
+        inner.subscribers.retain(|s| !s.sink.is_gone());
+        inner.subscribers.push(subscriber);
+        (inner.published_upto, overflow)
     }
 
     /// A bounded subscription to `user`'s notifications (see [`crate::UserNotifications`]).
@@ -78,17 +152,22 @@ impl Publisher {
         capacity: usize,
     ) -> (u64, Receiver<Positioned>, Arc<OnceLock<Overflowed>>) {
         let (tx, rx) = sync_channel(capacity.max(1));
-        let overflow = Arc::new(OnceLock::new());
+        let (start, overflow) = self.subscribe_user_sink(user, Box::new(tx));
+        (start, rx, overflow)
+    }
+
+    /// A subscription to `user`'s notifications through `sink`.
+    pub(crate) fn subscribe_user_sink(
+        &self,
+        user: &UserId,
+        sink: Box<dyn Sink>,
+    ) -> (u64, Arc<OnceLock<Overflowed>>) {
+        let (subscriber, overflow) = Subscriber::new(sink);
         let mut inner = self.inner();
-        inner
-            .by_user
-            .entry(user.clone())
-            .or_default()
-            .push(UserSubscriber {
-                tx,
-                overflow: overflow.clone(),
-            });
-        (inner.published_upto, rx, overflow)
+        let subs = inner.by_user.entry(user.clone()).or_default();
+        subs.retain(|s| !s.sink.is_gone());
+        subs.push(subscriber);
+        (inner.published_upto, overflow)
     }
 
     pub(crate) fn published_upto(&self) -> u64 {
@@ -112,22 +191,12 @@ impl Publisher {
                 if let Some(subs) = inner.by_user.get_mut(&p.notification.to) {
                     // Never waits: a full subscriber is told where it stopped and dropped; a
                     // dropped receiver unsubscribes.
-                    subs.retain(|s| match s.tx.try_send(p.clone()) {
-                        Ok(()) => true,
-                        Err(TrySendError::Full(_)) => {
-                            let _ = s.overflow.set(Overflowed {
-                                resume_from: p.position,
-                            });
-                            false
-                        }
-                        Err(TrySendError::Disconnected(_)) => false,
-                    });
+                    subs.retain(|s| s.keep_after(&p));
                     if subs.is_empty() {
                         inner.by_user.remove(&p.notification.to);
                     }
                 }
-                // A dropped receiver unsubscribes.
-                inner.subscribers.retain(|s| s.send(p.clone()).is_ok());
+                inner.subscribers.retain(|s| s.keep_after(&p));
             }
             inner.published_upto = next + 1;
         }
