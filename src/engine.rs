@@ -105,6 +105,8 @@ pub struct Engine<B: Backend = SledBackend> {
     policy: RwLock<Policy>,
     publisher: Publisher,
     checkpointer: Checkpointer,
+    /// [`Engine::close`] did the closing work: dropping does nothing more.
+    closed: bool,
 }
 
 impl<B: Backend> std::fmt::Debug for Engine<B> {
@@ -245,6 +247,7 @@ impl<B: Backend> Engine<B> {
             },
             shared,
             options,
+            closed: false,
         };
         if !read_only {
             // A long tail was just folded: checkpoint it soon rather than fold it again.

@@ -154,19 +154,47 @@ impl Checkpointer {
     }
 }
 
-impl<B: Backend> Drop for Engine<B> {
-    /// A clean close stops the checkpoint thread, then checkpoints what changed (the log's own
-    /// drop then flushes it with the events), so the next open has no tail to fold; not when
-    /// checkpoints are only taken on request (`checkpoint_every_events: None`).
-    fn drop(&mut self) {
+impl<B: Backend> Engine<B> {
+    /// Closes the engine and says whether everything was put away: stops the checkpoint
+    /// thread, checkpoints what changed (when the engine checkpoints: not with
+    /// `checkpoint_every_events: None`, nor read-only), then makes every append durable.
+    /// Returns the first failure; an engine that had stopped reports why
+    /// ([`EngineError::Stopped`]). Dropping an engine does the same work but can only log a
+    /// failure.
+    pub fn close(mut self) -> Result<(), EngineError> {
+        let closed = self.put_away();
+        self.closed = true;
+        closed
+    }
+
+    /// The work of a clean close (see [`Engine::close`]).
+    fn put_away(&mut self) -> Result<(), EngineError> {
         self.checkpointer.stop();
+        if let Some(cause) = self.shared.stopped.get() {
+            return Err(EngineError::Stopped(cause.clone()));
+        }
         let dirty = lock(&self.shared.projections).has_dirty()
             || self.shared.log.head() > self.shared.last_checkpoint_at.load(Ordering::SeqCst);
         let wanted =
             self.options.checkpoint_every_events.is_some() && !self.shared.log.is_read_only();
-        if wanted && self.shared.stopped.get().is_none() && dirty {
-            if let Err(e) = self.checkpoint() {
-                tracing::warn!(error = %e, "checkpoint at close failed; the next open folds the tail");
+        if wanted && dirty {
+            self.checkpoint()?;
+        }
+        Ok(self.shared.log.flush()?)
+    }
+}
+
+impl<B: Backend> Drop for Engine<B> {
+    /// Unless [`Engine::close`] did it: a clean close (its failures logged), so the next open
+    /// has no tail to fold; the log's own drop then flushes once more, which finds nothing.
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        match self.put_away() {
+            Ok(()) | Err(EngineError::Stopped(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "close failed; the next open folds the tail");
             }
         }
     }

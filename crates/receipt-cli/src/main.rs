@@ -193,6 +193,19 @@ fn run(cli: Cli) -> Result {
     }
 }
 
+/// sled's own `debug` lines ("segment ... had computed crc ..., but stored crc ...") read like
+/// damage and drown the engine's: sled is shown at `info` unless `RUST_LOG` names it.
+fn sled_quiet(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    let names_sled = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("sled"));
+    if names_sled {
+        return filter;
+    }
+    match "sled=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 fn main() -> ExitCode {
     // Rust starts programs with SIGPIPE ignored, so once a reader closes the pipe
     // (`receipts export | head`) every print panics with a backtrace. Restore the default
@@ -206,8 +219,10 @@ fn main() -> ExitCode {
     }
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_env_filter(sled_quiet(tracing_subscriber::EnvFilter::from_default_env()))
             .with_writer(std::io::stderr)
+            // Colours only on a terminal: a log file or a pipe gets plain text.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
     match run(Cli::parse()) {
