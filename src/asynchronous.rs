@@ -1,9 +1,9 @@
 //! The engine for tokio services (feature `tokio`). Commands wait for `fdatasync`, so they run
 //! on tokio's blocking pool and never stall the runtime's worker threads; queries read memory
-//! under a read lock and are answered in place through [`AsyncEngine::engine`]; notifications
+//! under a read lock and are answered in place through [`AsyncEngine::engine`](crate::asynchronous::AsyncEngine::engine); notifications
 //! arrive on a bounded stream that never makes the engine wait.
 //!
-//! Overflow policy of [`Notifications`]: when a subscriber falls `capacity` notifications
+//! Overflow policy of [`Notifications`](crate::asynchronous::Notifications): when a subscriber falls `capacity` notifications
 //! behind, its stream ends with [`Overflowed`], naming the position of the first notification
 //! it did not receive. Nothing is dropped silently and no command ever waits for a slow
 //! subscriber; the subscriber subscribes again and catches up with

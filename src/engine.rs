@@ -406,7 +406,7 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Checks the whole history against the acknowledgement ledger
-    /// ([`store::EventLog::check_history`]): damage at rest in old records, which an open does
+    /// ([`crate::store::EventLog::check_history`]): damage at rest in old records, which an open does
     /// not read (it checks the tail, so that it does not cost the history). Costs one read of
     /// every chunk. Run it at start where the store's size allows, or as a scheduled scrub;
     /// `receipts exec` runs it before its first command. When it finds damage the engine stops
