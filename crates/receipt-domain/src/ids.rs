@@ -113,6 +113,14 @@ pub enum InvalidInput {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A conversation named as text is not `direct:USER+USER` or `group:GROUP`.
+    #[error("conversation {text:?}: {reason}")]
+    ConversationText {
+        /// The text (at most its first 80 characters).
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// The rules every stored id was written under (schema 1).
@@ -360,9 +368,93 @@ enum ConversationIdRepr {
     Group(GroupId),
 }
 
+impl std::str::FromStr for ConversationId {
+    type Err = InvalidInput;
+    /// The form `Display` writes (and `receipts export` and `inspect` print):
+    /// `direct:USER+USER` (in either order) or `group:GROUP`, ids under the rules for new ids.
+    /// A direct pair whose text holds more than one `+` is refused as ambiguous (user ids may
+    /// contain `+`): name it as `{"Direct":{"low":..,"high":..}}` then.
+    fn from_str(text: &str) -> Result<Self, InvalidInput> {
+        conversation_from_text(text, |u: &str| UserId::new(u), |g: &str| GroupId::new(g))
+    }
+}
+
+fn conversation_from_text(
+    text: &str,
+    user: impl Fn(&str) -> Result<UserId, InvalidInput>,
+    group: impl Fn(&str) -> Result<GroupId, InvalidInput>,
+) -> Result<ConversationId, InvalidInput> {
+    let bad = |reason| InvalidInput::ConversationText {
+        text: text.chars().take(80).collect(),
+        reason,
+    };
+    if let Some(g) = text.strip_prefix("group:") {
+        return Ok(ConversationId::Group(group(g)?));
+    }
+    let Some(pair) = text.strip_prefix("direct:") else {
+        return Err(bad("expected direct:USER+USER or group:GROUP"));
+    };
+    let mut parts = pair.split('+');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), None) => ConversationId::direct(user(a)?, user(b)?),
+        (_, None, _) => Err(bad("a direct conversation names two users: direct:USER+USER")),
+        _ => Err(bad(
+            "more than one '+': ambiguous, since user ids may contain '+'; use {\"Direct\":{\"low\":..,\"high\":..}}",
+        )),
+    }
+}
+
 impl<'de> Deserialize<'de> for ConversationId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match ConversationIdRepr::deserialize(d)? {
+        // JSON (and other self-describing, human-readable formats) may name a conversation as
+        // text too, the way `Display` writes it. Stored records are bincode, which is neither:
+        // they keep the one encoding, read without `deserialize_any`.
+        if d.is_human_readable() {
+            return d.deserialize_any(ConversationVisitor);
+        }
+        ConversationId::from_repr(ConversationIdRepr::deserialize(d)?)
+    }
+}
+
+/// The text or the map form of a conversation in a human-readable format.
+struct ConversationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ConversationVisitor {
+    type Value = ConversationId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a conversation: \"direct:USER+USER\", \"group:GROUP\", {\"Direct\":{\"low\":..,\"high\":..}} or {\"Group\":..}")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ConversationId, E> {
+        let stored = STORED_RULES.with(Cell::get);
+        let user = |s: &str| {
+            if stored {
+                UserId::from_stored(s)
+            } else {
+                UserId::new(s)
+            }
+        };
+        let group = |s: &str| {
+            if stored {
+                GroupId::from_stored(s)
+            } else {
+                GroupId::new(s)
+            }
+        };
+        conversation_from_text(text, user, group).map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ConversationId, A::Error> {
+        let repr =
+            ConversationIdRepr::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        ConversationId::from_repr(repr)
+    }
+}
+
+impl ConversationId {
+    fn from_repr<E: serde::de::Error>(repr: ConversationIdRepr) -> Result<Self, E> {
+        match repr {
             ConversationIdRepr::Direct { low, high } => {
                 if low < high {
                     Ok(Self::Direct { low, high })
