@@ -17,9 +17,18 @@ impl ChatService {
         );
         let engine = Arc::new(Engine::open(dir, options)?);
         // Forward every notification to its addressee's devices, in log order, once durable.
-        let (_, inbox) = engine.subscribe();
+        let (_, inbox) = engine.subscribe(4_096);
         std::thread::spawn(move || {
-            for p in inbox {
+            for next in inbox {
+                let p = match next {
+                    Ok(p) => p,
+                    // Fell 4,096 behind: a real service catches up with
+                    // `notifications_since(o.resume_from)` and subscribes again.
+                    Err(o) => {
+                        println!("    fell behind; catch up from {}", o.resume_from);
+                        return;
+                    }
+                };
                 println!(
                     "    push #{:<3} to {:<6} {:?}",
                     p.position,

@@ -14,13 +14,12 @@
 use crate::error::EngineError;
 use crate::options::EngineOptions;
 use crate::projections::{CacheStats, Projections};
-use crate::publisher::{Positioned, Publisher};
+use crate::publisher::Publisher;
 use receipt_domain::{ConversationId, Event, MessageId, Note, Notification, Policy, State};
 use receipt_store::{
     Backend, CommandRecord, EventLog, MemoryBackend, MemoryLog, SledBackend, SledLog, StoreError,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
 use std::sync::{
     Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
@@ -426,27 +425,32 @@ impl<B: Backend> Engine<B> {
         Ok(self.shared.log.flush()?)
     }
 
-    /// Live notifications from now on. Returns the position the subscription starts at: every
-    /// event from it on is delivered, in log order, once durable.
+    /// Live notifications from now on, at most `capacity` waiting. Returns the position the
+    /// subscription starts at: every notification from it on is delivered, in log order, once
+    /// durable, until the subscriber falls `capacity` behind; it then gets [`crate::Overflowed`]
+    /// once (after the last notification that fit) and catches up with
+    /// [`Engine::notifications_since`], as after a restart. The engine never waits for a
+    /// subscriber.
     ///
     /// ```
     /// # use receipt_engine::*;
     /// let engine = Engine::in_memory(EngineOptions::default().with_policy(Policy::all_receipts_on()))?;
     /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
     /// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
-    /// let (from, live) = engine.subscribe();
+    /// let (from, mut live) = engine.subscribe(1_000);
     /// let m = MessageId(uuid::Uuid::now_v7());
     /// engine.send_message(&chat, m, &ann)?;
     /// engine.ack_message_read(m, &bob)?;
-    /// let told: Vec<Positioned> = live.try_iter().collect();
+    /// let told: Vec<Positioned> = live.try_iter().collect::<Result<_, _>>()?;
     /// assert!(told.iter().all(|n| n.position >= from));
     /// assert!(told.iter().any(|n| n.notification.to == ann)); // onMessagesRead
     /// // After a restart, catch up from the last position handled:
     /// assert_eq!(engine.notifications_since(from)?, told);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn subscribe(&self) -> (u64, Receiver<Positioned>) {
-        self.publisher.subscribe()
+    pub fn subscribe(&self, capacity: usize) -> (u64, crate::Subscription) {
+        let (start, rx, overflow) = self.publisher.subscribe(capacity);
+        (start, crate::Subscription::new(rx, overflow))
     }
 
     pub(crate) fn publisher(&self) -> &Publisher {

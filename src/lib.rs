@@ -42,7 +42,7 @@ pub use options::{
 pub use projections::CacheStats;
 pub use publisher::{Overflowed, Positioned};
 pub use rebuild::{rebuild_checkpoints, RebuildReport};
-pub use user_stream::UserNotifications;
+pub use user_stream::{Subscription, UserNotifications};
 
 // The README's example runs as a doctest, so it cannot drift from the API.
 #[doc = include_str!("../README.md")]

@@ -6,7 +6,7 @@
 use receipt_domain::{Notification, UserId};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// A notification with the log position of the event it comes from.
@@ -43,15 +43,6 @@ pub(crate) trait Sink: Send {
     /// The receiver is known to be gone (an async channel knows without an offer).
     fn is_gone(&self) -> bool {
         false
-    }
-}
-
-impl Sink for Sender<Positioned> {
-    fn offer(&self, p: Positioned) -> Offer {
-        match self.send(p) {
-            Ok(()) => Offer::Delivered,
-            Err(_) => Offer::Gone,
-        }
     }
 }
 
@@ -129,10 +120,14 @@ impl Publisher {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn subscribe(&self) -> (u64, Receiver<Positioned>) {
-        let (tx, rx) = channel();
-        let (start, _never_full) = self.subscribe_sink(Box::new(tx));
-        (start, rx)
+    /// A bounded subscription to every notification (see [`crate::Subscription`]).
+    pub(crate) fn subscribe(
+        &self,
+        capacity: usize,
+    ) -> (u64, Receiver<Positioned>, Arc<OnceLock<Overflowed>>) {
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let (start, overflow) = self.subscribe_sink(Box::new(tx));
+        (start, rx, overflow)
     }
 
     /// A subscription to every notification through `sink`.
@@ -145,7 +140,7 @@ impl Publisher {
         (inner.published_upto, overflow)
     }
 
-    /// A bounded subscription to `user`'s notifications (see [`crate::UserNotifications`]).
+    /// A bounded subscription to `user`'s notifications (see [`crate::Subscription`]).
     pub(crate) fn subscribe_user(
         &self,
         user: &UserId,

@@ -12,16 +12,44 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// A subscription to one user's notifications (the sender's receipts, the reader's other
-/// devices' read-state changes), in log order, each once its event is durable.
+/// A subscription to notifications ([`Engine::subscribe`]: all of them; [`Engine::subscribe_user`]:
+/// one user's, such as the sender's receipts and the reader's other devices' read-state
+/// changes), in log order, each once its event is durable. Bounded: a subscriber that falls
+/// `capacity` behind gets [`Overflowed`] once, after the last notification that fit.
 #[derive(Debug)]
-pub struct UserNotifications {
+pub struct Subscription {
     rx: Receiver<Positioned>,
     overflow: Arc<OnceLock<Overflowed>>,
     reported: bool,
 }
 
-impl UserNotifications {
+/// The name [`Engine::subscribe_user`]'s subscription had first.
+pub type UserNotifications = Subscription;
+
+impl Iterator for Subscription {
+    type Item = Result<Positioned, Overflowed>;
+
+    /// Waits for the next notification ([`Subscription::recv`]).
+    fn next(&mut self) -> Option<Self::Item> {
+        self.recv()
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(rx: Receiver<Positioned>, overflow: Arc<OnceLock<Overflowed>>) -> Self {
+        Self {
+            rx,
+            overflow,
+            reported: false,
+        }
+    }
+
+    /// Every notification waiting now, in order, without waiting (then the overflow, if the
+    /// stream ended with one).
+    pub fn try_iter(&mut self) -> impl Iterator<Item = Result<Positioned, Overflowed>> + '_ {
+        std::iter::from_fn(move || self.try_recv())
+    }
+
     /// After the channel ended: the overflow, said once, or `None` (the engine is gone).
     fn ended(&mut self) -> Option<Result<Positioned, Overflowed>> {
         match self.overflow.get() {
@@ -52,7 +80,7 @@ impl UserNotifications {
         }
     }
 
-    /// Like [`UserNotifications::recv`], waiting at most `timeout` (`None` when nothing came).
+    /// Like [`Subscription::recv`], waiting at most `timeout` (`None` when nothing came).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<Positioned, Overflowed>> {
         match self.rx.recv_timeout(timeout) {
             Ok(n) => Some(Ok(n)),
@@ -82,11 +110,11 @@ impl<B: Backend> Engine<B> {
     /// assert!(to_ann.try_recv().is_none(), "bob's notification is not ann's");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn subscribe_user(&self, user: &UserId, capacity: usize) -> (u64, UserNotifications) {
+    pub fn subscribe_user(&self, user: &UserId, capacity: usize) -> (u64, Subscription) {
         let (start, rx, overflow) = self.publisher().subscribe_user(user, capacity);
         (
             start,
-            UserNotifications {
+            Subscription {
                 rx,
                 overflow,
                 reported: false,

@@ -32,7 +32,7 @@ fn a_batch_answers_and_folds_like_one_command_at_a_time_with_one_commit_per_batc
     let dir = tempfile::tempdir().unwrap();
     let one = Engine::open(dir.path().join("one"), options(&config)).unwrap();
     let many = Engine::open(dir.path().join("many"), options(&config)).unwrap();
-    let (_, live) = many.subscribe();
+    let (_, mut live) = many.subscribe(1 << 20);
 
     let singles: Vec<_> = commands
         .iter()
@@ -63,7 +63,10 @@ fn a_batch_answers_and_folds_like_one_command_at_a_time_with_one_commit_per_batc
     assert_eq!(after.ledger_syncs - before.ledger_syncs, batches);
 
     // Published once durable, in log order, exactly the outcomes' notifications.
-    let published: Vec<Positioned> = live.try_iter().collect();
+    let published: Vec<Positioned> = live
+        .try_iter()
+        .map(|n| n.expect("the subscriber kept up"))
+        .collect();
     assert!(published.windows(2).all(|w| w[0].position <= w[1].position));
     let from_outcomes: Vec<Notification> = batched
         .iter()

@@ -135,7 +135,7 @@ fn expired_acks_elsewhere_are_dropped_before_an_ack_is_refused_for_the_total() {
         &id("dan")
     )));
     assert_eq!(engine.head(), head);
-    let (_, live) = engine.subscribe();
+    let (_, mut live) = engine.subscribe(1 << 20);
     // The first ack expires: it is dropped (its reader told), and the new one is held.
     clock.advance(TTL_MS / 2 + 1);
     let held = engine
@@ -144,7 +144,11 @@ fn expired_acks_elsewhere_are_dropped_before_an_ack_is_refused_for_the_total() {
     assert_eq!(held.events.len(), 1);
     assert_eq!(held.events[0].body.kind_name(), "ReadAckBuffered");
     assert_eq!(engine.early_acks_held(), 2);
-    let told: Vec<Notification> = live.try_iter().map(|p| p.notification).collect();
+    let told: Vec<Notification> = live
+        .try_iter()
+        .map(|n| n.expect("the subscriber kept up"))
+        .map(|p| p.notification)
+        .collect();
     assert!(told.contains(&Notification {
         to: id("bob"),
         kind: NotificationKind::EarlyAckDropped {

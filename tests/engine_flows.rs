@@ -32,7 +32,7 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
     let mut handled = Vec::new();
     {
         let engine = Engine::open(dir.path(), options(&clock)).unwrap();
-        let (_, live) = engine.subscribe();
+        let (_, mut live) = engine.subscribe(1 << 20);
         for n in 1..=3 {
             engine.send_message(&chat, m(n), &alice).unwrap();
         }
@@ -42,7 +42,7 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
             "second delivery is a no-op"
         );
         engine.ack_message_read(m(1), &bob).unwrap();
-        handled.extend(live.try_iter());
+        handled.extend(live.try_iter().map(|n| n.expect("the subscriber kept up")));
         assert_eq!(engine.unread_count(&bob, &chat).unwrap(), 2);
     } // the engine is dropped: a restart
     let engine = Engine::open(dir.path(), options(&clock)).unwrap();
@@ -51,7 +51,7 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
         2,
         "queries resume"
     );
-    let (start, live) = engine.subscribe();
+    let (start, mut live) = engine.subscribe(1 << 20);
     let out = engine.ack_conversation_read(&chat, &bob).unwrap();
     assert_eq!(out.events.len(), 1);
     assert_eq!(engine.unread_count(&bob, &chat).unwrap(), 0);
@@ -64,7 +64,7 @@ fn direct_chat_flow_survives_a_restart_and_notifications_resume_exactly() {
     let mut caught_up = engine.notifications_since(resume_from).unwrap();
     caught_up.retain(|p| p.position < start);
     handled.extend(caught_up);
-    handled.extend(live.try_iter());
+    handled.extend(live.try_iter().map(|n| n.expect("the subscriber kept up")));
     assert_eq!(handled, engine.notifications_since(0).unwrap());
     let kinds: Vec<&NotificationKind> = handled
         .iter()
@@ -201,7 +201,7 @@ fn many_threads_commands_and_queries_lose_no_update() {
             .send_message_requesting_group_acks(&g, m(n), &id("owner"))
             .unwrap();
     }
-    let (start, live) = engine.subscribe();
+    let (start, mut live) = engine.subscribe(1 << 20);
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let engine = engine.clone();
@@ -230,7 +230,10 @@ fn many_threads_commands_and_queries_lose_no_update() {
     }
     assert_eq!(engine.total_unread(&id("owner")).unwrap(), 20 * 8);
     // Commands finished their flushes in any order; subscribers still saw log order.
-    let seen: Vec<Positioned> = live.try_iter().collect();
+    let seen: Vec<Positioned> = live
+        .try_iter()
+        .map(|n| n.expect("the subscriber kept up"))
+        .collect();
     assert!(
         seen.windows(2).all(|w| w[0].position <= w[1].position),
         "published in log order"

@@ -25,7 +25,7 @@ fn drain(s: &mut UserNotifications) -> Vec<Result<Positioned, Overflowed>> {
 fn each_user_gets_exactly_their_own_notifications_in_log_order() {
     let engine = engine();
     let users: Vec<UserId> = (0..20).map(|i| id(&format!("u{i}"))).collect();
-    let (start, all) = engine.subscribe();
+    let (start, mut all) = engine.subscribe(1 << 20);
     let mut streams: Vec<UserNotifications> = users
         .iter()
         .map(|u| engine.subscribe_user(u, 1_000).1)
@@ -40,7 +40,10 @@ fn each_user_gets_exactly_their_own_notifications_in_log_order() {
         }
         engine.ack_conversation_read(&chat, u).unwrap();
     }
-    let everything: Vec<Positioned> = all.try_iter().collect();
+    let everything: Vec<Positioned> = all
+        .try_iter()
+        .map(|n| n.expect("the subscriber kept up"))
+        .collect();
     assert_eq!(everything, engine.notifications_since(start).unwrap());
     for (u, stream) in users.iter().zip(&mut streams) {
         let got: Vec<Positioned> = drain(stream).into_iter().map(Result::unwrap).collect();
@@ -104,4 +107,31 @@ fn a_dropped_subscriber_unsubscribes_and_others_keep_receiving() {
     let got = drain(&mut second);
     assert_eq!(got.len(), 1);
     assert!(matches!(&got[0], Ok(n) if n.notification.to == ann));
+}
+
+#[test]
+fn the_subscription_to_every_notification_is_bounded_and_says_where_it_stopped() {
+    let engine = engine();
+    let (ann, bob) = (id("ann"), id("bob"));
+    let chat = ConversationId::direct(ann.clone(), bob.clone()).unwrap();
+    let (start, mut all) = engine.subscribe(2);
+    for n in 0..3 {
+        engine.send_message(&chat, m(n), &ann).unwrap();
+        engine.ack_message_read(m(n), &bob).unwrap();
+    }
+    let got = drain(&mut all);
+    let published = engine.notifications_since(start).unwrap();
+    assert!(published.len() > 2, "more than fit: {published:?}");
+    // The first two, then where it stopped: the third published notification, once.
+    assert_eq!(
+        got,
+        vec![
+            Ok(published[0].clone()),
+            Ok(published[1].clone()),
+            Err(Overflowed {
+                resume_from: published[2].position
+            })
+        ]
+    );
+    assert!(all.try_recv().is_none(), "said once");
 }

@@ -246,7 +246,7 @@ pub fn run_case<O: Opener>(
     let clock = Arc::new(ManualClock::new(1_000_000));
     let mut open_policy = false;
     let mut engine = open(opener, &clock, open_policy, budget);
-    let (_, mut live) = engine.subscribe();
+    let (_, mut live) = engine.subscribe(1 << 20);
     let mut seen: Vec<Positioned> = Vec::new();
     let mut model = Model::default();
     model.sweeps_when_total_full = true;
@@ -366,12 +366,12 @@ pub fn run_case<O: Opener>(
                 continue;
             }
             Step::Restart => {
-                seen.extend(live.try_iter());
+                seen.extend(live.try_iter().map(|n| n.expect("the subscriber kept up")));
                 drop(engine);
                 engine = open(opener, &clock, open_policy, budget);
                 reopenings += 1;
                 let start;
-                (start, live) = engine.subscribe();
+                (start, live) = engine.subscribe(1 << 20);
                 // Everything before the restart was durable and published; nothing is pending.
                 prop_assert_eq!(start, engine.head());
                 continue;
@@ -414,7 +414,7 @@ pub fn run_case<O: Opener>(
         }
         compare(&engine, &model)?;
     }
-    seen.extend(live.try_iter());
+    seen.extend(live.try_iter().map(|n| n.expect("the subscriber kept up")));
     // Live notifications across restarts == notifications recomputed from the log.
     let recomputed = engine.notifications_since(0).unwrap();
     if opener.positions_kept() {
