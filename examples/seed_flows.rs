@@ -2,6 +2,7 @@
 //! group read receipts with count, reader list, cap and expiry) through the pure core and prints
 //! what each user sees. Run: `cargo run --example seed_flows`.
 
+use receipt_engine::domain::decide;
 use receipt_engine::*;
 use uuid::Uuid;
 

@@ -351,7 +351,7 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Runs `f` on the partition of one conversation (loaded if it is cold): the whole
-    /// projection state of that conversation, as [`decide`](crate::decide) and the queries see it.
+    /// projection state of that conversation, as [`decide`](crate::domain::decide) and the queries see it.
     pub fn with_partition<T>(
         &self,
         conversation: &ConversationId,

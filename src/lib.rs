@@ -53,7 +53,42 @@ pub struct ReadmeDoctests;
 /// is recommended), re-exported so an embedding service needs no extra dependency.
 pub use uuid;
 
+/// The pure core (deciding commands, folding events), for what the engine does not wrap:
+/// `domain::decide`, `domain::HeldEarlyAcks`, the stored-id rules.
 pub use receipt_domain as domain;
-pub use receipt_domain::*;
+// The domain's types an embedding service names (ids, commands, events, policy, answers);
+// the pure core's own tools stay under `domain::` so `use receipt_engine::*` brings only these.
+pub use receipt_domain::{
+    AckCursor, AckVisibility, Badge, Command, CommandId, CommandKind, ConversationHeader,
+    ConversationId, ConversationSummary, ConversationUnread, DomainError, EarlyAckDropReason,
+    Event, EventBody, EventId, GroupAck, GroupAckDeclined, GroupAckEntry, GroupAckPage,
+    GroupAckRequesters, GroupId, InvalidInput, MemberCursor, MessageId, MessageStatus, Note,
+    Notification, NotificationKind, NotificationMode, ParticipantSummary, Policy, QueryError,
+    ReaderSummary, Role, State, ThreadUnread, UnreadMembersPage, UserId, DAY_MS, MAX_ACK_PAGE_SIZE,
+    MAX_ID_BYTES,
+};
+/// The storage crate: the log, its backends and their errors.
 pub use receipt_store as store;
 pub use receipt_store::Durability;
+
+/// What most services need, in one `use receipt_engine::prelude::*` (16 names; the crate root
+/// has every public type, and the pure core's tools are under [`domain`]).
+///
+/// ```
+/// use receipt_engine::prelude::*;
+/// let engine = Engine::in_memory(EngineOptions::default())?;
+/// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+/// let chat = ConversationId::direct(ann.clone(), bob.clone())?;
+/// let (_, mut live) = engine.subscribe(100);
+/// engine.send_message(&chat, MessageId(Uuid::now_v7()), &ann)?;
+/// assert_eq!(engine.unread_count(&bob, &chat)?, 1);
+/// assert!(live.try_iter().all(|n| n.is_ok()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod prelude {
+    pub use crate::{
+        CommandId, CommandKind, ConversationId, Durability, Engine, EngineError, EngineOptions,
+        GroupId, MessageId, Outcome, Overflowed, Policy, Positioned, Subscription, UserId,
+    };
+    pub use uuid::Uuid;
+}

@@ -89,7 +89,7 @@ fn the_checkpoint_of_this_layout_is_used_and_only_its_tail_is_folded() {
         // The marker's count of held read acks plus the tail's changes: the log's count.
         let mut events = Vec::new();
         engine.log().replay(0, |e| events.push(e.event)).unwrap();
-        let held = HeldEarlyAcks::of(&State::from_events(&events));
+        let held = domain::HeldEarlyAcks::of(&State::from_events(&events));
         assert_eq!(engine.early_acks_held(), held.total());
     }
 }

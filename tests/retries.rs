@@ -167,7 +167,7 @@ fn the_log_refuses_a_stale_retry_as_a_new_append() {
     let c = chat();
     let log = receipt_engine::store::MemoryLog::in_memory();
     let events = |n: u128| {
-        let decision = decide(
+        let decision = domain::decide(
             &State::new(),
             &Policy::all_receipts_on(),
             &send(&c, n, n + 100),

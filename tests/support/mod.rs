@@ -42,7 +42,7 @@ pub fn difference_from_cold_fold<B: store::Backend>(
             )));
         }
     }
-    let held = HeldEarlyAcks::of(&whole).total();
+    let held = domain::HeldEarlyAcks::of(&whole).total();
     if engine.early_acks_held() != held {
         return Ok(Some(format!(
             "the engine counts {} held read acks, the log {held}",

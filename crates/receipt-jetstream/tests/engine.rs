@@ -201,7 +201,7 @@ fn two_processes_split_the_partitions_and_their_gathered_answers_are_one_engines
         // The lists put together and ordered are one engine's list, in its order.
         let mut list = a.conversations(u).unwrap();
         list.extend(b.conversations(u).unwrap());
-        order_conversation_list(&mut list);
+        domain::order_conversation_list(&mut list);
         assert_eq!(list, single.conversations(u).unwrap(), "{u}");
     }
 }
