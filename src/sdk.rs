@@ -396,7 +396,9 @@ impl<B: Backend> Engine<B> {
         self.with_projections(|p, log| p.unread(log, user, conversation))
     }
 
-    /// The badge: unread over all the user's conversations.
+    /// The badge: unread over all the user's conversations. A user nothing was ever recorded
+    /// for has a badge of 0, not an error: the engine keeps no user directory, and a new user
+    /// has nothing unread. [`Engine::knows_user`] tells the two apart where it matters.
     ///
     /// ```
     /// # use receipt_engine::*;
@@ -474,6 +476,24 @@ impl<B: Backend> Engine<B> {
     /// conversations), never loading a conversation's messages.
     pub fn conversations(&self, user: &UserId) -> Result<Vec<ConversationUnread>, EngineError> {
         self.with_projections(|p, log| p.conversations(log, user))
+    }
+
+    /// Whether anything was ever recorded for `user` in this store (they take part in at least
+    /// one conversation): how a tool or a service tells a user with nothing unread from a name
+    /// nobody ever used (a typo), which [`Engine::badge`] does not (both are 0).
+    ///
+    /// ```
+    /// # use receipt_engine::*;
+    /// let engine = Engine::in_memory(EngineOptions::default())?;
+    /// let (ann, bob) = (UserId::new("ann")?, UserId::new("bob")?);
+    /// engine.send_message(&ConversationId::direct(ann.clone(), bob.clone())?, MessageId(uuid::Uuid::now_v7()), &ann)?;
+    /// assert!(engine.knows_user(&bob)?);
+    /// assert!(!engine.knows_user(&UserId::new("nobody")?)?);
+    /// assert_eq!(engine.total_unread(&UserId::new("nobody")?)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn knows_user(&self, user: &UserId) -> Result<bool, EngineError> {
+        Ok(!self.conversations(user)?.is_empty())
     }
 
     /// The SDK's local receipt fields of a message, as `viewer` sees them.

@@ -65,6 +65,12 @@ async fn the_seed_flows_over_http_with_async_notifications() {
     let (_, unread) = call(addr, "GET", "/users/bob/unread", None).await;
     assert_eq!(unread["badge"], 1);
     assert_eq!(unread["conversations"][0]["conversation"], "direct:ann+bob");
+    assert_eq!(unread["known"], true);
+    // A user nothing was recorded for: nothing unread, as in the library, and said so.
+    let (status, nobody) = call(addr, "GET", "/users/nobody/unread", None).await;
+    assert_eq!(status, 200, "{nobody}");
+    assert_eq!(nobody["badge"], 0);
+    assert_eq!(nobody["known"], false);
     assert_eq!(
         call(
             addr,

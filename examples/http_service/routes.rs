@@ -171,8 +171,11 @@ async fn unread(State(e): State<AsyncEngine>, Path(user): Path<String>) -> Reply
         .into_iter()
         .map(|c| json!({ "conversation": c.conversation.to_string(), "unread": c.unread }))
         .collect();
+    // A user nothing was recorded for has nothing unread (200, badge 0), as in the library;
+    // `known` says whether anything was ever recorded for them (`Engine::knows_user`).
+    let known = !conversations.is_empty();
     Ok(Json(
-        json!({ "badge": engine.total_unread(&user)?, "conversations": conversations }),
+        json!({ "badge": engine.total_unread(&user)?, "conversations": conversations, "known": known }),
     ))
 }
 

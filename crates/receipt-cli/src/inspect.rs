@@ -78,13 +78,15 @@ fn answer<B: store::Backend>(engine: &Engine<B>, json: bool, what: What) -> Resu
     match what {
         What::User { id } => {
             let user = UserId::new(id)?;
-            let convs = engine.conversations(&user)?;
-            if convs.is_empty() {
+            // An operator asking about one user wants a typo told apart from a user with
+            // nothing unread: the library's `knows_user`, as an exit code (3).
+            if !engine.knows_user(&user)? {
                 return Err(NotFound(format!(
                     "unknown user {user}: nothing was ever recorded for them in this store"
                 ))
                 .into());
             }
+            let convs = engine.conversations(&user)?;
             let badge = engine.total_unread(&user)?;
             // Conversations as the same `direct:a+b` / `group:g` strings the tables print.
             let listed: Vec<serde_json::Value> = convs
