@@ -16,7 +16,7 @@ use std::process::ExitCode;
 #[command(
     name = "receipts",
     version,
-    about = "Message receipt engine: demo, inspect, rebuild, verify, export",
+    about = "Message receipt engine: demo, inspect, exec, export, verify, rebuild, salvage",
     after_help = "Exit codes: 0 done; 1 the store or the operation failed (damaged, in use, I/O); \
 2 the command line was wrong (unknown flag, malformed uuid or id); 3 not found (no store, \
 unknown user, message or conversation).\n\nA store is owned by one process: to look into a \
@@ -26,7 +26,8 @@ struct Cli {
     /// The store directory (created by `demo`; every other command needs an existing store).
     #[arg(long, global = true, default_value = "./receipts-data")]
     db: PathBuf,
-    /// Print JSON instead of a table (`inspect`).
+    /// Print JSON instead of a table (`inspect`; `exec` and `export` always print JSON, and
+    /// the other commands refuse it rather than ignore it).
     #[arg(long, global = true)]
     json: bool,
     /// A receipt log on NATS JetStream instead of `--db` (e.g. `nats://127.0.0.1:4222`,
@@ -129,6 +130,16 @@ enum Cmd {
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result {
+    let prints_json = matches!(
+        cli.command,
+        Cmd::Inspect { .. } | Cmd::Exec { .. } | Cmd::Export { .. }
+    );
+    if cli.json && !prints_json {
+        return Err(output::Usage(
+            "--json is for inspect (exec and export always print JSON); this command prints a report".into(),
+        )
+        .into());
+    }
     if let Some(url) = &cli.nats {
         let prefix = &cli.nats_prefix;
         return match cli.command {

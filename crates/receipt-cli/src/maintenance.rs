@@ -1,5 +1,6 @@
 //! `receipts rebuild | verify | export`.
 
+use crate::output::count;
 use crate::Result;
 use receipt_engine::store::{Durability, SledLog, StoredEvent};
 use receipt_engine::*;
@@ -40,17 +41,22 @@ pub fn verify(db: &Path) -> Result {
         None => "no checkpoint yet (the next open folds the whole log)".to_string(),
         Some(m) if m == r.events => format!(
             "checkpoint at the head: {} partitions, {} headers and {} summaries equal a fold of the log",
-            c.partitions, c.headers, c.summaries
+            count(c.partitions),
+            count(c.headers),
+            count(c.summaries)
         ),
         Some(m) => format!(
             "checkpoint {} events behind the head (the next open folds them): {} partitions equal a fold of their streams",
-            r.events - m,
-            c.partitions
+            count(r.events - m),
+            count(c.partitions)
         ),
     };
     println!(
         "ok: {} events in {} chunks readable and gapless, all {} acknowledged events present and unchanged, {} streams and every event id indexed, {checkpoint}",
-        r.events, r.chunks, r.acknowledged, r.streams
+        count(r.events),
+        count(r.chunks),
+        count(r.acknowledged),
+        count(r.streams)
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! and `export` read the log; `demo`, `inspect` and `exec` run the Engine on it, owning every
 //! partition while they run.
 
-use crate::output::NotFound;
+use crate::output::{count, NotFound};
 use crate::Result;
 use receipt_engine::{EngineOptions, Policy};
 use receipt_jetstream::{
@@ -48,7 +48,11 @@ pub fn verify(url: &str, prefix: &str) -> Result {
     let r = open(url, prefix)?.verify()?;
     println!(
         "ok: {} events in {} decisions over {} partitions, every record's checksum and position checked, {} conversations each with consecutive versions, every event id once; {} no-op records",
-        r.events, r.decisions, r.partitions, r.conversations, r.noops
+        count(r.events),
+        count(r.decisions),
+        r.partitions,
+        count(r.conversations),
+        count(r.noops)
     );
     Ok(())
 }
