@@ -57,6 +57,20 @@ impl AsyncEngine<SledBackend> {
         Ok(Self::new(engine))
     }
 
+    /// Closes the engine ([`Engine::close`]: its last checkpoint and flush) on the blocking
+    /// pool, once this is its last handle. While other handles (clones) are alive it closes
+    /// nothing and says so: the engine stays open for them, and closes when the last is
+    /// dropped.
+    pub async fn close(self) -> Result<(), EngineError> {
+        match Arc::try_unwrap(self.engine) {
+            Ok(engine) => joined(tokio::task::spawn_blocking(move || engine.close()).await)?,
+            Err(_still_shared) => Err(EngineError::Store(StoreError::io(
+                "AsyncEngine::close",
+                std::io::Error::other("other handles of the engine are alive: drop them first"),
+            ))),
+        }
+    }
+
     /// [`Engine::open_read_only`] on the blocking pool: answers queries, writes nothing, and
     /// refuses every command with `StoreError::ReadOnly`.
     pub async fn open_read_only(

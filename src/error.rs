@@ -34,14 +34,15 @@ impl From<InvalidInput> for EngineError {
 }
 
 impl EngineError {
-    /// A stable name for what went wrong: the inner domain or store error's variant name
-    /// (`"NotARecipient"`, `"Lost"`, ...), or this error's own (`"Stopped"`). For tallies, logs
+    /// A stable name for what went wrong: the inner domain, query or store error's variant
+    /// name (`"NotARecipient"`, `"Forbidden"`, `"Lost"`, ...), or this error's own
+    /// (`"Stopped"`, `"InvalidInput"`). For tallies, logs
     /// and metrics, so no caller has to parse `Debug` output.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Rejected(e) => e.kind(),
             Self::Store(e) => e.kind(),
-            Self::Query(_) => "Query",
+            Self::Query(e) => e.kind(),
             Self::InvalidInput(_) => "InvalidInput",
             Self::Stopped(_) => "Stopped",
         }

@@ -10,6 +10,8 @@
 //! curl localhost:8080/users/bob/unread
 //! ```
 //!
+//! SIGTERM or Ctrl-C stops it: open requests finish, then the engine closes cleanly.
+//!
 //! tests/http_service.rs runs the seed's flows against it on 127.0.0.1.
 
 mod routes;
@@ -18,7 +20,7 @@ use receipt_engine::asynchronous::AsyncEngine;
 use receipt_engine::{EngineOptions, Policy};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let store = args.next().unwrap_or_else(|| "./receipts-http".into());
@@ -29,6 +31,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "receipts over HTTP on {}, store {store}",
         listener.local_addr()?
     );
-    axum::serve(listener, routes::router(engine)).await?;
+    routes::serve(listener, engine, stop_signal()).await?;
+    println!("stopped; the store was closed cleanly");
     Ok(())
+}
+
+/// SIGTERM (what a service manager sends) or Ctrl-C.
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            // No handler could be installed: only Ctrl-C stops the service.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

@@ -251,6 +251,21 @@ impl From<InvalidInput> for DomainError {
     }
 }
 
+impl QueryError {
+    /// The variant's name, stable across releases (`"Forbidden"`, `"UnknownMessage"`, ...):
+    /// for tallies, logs and API error codes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(..) => "InvalidInput",
+            Self::UnknownMessage(..) => "UnknownMessage",
+            Self::Forbidden { .. } => "Forbidden",
+            Self::NotARecipient { .. } => "NotARecipient",
+            Self::GroupAckNotRequested(..) => "GroupAckNotRequested",
+            Self::MessageRecalled(..) => "MessageRecalled",
+        }
+    }
+}
+
 impl From<InvalidInput> for QueryError {
     fn from(e: InvalidInput) -> Self {
         Self::InvalidInput(e)
