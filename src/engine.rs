@@ -69,7 +69,9 @@ pub const PROGRESS_EVERY_EVENTS: u64 = 8_192;
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The events recorded (empty when the command repeated something already done).
+    /// The events the command recorded: empty for a command accepted as a no-op (`note` says
+    /// why); for a retried command id (`repeated: true`), the events it recorded the first
+    /// time.
     pub events: Vec<Event>,
     /// Log position of the first event, if any were recorded.
     pub first_position: Option<u64>,

@@ -1,13 +1,14 @@
 //! One method per operation of the seed's SDK, named so its users recognise them.
 
 mod lists;
+mod mentions;
 mod threads;
 
 use crate::engine::{Engine, Outcome};
 use crate::error::EngineError;
 use receipt_domain::{
     AckCursor, Badge, CommandKind, ConversationId, ConversationUnread, GroupAckPage, GroupId,
-    MessageId, MessageStatus, NotificationMode, Role, UserId,
+    MessageId, MessageStatus, Role, UserId,
 };
 use receipt_store::Backend;
 
@@ -396,9 +397,13 @@ impl<B: Backend> Engine<B> {
         self.with_projections(|p, log| p.unread(log, user, conversation))
     }
 
-    /// The badge: unread over all the user's conversations. A user nothing was ever recorded
-    /// for has a badge of 0, not an error: the engine keeps no user directory, and a new user
-    /// has nothing unread. [`Engine::knows_user`] tells the two apart where it matters.
+    /// The badge: unread over all the user's conversations, each counted as its notification
+    /// mode says (a muted one adds nothing, one in mentions-only mode only its mentions, thread
+    /// replies as the policy says). So it is not always the sum of [`Engine::conversations`]'
+    /// unread counts, which are each conversation's own; [`Engine::badge`] gives its parts. A
+    /// user nothing was ever recorded for has a badge of 0, not an error: the engine keeps no
+    /// user directory, and a new user has nothing unread. [`Engine::knows_user`] tells the two
+    /// apart where it matters.
     ///
     /// ```
     /// # use receipt_engine::*;
@@ -423,51 +428,6 @@ impl<B: Backend> Engine<B> {
     /// mentions). O(the user's conversations), from summaries and headers.
     pub fn badge(&self, user: &UserId) -> Result<Badge, EngineError> {
         Ok(Badge::of(&self.conversations(user)?).under(&self.policy()))
-    }
-
-    /// Unread messages that mention `user` in `conversation`.
-    pub fn mention_count(
-        &self,
-        user: &UserId,
-        conversation: &ConversationId,
-    ) -> Result<u32, EngineError> {
-        self.with_partition(conversation, |s, _| s.mention_count(user, conversation))
-    }
-
-    /// Sends a message that mentions `mentions` by name (each a recipient) and, with
-    /// `mention_all`, everyone: one decision, one append. Each mentioned user's mention count
-    /// in the conversation grows by one until they read it.
-    pub fn send_message_mentioning(
-        &self,
-        conversation: &ConversationId,
-        message: MessageId,
-        sender: &UserId,
-        mentions: &[UserId],
-        mention_all: bool,
-    ) -> Result<Outcome, EngineError> {
-        self.execute(CommandKind::SendMessageMentioning {
-            conversation: conversation.clone(),
-            message,
-            sender: sender.clone(),
-            needs_group_ack: false,
-            mentions: mentions.to_vec(),
-            mention_all,
-        })
-    }
-
-    /// How `user` hears of `conversation`: every message, mentions only, or muted (it then adds
-    /// nothing to the badge but keeps its own unread count).
-    pub fn set_notification_mode(
-        &self,
-        conversation: &ConversationId,
-        user: &UserId,
-        mode: NotificationMode,
-    ) -> Result<Outcome, EngineError> {
-        self.execute(CommandKind::SetNotificationMode {
-            conversation: conversation.clone(),
-            user: user.clone(),
-            mode,
-        })
     }
 
     /// The user's conversations with their unread counts, newest activity first (by the time

@@ -262,8 +262,11 @@ async fn unread(State(e): State<AsyncEngine>, Path(user): Path<String>) -> Reply
     // A user nothing was recorded for has nothing unread (200, badge 0), as in the library;
     // `known` says whether anything was ever recorded for them (`Engine::knows_user`).
     let known = !conversations.is_empty();
+    // The badge counts each conversation as its notification mode says, so it is not always
+    // the sum of the list's counts: its parts are given too.
+    let badge = engine.badge(&user)?;
     Ok(Json(
-        json!({ "badge": engine.total_unread(&user)?, "conversations": conversations, "known": known }),
+        json!({ "badge": badge.unread, "badge_parts": badge, "conversations": conversations, "known": known }),
     ))
 }
 
