@@ -24,7 +24,13 @@ fn a_message_can_mention_users_and_ask_for_group_receipts_at_once() {
     let group = ConversationId::Group(team);
     let m = MessageId(uuid::Uuid::now_v7());
     let sent = engine
-        .send_message_mentioning_requesting_group_acks(&group, m, &ann, &[bob.clone()], false)
+        .send_message_mentioning_requesting_group_acks(
+            &group,
+            m,
+            &ann,
+            std::slice::from_ref(&bob),
+            false,
+        )
         .unwrap();
     assert_eq!(sent.note, None, "receipts requested and accepted");
     assert_eq!(engine.mention_count(&bob, &group).unwrap(), 1);
@@ -35,7 +41,7 @@ fn a_message_can_mention_users_and_ask_for_group_receipts_at_once() {
     // Without the request, the same message has no reader list.
     let plain = MessageId(uuid::Uuid::now_v7());
     engine
-        .send_message_mentioning(&group, plain, &ann, &[bob.clone()], false)
+        .send_message_mentioning(&group, plain, &ann, std::slice::from_ref(&bob), false)
         .unwrap();
     assert!(matches!(
         engine.fetch_group_acks(&ann, plain, None, 10),
