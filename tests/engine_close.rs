@@ -12,6 +12,24 @@ fn chat() -> (UserId, UserId, ConversationId) {
     (ann, bob, chat)
 }
 
+/// An engine over a backend whose faults the test switches, with one message sent.
+fn engine_with_faults() -> (
+    Arc<store::Faults>,
+    Engine<store::FaultyBackend>,
+    UserId,
+    ConversationId,
+) {
+    let faults = Arc::new(store::Faults::default());
+    let backend = store::FaultyBackend::new(faults.clone());
+    let log = store::EventLog::open(backend, Durability::EveryAppend).unwrap();
+    let engine = Engine::over(log, EngineOptions::default()).unwrap();
+    let (ann, _, chat) = chat();
+    engine
+        .send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)
+        .unwrap();
+    (faults, engine, ann, chat)
+}
+
 #[test]
 fn a_healthy_close_checkpoints_everything_and_says_ok() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,14 +51,7 @@ fn a_healthy_close_checkpoints_everything_and_says_ok() {
 
 #[test]
 fn a_close_whose_checkpoint_fails_returns_the_failure() {
-    let faults = Arc::new(store::Faults::default());
-    let backend = store::FaultyBackend::new(faults.clone());
-    let log = store::EventLog::open(backend, Durability::EveryAppend).unwrap();
-    let engine = Engine::over(log, EngineOptions::default()).unwrap();
-    let (ann, _, chat) = chat();
-    engine
-        .send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)
-        .unwrap();
+    let (faults, engine, _, _) = engine_with_faults();
     faults.fail_checkpoints.store(true, Ordering::SeqCst);
     let closed = engine.close();
     assert!(
@@ -54,14 +65,7 @@ fn a_close_whose_checkpoint_fails_returns_the_failure() {
 
 #[test]
 fn closing_a_stopped_engine_says_why_it_stopped() {
-    let faults = Arc::new(store::Faults::default());
-    let backend = store::FaultyBackend::new(faults.clone());
-    let log = store::EventLog::open(backend, Durability::EveryAppend).unwrap();
-    let engine = Engine::over(log, EngineOptions::default()).unwrap();
-    let (ann, _, chat) = chat();
-    engine
-        .send_message(&chat, MessageId(uuid::Uuid::now_v7()), &ann)
-        .unwrap();
+    let (faults, engine, ann, chat) = engine_with_faults();
     faults.fail_writes.store(true, Ordering::SeqCst);
     // A batch whose write fails stops the engine (tests/engine_batch.rs).
     let send = || Command {

@@ -10,7 +10,7 @@ use receipt_engine::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// One HTTP/1.1 request on a fresh connection; the status and the JSON body.
+/// One HTTP/1.1 request on a fresh connection with a JSON body; the status and the JSON body.
 async fn call(
     addr: std::net::SocketAddr,
     method: &str,
@@ -18,20 +18,7 @@ async fn call(
     body: Option<Value>,
 ) -> (u16, Value) {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status: u16 = response[9..12].parse().unwrap();
-    let json = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    (status, json)
+    call_raw(addr, method, path, "application/json", &body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,19 +9,7 @@ use receipt_store::*;
 use std::path::Path;
 
 use receipt_workload::disk::copies_beside;
-use support::write_sled_store as write_store;
-
-/// Truncates sled's `db` file to half: acknowledged events are gone.
-fn cut_db_in_half(dir: &Path) {
-    let db = dir.join("db");
-    let len = std::fs::metadata(&db).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&db)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
-}
+use support::{cut_db_in_half, write_sled_store as write_store};
 
 fn kept_copy(e: &StoreError) -> Option<String> {
     match e {

@@ -6,7 +6,7 @@
 mod support;
 
 use receipt_store::*;
-use support::{chat, request, write_sled_store};
+use support::{chat, cut_db_in_half, request, write_sled_store};
 
 #[test]
 fn every_write_to_a_read_only_log_is_refused_and_nothing_is_synced() {
@@ -62,14 +62,7 @@ fn every_write_to_a_read_only_log_is_refused_and_nothing_is_synced() {
 fn a_damaged_store_is_refused_read_only_as_by_a_writing_open() {
     let dir = tempfile::tempdir().unwrap();
     write_sled_store(dir.path(), 400);
-    let db = dir.path().join("db");
-    let len = std::fs::metadata(&db).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&db)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    cut_db_in_half(dir.path());
     let refused = SledLog::open_dir_read_only(dir.path(), None)
         .expect_err("a store cut in half must not open, read-only or not");
     assert!(

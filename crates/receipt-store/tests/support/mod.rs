@@ -420,3 +420,16 @@ pub fn write_sled_store(dir: &std::path::Path, events: u128) {
         log.append(request(&c, i as u64, &[i + 1])).unwrap();
     }
 }
+
+/// Truncates sled's `db` file to half: acknowledged events are gone.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn cut_db_in_half(dir: &std::path::Path) {
+    let db = dir.join("db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+}
