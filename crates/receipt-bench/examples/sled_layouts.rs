@@ -167,12 +167,7 @@ fn seal(tree: &sled::Tree, first: u64, rng: &mut Rng, ids: &[[u8; 16]], messages
 /// Opens the store and answers one question: the last chunk, and an index lookup.
 fn open(dir: &Path) -> (f64, f64) {
     let started = Instant::now();
-    let db = sled::Config::new()
-        .path(dir)
-        .flush_every_ms(None)
-        .open()
-        .expect("open sled");
-    let tree = db.open_tree("receipts").expect("tree");
+    let (_db, tree) = open_db(dir);
     let last = tree
         .range(b"c".to_vec()..b"d".to_vec())
         .next_back()
